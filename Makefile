@@ -1,0 +1,24 @@
+# Two commands do everything: `make demo` and `make test`. Both create .venv on first use.
+# `make demo` continues runs/demo if it exists (a finished run is only re-evaluated).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export KERAS_BACKEND ?= tensorflow
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+.PHONY: install demo test
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/gan-zoo train --model dcgan-cls --preset small --data shapes --fix background=black \
+		--image-size 32 --num-images 5000 --epochs 24 --batch-size 64 --out runs/demo --resume
+
+test: $(STAMP)
+	$(BIN)/python -m pytest

@@ -1,0 +1,132 @@
+"""Callbacks for training runs: sample grids, loss plots, resumable checkpoints, lr decay."""
+
+import json
+import os
+
+import keras
+from keras import ops
+
+from gan_zoo.utils.files import write_json_atomically
+from gan_zoo.utils.plots import save_image_grid, save_loss_plot
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Fixed captions × fixed seeds -> one PNG per epoch, so progress can be seen."""
+
+    def __init__(self, captions, directory, num_per_caption=6, seed=0, every=1):
+        super().__init__()
+        self.captions, self.directory = list(captions), directory
+        self.num_per_caption, self.seed, self.every = num_per_caption, seed, every
+        self.last_path = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        images = self.model.generate(self.captions, seed=self.seed, num_per_caption=self.num_per_caption)
+        self.last_path = os.path.join(self.directory, f"samples_epoch_{epoch + 1:03d}.png")
+        save_image_grid(images, self.last_path, row_labels=self.captions, title=f"epoch {epoch + 1}")
+
+
+class LossPlot(keras.callbacks.Callback):
+    """Records the logged losses every `every` steps and redraws a PNG at each epoch end.
+
+    The numbers are kept in a JSON file beside the PNG; an existing one is continued, so a
+    resumed run's plot covers the whole run.
+    """
+
+    def __init__(self, path, every=10):
+        super().__init__()
+        self.path, self.every = path, every
+        self.history_path = os.path.splitext(path)[0] + ".json"
+        self.history = {"step": []}
+        if os.path.exists(self.history_path):
+            with open(self.history_path) as f:
+                self.history = json.load(f)
+        self._step = self.history["step"][-1] if self.history["step"] else 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self._step % self.every == 0:
+            self._record(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.history["step"] or self.history["step"][-1] != self._step:
+            self._record(logs)  # every epoch ends with a point, however short it was
+        save_loss_plot(self.history, self.path)
+        write_json_atomically(self.history, self.history_path)
+
+    def _record(self, logs):
+        self.history["step"].append(self._step)
+        for name, value in (logs or {}).items():
+            if "loss" in name:
+                self.history.setdefault(name, []).append(float(value))
+
+
+class LearningRateDecay(keras.callbacks.Callback):
+    """Multiplies both players' learning rates by `factor` every `every` epochs.
+
+    The authors' Lua loop halves the rate at the start of epochs 100, 200, ... (1-based); the
+    rate at 0-based epoch e is therefore base · factor ** ((e + 1) // every). Works through
+    the MultiOptimizer, which hides `learning_rate`, by setting each inner optimizer.
+    """
+
+    def __init__(self, every, factor=0.5):
+        super().__init__()
+        self.every, self.factor = every, factor
+
+    def on_epoch_begin(self, epoch, logs=None):
+        scale = self.factor ** ((epoch + 1) // self.every)
+        for optimizer, base in zip((self.model.g_optimizer, self.model.d_optimizer),
+                                   self.model.base_learning_rates):
+            optimizer.learning_rate = base * scale
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves the whole training state each epoch, atomically, and resumes from it.
+
+    Writes `epoch_NNN.keras` (weights, both optimizers, seed-generator states, config), then
+    swaps `state.json` to point at it, then deletes the previous file: a run killed at any
+    moment leaves a complete checkpoint of the last finished epoch. `model.fit` calls
+    `restore` for a Checkpoint in its callbacks, so training continues where it stopped.
+    """
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = directory
+
+    @property
+    def state_path(self):
+        return os.path.join(self.directory, "state.json")
+
+    def latest(self):
+        """(path of the newest checkpoint, epochs done), or (None, 0) when there is none."""
+        if not os.path.exists(self.state_path):
+            return None, 0
+        with open(self.state_path) as f:
+            state = json.load(f)
+        return os.path.join(self.directory, state["checkpoint"]), state["epoch"]
+
+    def restore(self, model):
+        """Loads the newest checkpoint into `model`; returns the number of epochs done."""
+        path, epoch = self.latest()
+        if path is None:
+            return 0
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{self.state_path} names {path}, which is missing.")
+        model.load_weights(path)
+        print(f"Resuming from {path}: {epoch} epoch(s) done.")
+        return epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.directory, exist_ok=True)
+        previous, _ = self.latest()
+        name = f"epoch_{epoch + 1:03d}.keras"
+        tmp = os.path.join(self.directory, f"partial_{name}")
+        self.model.save(tmp)
+        os.replace(tmp, os.path.join(self.directory, name))
+        state = {"epoch": epoch + 1, "checkpoint": name,
+                 "logs": {k: float(ops.convert_to_numpy(v)) for k, v in (logs or {}).items()}}
+        write_json_atomically(state, self.state_path)
+        if previous and os.path.basename(previous) != name and os.path.exists(previous):
+            os.remove(previous)
+

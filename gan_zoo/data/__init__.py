@@ -1,0 +1,7 @@
+"""Datasets and the input pipeline. TensorFlow is imported only when tf.data is used."""
+
+from gan_zoo.data import shapes
+from gan_zoo.data.pipeline import ArrayDataset, make_dataset
+from gan_zoo.data.validation import check_images
+
+__all__ = ["ArrayDataset", "check_images", "make_dataset", "shapes"]

@@ -1,0 +1,171 @@
+"""make_dataset: images + captions -> batches {"images": float32 [-1, 1], "tokens": int32}."""
+
+import numpy as np
+
+import keras
+
+from gan_zoo.data.validation import check_images, to_unit_range
+from gan_zoo.text.vocabulary import iter_captions
+
+LOAD_RATIO = 76 / 64  # the papers load images at 76/64 of the target size, then crop
+
+
+def encode_caption_sets(captions, vocabulary, max_length):
+    """Per-image caption lists -> tokens int32 [N, C, T] (padded caption slots) and counts [N]."""
+    sets = [[c] if isinstance(c, (str, bytes)) else list(iter_captions(c)) for c in captions]
+    for i, caption_set in enumerate(sets):
+        if not caption_set:
+            raise ValueError(f"Image {i} has no captions.")
+    width = max(len(s) for s in sets)
+    tokens = np.zeros((len(sets), width, max_length), dtype="int32")
+    for i, caption_set in enumerate(sets):
+        try:
+            tokens[i, : len(caption_set)] = vocabulary.encode(caption_set, max_length)
+        except ValueError as error:
+            raise ValueError(f"Captions of image {i}: {error}") from None
+    return tokens, np.array([len(s) for s in sets], dtype="int32")
+
+
+def make_dataset(images, captions, vocabulary, batch_size=64, image_size=None, max_length=18,
+                 labels=None, shuffle=True, random_crop=False, flip=False, seed=None,
+                 drop_remainder=True, use_tf_data=None):
+    """Builds the training input every gan_zoo model's `fit` takes.
+
+    Args:
+        images: uint8 [N, S, S, 3] in [0, 255] or floats in [-1, 1].
+        captions: N captions, or N lists of captions (one is drawn per image each epoch).
+        vocabulary: the `Vocabulary` the model was built with.
+        image_size: output size; images are resized to it (default: their own size).
+        labels: optional int class labels [N]; mismatched pairs then skip same-class pairs.
+        random_crop: load at 76/64 of the size and crop back at random, as the papers do.
+        flip: random horizontal flips; off by default because captions may say left/right.
+        drop_remainder: keep every batch the same shape (no recompilation under XLA).
+        use_tf_data: tf.data when TensorFlow is installed (default), else a keras PyDataset.
+
+    Returns:
+        A `tf.data.Dataset` or a `keras.utils.PyDataset` of dicts {"images", "tokens"[, "labels"]},
+        carrying the vocabulary as `.vocabulary` so `fit` can check that it matches the model.
+    """
+    images = check_images(images)
+    if len(captions) != len(images):
+        raise ValueError(f"Got {len(images)} images but {len(captions)} caption entries.")
+    if labels is not None:
+        labels = np.asarray(labels, dtype="int32")
+        if labels.shape != (len(images),):
+            raise ValueError(f"labels must have shape [{len(images)}]; got {labels.shape}")
+    if batch_size > len(images) and drop_remainder:
+        raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(images)} images).")
+    tokens, counts = encode_caption_sets(captions, vocabulary, max_length)
+    image_size = image_size or images.shape[1]
+    if use_tf_data is None:
+        use_tf_data = _tensorflow_available()
+    build = _tf_dataset if use_tf_data else ArrayDataset
+    dataset = build(images, tokens, counts, labels, batch_size=batch_size, image_size=image_size,
+                    shuffle=shuffle, random_crop=random_crop, flip=flip, seed=seed,
+                    drop_remainder=drop_remainder)
+    dataset.vocabulary = vocabulary
+    return dataset
+
+
+def _tensorflow_available():
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _tf_dataset(images, tokens, counts, labels, batch_size, image_size, shuffle, random_crop, flip,
+                seed, drop_remainder):
+    import tensorflow as tf
+
+    load_size = round(image_size * LOAD_RATIO) if random_crop else image_size
+    columns = {"images": images, "tokens": tokens, "counts": counts}
+    if labels is not None:
+        columns["labels"] = labels
+    ds = tf.data.Dataset.from_tensor_slices(columns)
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+
+    def prepare(example):
+        image = tf.cast(example["images"], tf.float32)
+        if images.dtype == np.uint8:
+            image = image / 127.5 - 1.0
+        if image.shape[0] != load_size:
+            image = tf.image.resize(image, (load_size, load_size), antialias=True)
+        if random_crop:
+            image = tf.image.random_crop(image, (image_size, image_size, 3), seed=seed)
+        if flip:
+            image = tf.image.random_flip_left_right(image, seed=seed)
+        pick = tf.random.uniform((), 0, example["counts"], dtype=tf.int32, seed=seed)
+        out = {"images": tf.clip_by_value(image, -1.0, 1.0), "tokens": example["tokens"][pick]}
+        if "labels" in example:
+            out["labels"] = example["labels"]
+        return out
+
+    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+class ArrayDataset(keras.utils.PyDataset):
+    """The same batches as the tf.data pipeline, from numpy alone (no TensorFlow needed).
+
+    Its randomness is a function of (seed, epoch), so a run resumed at epoch k sees the same
+    batches as an uninterrupted one.
+    """
+
+    def __init__(self, images, tokens, counts, labels=None, batch_size=64, image_size=None,
+                 shuffle=True, random_crop=False, flip=False, seed=None, drop_remainder=True):
+        super().__init__()
+        self.images = to_unit_range(_resize(images, image_size, random_crop))
+        self.tokens, self.counts, self.labels = tokens, counts, labels
+        self.batch_size, self.image_size = batch_size, image_size or images.shape[1]
+        self.shuffle, self.random_crop, self.flip = shuffle, random_crop, flip
+        self.seed = 0 if seed is None else seed
+        self.drop_remainder = drop_remainder
+        self.epoch = 0
+        self._plan()
+
+    def _plan(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        n = len(self.images)
+        self._order = rng.permutation(n) if self.shuffle else np.arange(n)
+        self._caption_pick = (rng.random(n) * self.counts).astype("int32")
+        self._offsets = rng.integers(0, self.images.shape[1] - self.image_size + 1, size=(n, 2))
+        self._flips = rng.random(n) < 0.5 if self.flip else np.zeros(n, dtype=bool)
+
+    def set_epoch(self, epoch):
+        """Moves the random plan to `epoch` (used when training resumes)."""
+        self.epoch = epoch
+        self._plan()
+
+    def on_epoch_end(self):
+        self.set_epoch(self.epoch + 1)
+
+    def __len__(self):
+        n = len(self.images)
+        return n // self.batch_size if self.drop_remainder else -(-n // self.batch_size)
+
+    def __getitem__(self, index):
+        idx = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        size = self.image_size
+        batch_images = np.empty((len(idx), size, size, 3), dtype="float32")
+        for row, i in enumerate(idx):
+            top, left = self._offsets[i]
+            image = self.images[i, top:top + size, left:left + size]
+            batch_images[row] = image[:, ::-1] if self._flips[i] else image
+        out = {"images": batch_images, "tokens": self.tokens[idx, self._caption_pick[idx]]}
+        if self.labels is not None:
+            out["labels"] = self.labels[idx]
+        return out
+
+
+def _resize(images, image_size, random_crop):
+    """Resizes once, up front, to the load size (76/64 of the target when cropping)."""
+    if image_size is None:
+        return images
+    load_size = round(image_size * LOAD_RATIO) if random_crop else image_size
+    if images.shape[1] == load_size:
+        return images
+    resized = keras.ops.image.resize(to_unit_range(images), (load_size, load_size), antialias=True)
+    return np.clip(keras.ops.convert_to_numpy(resized), -1.0, 1.0).astype("float32")

@@ -1,0 +1,305 @@
+"""TextToImageGAN: what every text-to-image GAN here shares.
+
+`compile` (two optimizers behind one MultiOptimizer), `train_step` (the discriminator update,
+then the generator update), `generate`, `interpolate`, configs for `.keras` files, and the
+input checks. Subclasses say only what differs: their networks and their two losses.
+"""
+
+import numpy as np
+
+import keras
+from keras import ops
+
+from gan_zoo import training
+from gan_zoo.data.validation import to_uint8
+from gan_zoo.text import TextEncoder, Vocabulary
+
+
+class _OptimizerRouter:
+    """Sends each variable to the D or the G optimizer by identity (paths change on reload)."""
+
+    def __init__(self, discriminator_variables, d_optimizer, g_optimizer):
+        self._d_ids = {id(v) for v in discriminator_variables}
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    def __call__(self, variable):
+        return self.d_optimizer if id(variable) in self._d_ids else self.g_optimizer
+
+
+class TextToImageGAN(keras.Model):
+    """Base class of the zoo's GANs. Batches are dicts {"images", "tokens" or "embeddings"}.
+
+    Args:
+        vocabulary: the `Vocabulary` captions are encoded with; the model then owns a
+            `TextEncoder`. Give `embedding_dim` instead for precomputed sentence embeddings.
+        embedding_dim: width of precomputed sentence embeddings (batches carry "embeddings").
+        image_size: side of the generated images.
+        noise_dim: size of z ~ N(0, 1).
+        max_length: caption length in tokens (AttnGAN's WORDS_NUM).
+        learning_rate, beta_1, beta_2: the default Adam of both players.
+        lr_decay_every, lr_decay_factor: multiply both learning rates by the factor every
+            that many epochs (0 = never), as the authors' training scripts do.
+        seed: seeds the model's noise, so training is reproducible.
+    """
+
+    loss_names = ("d_loss", "g_loss")
+
+    def __init__(self, vocabulary=None, embedding_dim=None, image_size=64, noise_dim=100,
+                 max_length=18, learning_rate=2e-4, beta_1=0.5, beta_2=0.999, lr_decay_every=0,
+                 lr_decay_factor=0.5, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(vocabulary, dict):
+            vocabulary = Vocabulary.from_config(vocabulary)
+        if (vocabulary is None) == (embedding_dim is None):
+            raise ValueError("Give either vocabulary= (captions, encoded by the shared TextEncoder) "
+                             "or embedding_dim= (precomputed sentence embeddings), not both.")
+        self.vocabulary = vocabulary
+        self.embedding_dim = embedding_dim
+        self.image_size = image_size
+        self.noise_dim = noise_dim
+        self.max_length = max_length
+        self.learning_rate, self.beta_1, self.beta_2 = learning_rate, beta_1, beta_2
+        self.lr_decay_every, self.lr_decay_factor = lr_decay_every, lr_decay_factor
+        self.seed = seed
+        self.text_encoder = None
+        if vocabulary is not None:
+            self.text_encoder = TextEncoder(len(vocabulary), name="text_encoder")
+            self.text_encoder.build((None, max_length))
+        self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self._router = None
+
+    # ----------------------------------------------------------------- conditioning
+    @property
+    def condition_dim(self):
+        """Width of the sentence condition the networks receive."""
+        return self.embedding_dim or self.text_encoder.output_dim
+
+    def sentence_condition(self, batch, training=False):
+        """The sentence vector of a batch: the TextEncoder's, or the precomputed embedding."""
+        if self.text_encoder is None:
+            return ops.cast(batch["embeddings"], "float32")
+        return self.text_encoder(batch["tokens"], training=training)[1]
+
+    def sample_noise(self, batch_size):
+        """z ~ N(0, 1) from the model's seed generator (reproducible on every backend)."""
+        return keras.random.normal((batch_size, self.noise_dim), seed=self.seed_generator)
+
+    # ----------------------------------------------------------------- training
+    @property
+    def generator_variables(self):
+        return self.generator.trainable_variables
+
+    @property
+    def discriminator_variables(self):
+        """D's variables, plus the text encoder's: the matching-aware D loss trains it."""
+        encoder = self.text_encoder.trainable_variables if self.text_encoder is not None else []
+        return self.discriminator.trainable_variables + encoder
+
+    def default_optimizer(self):
+        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2)
+
+    def compile(self, g_optimizer=None, d_optimizer=None, jit_compile=None, **kwargs):
+        """Compiles with the paper's Adam for both players unless optimizers are given.
+
+        XLA (`jit_compile=True`) is on by default on TensorFlow and JAX; on PyTorch it would
+        mean torch.compile, so it is off there unless asked for.
+        """
+        g_optimizer = g_optimizer or self.default_optimizer()
+        d_optimizer = d_optimizer or self.default_optimizer()
+        if g_optimizer is d_optimizer:
+            raise ValueError("The generator and the discriminator need two optimizer instances.")
+        if jit_compile is None:
+            jit_compile = keras.backend.backend() in ("tensorflow", "jax")
+        self._router = _OptimizerRouter(self.discriminator_variables, d_optimizer, g_optimizer)
+        super().compile(optimizer=keras.optimizers.MultiOptimizer(self._router),
+                        jit_compile=jit_compile, **kwargs)
+        # Build now, generator first, so both optimizers' slots exist in a fixed order.
+        self.optimizer.build(self.generator_variables + self.discriminator_variables)
+        self.base_learning_rates = (float(ops.convert_to_numpy(g_optimizer.learning_rate)),
+                                    float(ops.convert_to_numpy(d_optimizer.learning_rate)))
+
+    @property
+    def g_optimizer(self):
+        return self._router.g_optimizer if self._router else None
+
+    @property
+    def d_optimizer(self):
+        return self._router.d_optimizer if self._router else None
+
+    def get_compile_config(self):
+        if self._router is None:
+            return None
+        return {
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "jit_compile": self.jit_compile,
+            "base_learning_rates": list(self.base_learning_rates),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
+            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+            jit_compile=config["jit_compile"],
+        )
+        self.base_learning_rates = tuple(config["base_learning_rates"])
+
+    def discriminator_loss(self, batch):
+        """Returns (loss, dict of named parts). Subclasses implement it with keras.ops."""
+        raise NotImplementedError
+
+    def generator_loss(self, batch):
+        """Returns (loss, dict of named parts). Subclasses implement it with keras.ops."""
+        raise NotImplementedError
+
+    def _update(self, optimizer, variables, loss_fn):
+        (loss, parts), grads = training.value_and_grad(loss_fn, variables)
+        optimizer.apply(grads, variables)
+        return loss, parts
+
+    def train_step(self, data):
+        """One discriminator update, then one generator update, as in every paper here."""
+        batch = self.check_batch(data)
+        d_loss, d_parts = self._update(self.d_optimizer, self.discriminator_variables,
+                                       lambda: self.discriminator_loss(batch))
+        g_loss, g_parts = self._update(self.g_optimizer, self.generator_variables,
+                                       lambda: self.generator_loss(batch))
+        self.optimizer.iterations.assign_add(1)
+        logs = {"d_loss": d_loss, "g_loss": g_loss, **d_parts, **g_parts}
+        for name, tracker in self._trackers.items():
+            tracker.update_state(logs[name])
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def fit(self, x=None, *args, callbacks=None, initial_epoch=0, **kwargs):
+        """keras.Model.fit, plus: the dataset's vocabulary is checked against the model's, the
+        authors' step learning-rate decay is added, and a `Checkpoint` callback resumes."""
+        from gan_zoo.callbacks import Checkpoint, LearningRateDecay
+
+        if self._router is None:
+            raise RuntimeError("Call model.compile() before model.fit().")
+        data_vocabulary = getattr(x, "vocabulary", None)
+        if data_vocabulary is not None and self.vocabulary is not None and data_vocabulary != self.vocabulary:
+            raise ValueError(
+                f"The dataset was encoded with a different vocabulary ({len(data_vocabulary)} "
+                f"entries) than the model's ({len(self.vocabulary)}): build it with "
+                "make_dataset(..., vocabulary=model.vocabulary).")
+        callbacks = list(callbacks or [])
+        for callback in callbacks:
+            if isinstance(callback, Checkpoint):
+                initial_epoch = max(initial_epoch, callback.restore(self))
+        if self.lr_decay_every and not any(isinstance(c, LearningRateDecay) for c in callbacks):
+            callbacks.append(LearningRateDecay(self.lr_decay_every, self.lr_decay_factor))
+        if hasattr(x, "set_epoch"):
+            x.set_epoch(initial_epoch)
+        kwargs.setdefault("shuffle", False)  # make_dataset's pipelines shuffle themselves
+        return super().fit(x, *args, callbacks=callbacks, initial_epoch=initial_epoch, **kwargs)
+
+    def check_batch(self, data):
+        """Checks a batch's structure and shapes (at trace time) and returns it as a dict."""
+        if isinstance(data, (tuple, list)) and len(data) == 1:
+            data = data[0]
+        if not isinstance(data, dict):
+            raise TypeError("gan_zoo models train on dict batches {'images', 'tokens'} such as "
+                            "gan_zoo.data.make_dataset(images, captions, vocabulary) builds; got "
+                            f"{type(data).__name__}.")
+        for key, value in data.items():
+            if "string" in str(getattr(value, "dtype", "")) or "str" in str(getattr(value, "dtype", "")):
+                raise TypeError(f"Batch entry {key!r} holds raw strings: encode captions with "
+                                "gan_zoo.data.make_dataset(images, captions, vocabulary).")
+        if "images" not in data:
+            raise ValueError(f"The batch has no 'images' entry; it has {sorted(data)}.")
+        shape = tuple(data["images"].shape)
+        expected = (self.image_size, self.image_size, 3)
+        if len(shape) != 4 or shape[1:] != expected:
+            raise ValueError(f"This model takes images [batch, {self.image_size}, {self.image_size}, 3]; "
+                             f"the batch has {shape}. Use make_dataset(..., image_size={self.image_size}).")
+        needed = "tokens" if self.text_encoder is not None else "embeddings"
+        if needed not in data:
+            raise ValueError(f"This model is conditioned on {needed!r}, which the batch lacks "
+                             f"(it has {sorted(data)}).")
+        return data
+
+    # ----------------------------------------------------------------- generation
+    def synthesize(self, noise, condition):
+        """Float images in [-1, 1] from noise and a sentence condition. Subclasses implement."""
+        raise NotImplementedError
+
+    def encode_captions(self, captions):
+        """Captions -> sentence conditions as numpy float32 [N, condition_dim]."""
+        if self.text_encoder is None:
+            raise ValueError("This model is conditioned on precomputed embeddings: pass embeddings=.")
+        tokens = self.vocabulary.encode(captions, self.max_length)
+        return ops.convert_to_numpy(self.text_encoder(tokens, training=False)[1])
+
+    def generate(self, captions=None, seed=None, num_per_caption=1, embeddings=None, batch_size=64):
+        """Images for captions (or embeddings): uint8 [N·k, H, W, 3], caption-major.
+
+        The same `seed` gives the same images, on every backend and after a reload.
+        """
+        if (captions is None) == (embeddings is None):
+            raise ValueError("Pass captions or embeddings= (one of them).")
+        if embeddings is not None:
+            condition = np.asarray(embeddings, dtype="float32")
+            if condition.ndim != 2 or condition.shape[1] != self.condition_dim:
+                raise ValueError(f"embeddings must be [N, {self.condition_dim}]; got {condition.shape}")
+        else:
+            condition = self.encode_captions(captions)
+        condition = np.repeat(condition, num_per_caption, axis=0)
+        noise = np.random.default_rng(seed).standard_normal((len(condition), self.noise_dim))
+        return self._synthesize_batched(noise.astype("float32"), condition, batch_size)
+
+    def interpolate(self, caption_a, caption_b, steps=8, seed=0):
+        """GAN-INT: images along the line between two captions' conditions, one fixed z."""
+        ends = self.encode_captions([caption_a, caption_b])
+        t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
+        condition = (1.0 - t) * ends[0] + t * ends[1]
+        noise = np.random.default_rng(seed).standard_normal((1, self.noise_dim)).astype("float32")
+        return self._synthesize_batched(np.repeat(noise, steps, axis=0), condition, steps)
+
+    def _synthesize_batched(self, noise, condition, batch_size):
+        chunks = [ops.convert_to_numpy(self.synthesize(noise[i:i + batch_size], condition[i:i + batch_size]))
+                  for i in range(0, len(noise), batch_size)]
+        return to_uint8(np.concatenate(chunks))
+
+    # ----------------------------------------------------------------- saving
+    def _seed_states(self):
+        """Every seed generator's state (noise, dropout): saved so that a resume is exact."""
+        return [sg.state for layer in self._flatten_layers(include_self=True)
+                for sg in layer._seed_generators]
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, state in enumerate(self._seed_states()):
+            store[f"seed_{i}"] = state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        super().load_own_variables({k: store[k] for k in keys if not k.startswith("seed_")})
+        for i, state in enumerate(self._seed_states()):
+            if f"seed_{i}" in keys:
+                state.assign(store[f"seed_{i}"])
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "vocabulary": self.vocabulary.get_config() if self.vocabulary is not None else None,
+            "embedding_dim": self.embedding_dim,
+            "image_size": self.image_size,
+            "noise_dim": self.noise_dim,
+            "max_length": self.max_length,
+            "learning_rate": self.learning_rate,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "lr_decay_every": self.lr_decay_every,
+            "lr_decay_factor": self.lr_decay_factor,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

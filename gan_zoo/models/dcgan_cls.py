@@ -1,0 +1,175 @@
+"""DCGAN-cls: GAN-INT-CLS of Reed et al., "Generative Adversarial Text to Image Synthesis" (2016).
+
+Widths, residual blocks, losses and hyperparameters follow the authors' `main_cls_int.lua`
+and `train_cub.sh`: ngf 128, ndf 64, text projected to 128, z 100, a matching-aware D
+(real/right + 0.5 real/wrong + 0.5 fake/right) and GAN-INT (halfway conditions, weight 1).
+"""
+
+import math
+
+import keras
+from keras import layers, ops
+
+from gan_zoo import losses
+from gan_zoo.layers import ResidualBottleneck, activation, batch_norm, conv_initializer
+from gan_zoo.models.base import TextToImageGAN
+
+PRESETS = {
+    "birds": {"ngf": 128, "ndf": 64, "text_dim": 128},  # the authors' CUB / Flowers widths
+    "coco": {"ngf": 196, "ndf": 196, "text_dim": 256},  # train_coco.sh
+    "small": {"ngf": 32, "ndf": 32, "text_dim": 128},  # for CPU work
+}
+VARIANTS = ("residual", "plain")
+
+
+def _conv(filters, kernel, strides=1, padding="same", transpose=False):
+    conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+    return conv(filters, kernel, strides=strides, padding=padding, use_bias=False,
+                kernel_initializer=conv_initializer())
+
+
+def _text_projection(condition, text_dim, with_batch_norm):
+    """Linear -> [BN] -> LeakyReLU(0.2): the sentence squeezed to `text_dim`."""
+    t = layers.Dense(text_dim, kernel_initializer=conv_initializer())(condition)
+    if with_batch_norm:
+        t = batch_norm()(t)
+    return activation("leaky_relu")(t)
+
+
+def _num_resamples(image_size):
+    steps = math.log2(image_size) - 2
+    if image_size < 16 or steps != int(steps):
+        raise ValueError(f"DCGAN-cls needs a power-of-two image_size of at least 16; got {image_size}")
+    return int(steps)
+
+
+def build_generator(noise_dim, condition_dim, image_size=64, ngf=128, text_dim=128,
+                    variant="residual", text_batch_norm=False):
+    """G(z, sentence): 1x1 -> 4x4 (ConvT) -> x2 upsamplings (ConvT 4x4 s2) -> tanh image.
+
+    "residual": Reed's code, with bottleneck residual blocks at 4x4 and 8x8.
+    "plain": the paper's plain DCGAN, as the common PyTorch port builds it (BN on the text).
+    `text_batch_norm` adds BatchNorm to the text projection of the residual variant.
+    """
+    residual = variant == "residual"
+    z = keras.Input((noise_dim,), name="noise")
+    condition = keras.Input((condition_dim,), name="condition")
+    t = _text_projection(condition, text_dim, with_batch_norm=text_batch_norm or not residual)
+    x = layers.Reshape((1, 1, noise_dim + text_dim))(layers.Concatenate()([z, t]))
+    x = batch_norm()(_conv(ngf * 8, 4, padding="valid", transpose=True)(x))
+    x = ResidualBottleneck(ngf * 2, "relu")(x) if residual else layers.ReLU()(x)
+    num_up = _num_resamples(image_size)
+    for i in range(num_up - 1):
+        x = batch_norm()(_conv(ngf * 2 ** (num_up - 2 - i), 4, 2, transpose=True)(x))
+        x = ResidualBottleneck(ngf, "relu")(x) if residual and i == 0 else layers.ReLU()(x)
+    image = layers.Activation("tanh", dtype="float32")(_conv(3, 4, 2, transpose=True)(x))
+    return keras.Model([z, condition], image, name="generator")
+
+
+def build_discriminator(condition_dim, image_size=64, ndf=64, text_dim=128, variant="residual"):
+    """D(image, sentence) -> logit: stride-2 convs to 4x4, the text tiled and joined there.
+
+    "residual": Reed's code (no activation after the next-to-last conv, a bottleneck residual
+    block at 4x4, then a 1x1 conv over image and text features). "plain": the common port.
+    """
+    residual = variant == "residual"
+    image = keras.Input((image_size, image_size, 3), name="image")
+    condition = keras.Input((condition_dim,), name="condition")
+    num_down = _num_resamples(image_size)
+    x = activation("leaky_relu")(_conv(ndf, 4, 2)(image))
+    for i in range(1, num_down):
+        x = batch_norm()(_conv(ndf * min(2 ** i, 8), 4, 2)(x))
+        if residual and i == num_down - 1:
+            x = ResidualBottleneck(ndf * 2, "leaky_relu")(x)
+        elif not (residual and i == num_down - 2):
+            x = activation("leaky_relu")(x)
+    t = _text_projection(condition, text_dim, with_batch_norm=True)
+    t = layers.UpSampling2D(4)(layers.Reshape((1, 1, text_dim))(t))  # tile to 4x4
+    x = layers.Concatenate()([x, t])
+    if residual:
+        x = activation("leaky_relu")(batch_norm()(_conv(ndf * 8, 1)(x)))
+    logit = layers.Flatten(dtype="float32")(_conv(1, 4, padding="valid")(x))
+    return keras.Model([image, condition], logit, name="discriminator")
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class DCGANCLS(TextToImageGAN):
+    """GAN-INT-CLS (Reed et al., ICML 2016), conditioned on the shared TextEncoder's sentence.
+
+    Args:
+        vocabulary: a `Vocabulary` (or `embedding_dim=` for precomputed embeddings).
+        preset: "birds" (the authors' widths, default), "coco" or "small" (CPU work).
+        variant: "residual" (the authors' code) or "plain" (the paper's plain DCGAN).
+        ngf, ndf, text_dim: override the preset's widths.
+        wrong_weight: weight of real/wrong in D; fake/right gets 1 - it (cls_weight = 0.5).
+        interp_weight: weight of the GAN-INT halfway conditions in G's loss (0 = GAN-CLS).
+        text_batch_norm: BatchNorm on G's text projection. Default: on when the TextEncoder
+            is trained with the model (its sentence vectors start near zero and grow only
+            slowly, so without it G long ignores the caption), off for precomputed
+            embeddings, as in the authors' G.
+        lr_decay_every: halve both learning rates every that many epochs (100, as the authors).
+        **kwargs: `TextToImageGAN` arguments (image_size, noise_dim, seed, ...).
+    """
+
+    loss_names = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake", "g_interp")
+
+    def __init__(self, vocabulary=None, preset="birds", variant="residual", ngf=None, ndf=None,
+                 text_dim=None, wrong_weight=0.5, interp_weight=1.0, text_batch_norm=None,
+                 lr_decay_every=100, **kwargs):
+        if preset not in PRESETS:
+            raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        if variant not in VARIANTS:
+            raise ValueError(f"Unknown variant {variant!r}; choose from {VARIANTS}")
+        super().__init__(vocabulary=vocabulary, lr_decay_every=lr_decay_every, **kwargs)
+        widths = dict(PRESETS[preset])
+        widths.update({k: v for k, v in dict(ngf=ngf, ndf=ndf, text_dim=text_dim).items() if v})
+        self.preset, self.variant = preset, variant
+        self.ngf, self.ndf, self.text_dim = widths["ngf"], widths["ndf"], widths["text_dim"]
+        self.wrong_weight, self.interp_weight = wrong_weight, interp_weight
+        self.text_batch_norm = self.text_encoder is not None if text_batch_norm is None else text_batch_norm
+        self.generator = build_generator(self.noise_dim, self.condition_dim, self.image_size,
+                                         self.ngf, self.text_dim, variant, self.text_batch_norm)
+        self.discriminator = build_discriminator(self.condition_dim, self.image_size, self.ndf,
+                                                 self.text_dim, variant)
+        self.built = True
+
+    def synthesize(self, noise, condition):
+        return self.generator([noise, condition], training=False)
+
+    def discriminator_loss(self, batch):
+        images = batch["images"]
+        condition = self.sentence_condition(batch, training=True)
+        noise = self.sample_noise(ops.shape(images)[0])
+        fake = ops.stop_gradient(self.generator([noise, ops.stop_gradient(condition)], training=True))
+        real_logits = self.discriminator([images, condition], training=True)
+        wrong_logits = self.discriminator([ops.roll(images, 1, axis=0), condition], training=True)
+        fake_logits = self.discriminator([fake, condition], training=True)
+        texts = batch["tokens"] if self.text_encoder is not None else batch["embeddings"]
+        wrong_mask = losses.mismatch_weights(texts, batch.get("labels"))
+        return losses.matching_aware_discriminator_loss(
+            real_logits, wrong_logits, fake_logits, self.wrong_weight, wrong_mask)
+
+    def generator_loss(self, batch):
+        """Fooling D on right pairs, plus GAN-INT: B/2 halfway conditions (t_a + t_b) / 2.
+
+        As in the authors' code, one batch of 1.5·B conditions is generated and the per-image
+        losses are averaged over all of them, the halfway ones weighted by interp_weight.
+        """
+        condition = ops.stop_gradient(self.sentence_condition(batch, training=True))
+        batch_size = ops.shape(condition)[0]
+        half = batch_size // 2 if self.interp_weight else 0
+        halfway = 0.5 * (condition[:half] + condition[half:2 * half])
+        condition = ops.concatenate([condition, halfway], axis=0)
+        fake = self.generator([self.sample_noise(batch_size + half), condition], training=True)
+        logits = ops.reshape(self.discriminator([fake, condition], training=True), (-1,))
+        weights = ops.concatenate([ops.ones((batch_size,)), ops.full((half,), float(self.interp_weight))])
+        parts = {"g_fake": losses.generator_loss(logits[:batch_size]),
+                 "g_interp": losses.generator_loss(logits[batch_size:]) if self.interp_weight else ops.zeros(())}
+        return losses.generator_loss(logits, weights), parts
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(preset=self.preset, variant=self.variant, ngf=self.ngf, ndf=self.ndf,
+                      text_dim=self.text_dim, wrong_weight=self.wrong_weight,
+                      interp_weight=self.interp_weight, text_batch_norm=self.text_batch_norm)
+        return config

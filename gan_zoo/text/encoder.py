@@ -1,0 +1,70 @@
+"""The text encoder every model shares: AttnGAN's embedding + bidirectional LSTM."""
+
+import keras
+from keras import layers, ops
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class TextEncoder(layers.Layer):
+    """Token ids [B, T] -> (word features [B, T, 2H], sentence vector [B, 2H], mask [B, T]).
+
+    Embedding (300-d, uniform ±0.1 as AttnGAN initialises it), dropout, then a bidirectional
+    LSTM with `hidden_dim` units per direction. The sentence vector joins the two final hidden
+    states, each taken at the caption's last real word (id 0 is padding and is masked); word
+    features at padding positions are zero. `use_cudnn=False` keeps XLA on under TensorFlow
+    on a GPU, where a cuDNN LSTM would silently switch jit_compile off.
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim=300, hidden_dim=128, dropout=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.dropout = dropout
+        self.embedding = layers.Embedding(
+            vocabulary_size,
+            embedding_dim,
+            embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
+            name="embedding",
+        )
+        self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout")
+        self.rnn = layers.Bidirectional(
+            layers.LSTM(hidden_dim, return_sequences=True, return_state=True, use_cudnn=False),
+            name="bilstm",
+        )
+
+    @property
+    def output_dim(self):
+        """Width of the word features and of the sentence vector."""
+        return 2 * self.hidden_dim
+
+    def build(self, tokens_shape):
+        self.embedding.build(tokens_shape)
+        self.rnn.build(tuple(tokens_shape) + (self.embedding_dim,))
+        self.built = True
+
+    def call(self, tokens, training=False):
+        mask = ops.not_equal(tokens, 0)
+        x = self.embedding_dropout(self.embedding(tokens), training=training)
+        words, forward_h, _, backward_h, _ = self.rnn(x, mask=mask, training=training)
+        words = words * ops.expand_dims(ops.cast(mask, words.dtype), -1)
+        sentence = ops.concatenate([forward_h, backward_h], axis=-1)
+        return words, sentence, mask
+
+    def compute_output_spec(self, tokens):
+        batch, length = tokens.shape
+        return (
+            keras.KerasTensor((batch, length, self.output_dim), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, self.output_dim), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, length), dtype="bool"),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocabulary_size=self.vocabulary_size,
+            embedding_dim=self.embedding_dim,
+            hidden_dim=self.hidden_dim,
+            dropout=self.dropout,
+        )
+        return config

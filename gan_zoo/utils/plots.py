@@ -1,0 +1,60 @@
+"""PNG figures people look at: sample grids and loss curves (matplotlib, no display needed)."""
+
+import os
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_image_grid(images, path, row_labels=None, title=None):
+    """Saves uint8 images [R·C, H, W, 3] as a grid of R rows (one label per row)."""
+    plt = _pyplot()
+    images = np.asarray(images)
+    rows = len(row_labels) if row_labels else 1
+    cols = len(images) // rows
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols + (3.2 if row_labels else 0), 1.2 * rows),
+                             squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            axes[r, c].imshow(images[r * cols + c])
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        if row_labels:
+            axes[r, 0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def save_loss_plot(history, path):
+    """Plots each logged loss against the training step it was logged at."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    steps = history["step"]
+    for name, values in history.items():
+        if name != "step":
+            ax.plot(steps, values, label=name, linewidth=1, marker="o" if len(steps) < 20 else None)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def _save_figure(fig, path):
+    """Writes next to the target and renames, so a reader never sees half a PNG."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp.png"
+    fig.savefig(tmp, dpi=100)
+    _pyplot().close(fig)
+    os.replace(tmp, path)

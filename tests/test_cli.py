@@ -1,0 +1,73 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gan_zoo import cli
+
+TINY = ["--model", "dcgan-cls", "--preset", "small", "--data", "shapes", "--image-size", "32",
+        "--num-images", "64", "--batch-size", "32", "--eval-samples", "24"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert cli.main(["train", *TINY, "--epochs", "1", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_checkpoints_grids_plots_and_metrics(run_dir):
+    assert (run_dir / "model.keras").exists() and (run_dir / "vocabulary.json").exists()
+    assert (run_dir / "samples" / "samples_epoch_001.png").exists()
+    assert (run_dir / "samples.png").exists() and (run_dir / "losses.png").exists()
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    assert state["epoch"] == 1 and (run_dir / "checkpoints" / state["checkpoint"]).exists()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["history"]["d_loss"]) == 1
+    assert 0.0 <= metrics["alignment"]["alignment"] <= 1.0
+    assert metrics["alignment"]["chance"] == pytest.approx(1 / 18)
+
+
+def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, capsys):
+    with pytest.raises(SystemExit, match="--resume"):
+        cli.main(["train", *TINY, "--epochs", "2", "--out", str(run_dir)])
+    assert cli.main(["train", *TINY, "--epochs", "2", "--resume", "--out", str(run_dir)]) == 0
+    assert "Resuming" in capsys.readouterr().out
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    assert state["epoch"] == 2
+    assert sorted(os.listdir(run_dir / "checkpoints")) == ["epoch_002.keras", "state.json"]
+    assert (run_dir / "samples" / "samples_epoch_002.png").exists()
+
+
+def test_generate_and_evaluate(run_dir, tmp_path):
+    image = tmp_path / "img.png"
+    assert cli.main(["generate", "--checkpoint", str(run_dir), "a small red circle",
+                     "a big blue square", "--num", "2", "--out", str(image)]) == 0
+    import matplotlib.image
+
+    assert matplotlib.image.imread(image).ndim == 3
+    report = tmp_path / "report.json"
+    assert cli.main(["evaluate", "--checkpoint", str(run_dir / "model.keras"), "--num-samples", "20",
+                     "--out", str(report)]) == 0
+    assert set(json.loads(report.read_text())["accuracy"]) >= {"shape", "colour"}
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(SystemExit, match="No checkpoint"):
+        cli.main(["generate", "--checkpoint", str(tmp_path / "nope.keras"), "a red circle"])
+    with pytest.raises(SystemExit, match="no model.keras"):
+        cli.main(["generate", "--checkpoint", str(tmp_path), "a red circle"])
+
+
+def test_empty_caption_on_the_command_line_is_an_error(run_dir, capsys):
+    assert cli.main(["generate", "--checkpoint", str(run_dir), "  ", "--out", "unused.png"]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "gan-zoo"), "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "train" in result.stdout

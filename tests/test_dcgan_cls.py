@@ -1,0 +1,213 @@
+import keras
+import numpy as np
+import pytest
+
+from conftest import tiny_dcgan
+from gan_zoo import DCGANCLS, Vocabulary, callbacks
+from gan_zoo.data import make_dataset
+
+
+def trainable_count(model):
+    return sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+
+
+def test_plain_variant_matches_the_common_pytorch_port():
+    """Reference §8: the plain-DCGAN GAN-CLS port (ngf = ndf = 64, 1024-d text) has a
+    4,756,736-parameter G and a 2,899,072-parameter D."""
+    model = DCGANCLS(embedding_dim=1024, variant="plain", ngf=64, ndf=64)
+    assert trainable_count(model.generator) == 4_756_736
+    assert trainable_count(model.discriminator) == 2_899_072
+
+
+def test_birds_preset_matches_the_authors_lua_networks():
+    """Counted layer by layer from main_cls_int.lua (ngf 128, ndf 64, nt 128, nz 100, 1024-d
+    text). Conv biases are left out: the authors zero them before every step."""
+    bn = lambda c: 2 * c  # noqa: E731  (gamma, beta)
+    conv = lambda i, o, k: i * o * k * k  # noqa: E731
+    generator = (
+        1024 * 128 + 128                                   # text Linear
+        + conv(228, 1024, 4) + bn(1024)                    # 1x1 -> 4x4
+        + conv(1024, 256, 1) + bn(256) + conv(256, 256, 3) + bn(256) + conv(256, 1024, 3) + bn(1024)
+        + conv(1024, 512, 4) + bn(512)                     # -> 8x8
+        + conv(512, 128, 1) + bn(128) + conv(128, 128, 3) + bn(128) + conv(128, 512, 3) + bn(512)
+        + conv(512, 256, 4) + bn(256) + conv(256, 128, 4) + bn(128) + conv(128, 3, 4))
+    discriminator = (
+        conv(3, 64, 4) + conv(64, 128, 4) + bn(128) + conv(128, 256, 4) + bn(256)
+        + conv(256, 512, 4) + bn(512)
+        + conv(512, 128, 1) + bn(128) + conv(128, 128, 3) + bn(128) + conv(128, 512, 3) + bn(512)
+        + 1024 * 128 + 128 + bn(128)                       # text Linear + BN
+        + conv(640, 512, 1) + bn(512) + conv(512, 1, 4))
+    model = DCGANCLS(embedding_dim=1024, preset="birds")
+    assert trainable_count(model.generator) == generator
+    assert trainable_count(model.discriminator) == discriminator
+    # With the jointly trained TextEncoder, G's text projection gains a BatchNorm (README).
+    jointly = DCGANCLS(embedding_dim=1024, preset="birds", text_batch_norm=True)
+    assert trainable_count(jointly.generator) == generator + bn(128)
+
+
+def test_presets_set_the_widths():
+    vocab = Vocabulary.build(["a red circle"])
+    assert DCGANCLS(vocabulary=vocab).text_batch_norm and not DCGANCLS(embedding_dim=8).text_batch_norm
+    assert (DCGANCLS(vocabulary=vocab).ngf, DCGANCLS(vocabulary=vocab).ndf) == (128, 64)
+    coco = DCGANCLS(vocabulary=vocab, preset="coco")
+    assert (coco.ngf, coco.ndf, coco.text_dim) == (196, 196, 256)
+    with pytest.raises(ValueError, match="preset"):
+        DCGANCLS(vocabulary=vocab, preset="huge")
+
+
+def test_output_shapes_and_dtypes(shapes32):
+    *_, vocab = shapes32
+    model = tiny_dcgan(vocab)
+    images = model.generate(["a small red circle on the left", "a big blue square at the top"],
+                            seed=0, num_per_caption=3)
+    assert images.shape == (6, 32, 32, 3) and images.dtype == np.uint8
+    steps = model.interpolate("a red circle", "a blue square", steps=8, seed=0)
+    assert steps.shape == (8, 32, 32, 3) and steps.dtype == np.uint8
+
+
+def test_compile_defaults_to_the_papers_adam_and_xla(shapes32):
+    *_, vocab = shapes32
+    model = tiny_dcgan(vocab)
+    model.compile()
+    assert model.jit_compile is True
+    for optimizer in (model.g_optimizer, model.d_optimizer):
+        assert isinstance(optimizer, keras.optimizers.Adam)
+        assert np.isclose(float(optimizer.learning_rate), 2e-4) and optimizer.beta_1 == 0.5
+    assert model.g_optimizer is not model.d_optimizer
+
+
+@pytest.fixture(scope="module")
+def trained(shapes32):
+    """A tiny DCGAN-cls after 8 epochs (32 steps) on 128 shapes, with its weights from before."""
+    images, captions, _, vocab = shapes32
+    model = tiny_dcgan(vocab)
+    model.compile()
+    before = {v.path: keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables}
+    history = model.fit(make_dataset(images, captions, vocab, batch_size=32), epochs=8, verbose=0)
+    return model, before, history
+
+
+def test_training_updates_both_players_and_the_text_encoder(trained):
+    model, before, history = trained
+    assert set(history.history) == set(DCGANCLS.loss_names)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    changed = {v.path for v in model.trainable_variables
+               if not np.array_equal(before[v.path], keras.ops.convert_to_numpy(v))}
+    for part in (model.generator, model.discriminator, model.text_encoder):
+        assert all(v.path in changed for v in part.trainable_variables), part.name
+    assert int(model.g_optimizer.iterations) == int(model.d_optimizer.iterations) == 32
+
+
+def test_different_captions_give_different_images(trained):
+    """The caption reaches the pixels: same z, two captions, two images (compared in float,
+    before rounding, since a 32-step model still paints mostly grey)."""
+    model = trained[0]
+    z = np.random.default_rng(0).standard_normal((1, model.noise_dim)).astype("float32")
+    a, b = (keras.ops.convert_to_numpy(model.synthesize(z, model.encode_captions([c])))
+            for c in ("a small red circle", "a big blue square at the top"))
+    assert np.abs(a - b).mean() > 1e-3
+    first = model.generate(["a small red circle"], seed=0)
+    assert np.array_equal(first, model.generate(["a small red circle"], seed=0))
+    assert not np.array_equal(first, model.generate(["a small red circle"], seed=1))
+
+
+def test_keras_file_round_trip_generates_the_same_images(trained, tmp_path):
+    model = trained[0]
+    path = tmp_path / "dcgan.keras"
+    model.save(path)
+    again = keras.models.load_model(path)
+    assert isinstance(again, DCGANCLS) and again.vocabulary == model.vocabulary
+    prompts = ["a small red circle on the left", "a big blue square at the top"]
+    assert np.array_equal(model.generate(prompts, seed=7), again.generate(prompts, seed=7))
+    for mine, theirs in zip(model.optimizer.variables, again.optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs))
+    assert again.jit_compile is True
+
+
+def test_resumed_run_ends_with_the_same_weights(shapes32, tmp_path):
+    """Two epochs straight, against one epoch, a fresh process-like restart, and one more."""
+    images, captions, _, vocab = shapes32
+
+    def run(epochs, directory):
+        model = tiny_dcgan(vocab)
+        model.compile()
+        ds = make_dataset(images, captions, vocab, batch_size=32, seed=0, use_tf_data=False)
+        model.fit(ds, epochs=epochs, verbose=0, callbacks=[callbacks.Checkpoint(directory)])
+        return model
+
+    straight = run(2, tmp_path / "straight")
+    run(1, tmp_path / "resumed")  # "killed" after epoch 1
+    resumed = run(2, tmp_path / "resumed")
+    assert callbacks.Checkpoint(tmp_path / "resumed").latest()[1] == 2
+    for a, b in zip(straight.variables, resumed.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
+                                      err_msg=a.path)
+    for a, b in zip(straight.optimizer.variables, resumed.optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
+def test_learning_rate_halves_on_the_authors_schedule(shapes32):
+    images, captions, _, vocab = shapes32
+    model = tiny_dcgan(vocab, lr_decay_every=2)
+    model.compile()
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(
+        (float(model.g_optimizer.learning_rate), float(model.d_optimizer.learning_rate))))
+    ds = make_dataset(images[:32], captions[:32], vocab, batch_size=32)
+    model.fit(ds, epochs=4, verbose=0, callbacks=[record])
+    np.testing.assert_allclose([g for g, _ in seen], [2e-4, 1e-4, 1e-4, 5e-5])
+    np.testing.assert_allclose([d for _, d in seen], [2e-4, 1e-4, 1e-4, 5e-5])
+
+
+def test_bad_inputs_get_clear_errors(shapes32):
+    images, captions, _, vocab = shapes32
+    model = tiny_dcgan(vocab)
+    model.compile()
+    with pytest.raises(ValueError, match="empty"):
+        model.generate(["a red circle", "  "])
+    import tensorflow as tf
+
+    raw = tf.data.Dataset.from_tensor_slices({"images": images.astype("float32") / 127.5 - 1,
+                                              "captions": [c[0] for c in captions]}).batch(32)
+    with pytest.raises(TypeError, match="make_dataset"):
+        model.fit(raw, epochs=1, verbose=0)
+    wrong_size = make_dataset(images, captions, vocab, batch_size=32, image_size=64)
+    with pytest.raises(ValueError, match="32, 32, 3"):
+        model.fit(wrong_size, epochs=1, verbose=0)
+    other_vocab = Vocabulary.build(["completely different words"])
+    mismatched = make_dataset(images, [["completely different"]] * len(images), other_vocab, batch_size=32)
+    with pytest.raises(ValueError, match="different vocabulary"):
+        model.fit(mismatched, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="not both"):
+        DCGANCLS(vocabulary=vocab, embedding_dim=1024)
+    with pytest.raises(RuntimeError, match="compile"):
+        tiny_dcgan(vocab).fit(make_dataset(images, captions, vocab, batch_size=32), verbose=0)
+
+
+def test_precomputed_embeddings_condition_the_model(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    embeddings = rng.normal(size=(64, 40)).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = DCGANCLS(embedding_dim=40, image_size=32, ngf=8, ndf=8, text_dim=16)
+    model.compile()
+    ds = [{"images": images[i:i + 32] / 127.5 - 1, "embeddings": embeddings[i:i + 32]} for i in (0, 32)]
+    history = model.fit(_ListDataset(ds), epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    assert model.generate(embeddings=embeddings[:3], seed=0).shape == (3, 32, 32, 3)
+    with pytest.raises(ValueError, match="precomputed"):
+        model.generate(["a red circle"])
+
+
+class _ListDataset(keras.utils.PyDataset):
+    """Ready-made batches, as a user with precomputed embeddings might feed them."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, i):
+        return self.batches[i]

@@ -1,0 +1,57 @@
+import numpy as np
+from keras import ops
+
+from gan_zoo import losses
+
+
+def softplus(x):
+    return np.log1p(np.exp(x))
+
+
+def as_float(x):
+    return float(ops.convert_to_numpy(x))
+
+
+def test_sigmoid_cross_entropy_by_hand():
+    logits = np.array([[0.0], [2.0], [-1.0]], dtype="float32")
+    # BCE(real) = softplus(-x); BCE(fake) = softplus(x)
+    np.testing.assert_allclose(as_float(losses.sigmoid_cross_entropy(logits, 1.0)),
+                               np.mean(softplus(-logits)), rtol=1e-6)
+    np.testing.assert_allclose(as_float(losses.sigmoid_cross_entropy(logits, 0.0)),
+                               np.mean(softplus(logits)), rtol=1e-6)
+    weights = np.array([1.0, 0.0, 1.0], dtype="float32")
+    np.testing.assert_allclose(as_float(losses.sigmoid_cross_entropy(logits, 0.0, weights)),
+                               (softplus(0.0) + softplus(-1.0)) / 2, rtol=1e-6)
+    assert as_float(losses.sigmoid_cross_entropy(logits, 0.0, np.zeros(3, "float32"))) == 0.0
+
+
+def test_matching_aware_discriminator_loss_by_hand():
+    real = np.array([2.0, 1.0], "float32")
+    wrong = np.array([0.5, -0.5], "float32")
+    fake = np.array([-1.0, 0.0], "float32")
+    total, parts = losses.matching_aware_discriminator_loss(real, wrong, fake, wrong_weight=0.5)
+    expected_real = np.mean(softplus(-real))
+    expected_wrong = np.mean(softplus(wrong))
+    expected_fake = np.mean(softplus(fake))
+    np.testing.assert_allclose(as_float(parts["d_real"]), expected_real, rtol=1e-6)
+    np.testing.assert_allclose(as_float(parts["d_wrong"]), expected_wrong, rtol=1e-6)
+    np.testing.assert_allclose(as_float(parts["d_fake"]), expected_fake, rtol=1e-6)
+    np.testing.assert_allclose(as_float(total),
+                               expected_real + 0.5 * expected_wrong + 0.5 * expected_fake, rtol=1e-6)
+
+
+def test_generator_loss_weights_like_torch_bce_criterion():
+    logits = np.array([1.0, -2.0, 0.5], "float32")
+    weights = np.array([1.0, 1.0, 0.25], "float32")
+    expected = np.sum(weights * softplus(-logits)) / 3  # averaged over every image
+    np.testing.assert_allclose(as_float(losses.generator_loss(logits, weights)), expected, rtol=1e-6)
+    np.testing.assert_allclose(as_float(losses.generator_loss(logits)), np.mean(softplus(-logits)), rtol=1e-6)
+
+
+def test_mismatch_weights_skip_same_caption_and_same_class():
+    tokens = np.array([[1, 2], [1, 2], [3, 4], [5, 6]], "int32")
+    # rolled pairs: row i's text against row i-1's image (row 0 against row 3)
+    np.testing.assert_array_equal(ops.convert_to_numpy(losses.mismatch_weights(tokens)), [1, 0, 1, 1])
+    labels = np.array([0, 1, 1, 2], "int32")
+    np.testing.assert_array_equal(ops.convert_to_numpy(losses.mismatch_weights(tokens, labels)),
+                                  [1, 0, 0, 1])

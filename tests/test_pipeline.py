@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_zoo import Vocabulary
+from gan_zoo.data import ArrayDataset, make_dataset
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(10, 32, 32, 3), dtype=np.uint8)
+    captions = [[f"caption {i} one", f"caption {i} two"] for i in range(10)]
+    return images, captions, Vocabulary.build(captions)
+
+
+@pytest.mark.parametrize("use_tf_data", [True, False])
+def test_batches_have_the_documented_structure(data, use_tf_data):
+    images, captions, vocab = data
+    ds = make_dataset(images, captions, vocab, batch_size=4, labels=np.arange(10), use_tf_data=use_tf_data)
+    assert isinstance(ds, tf.data.Dataset if use_tf_data else ArrayDataset)
+    batches = list(ds) if use_tf_data else [ds[i] for i in range(len(ds))]
+    assert len(batches) == 2  # the remainder is dropped: shapes stay fixed under XLA
+    batch = {k: np.asarray(v) for k, v in batches[0].items()}
+    assert batch["images"].shape == (4, 32, 32, 3) and batch["images"].dtype == np.float32
+    assert batch["images"].min() >= -1 and batch["images"].max() <= 1
+    assert batch["tokens"].shape == (4, 18) and batch["tokens"].dtype == np.int32
+    assert batch["labels"].dtype == np.int32
+    assert ds.vocabulary is vocab
+
+
+@pytest.mark.parametrize("use_tf_data", [True, False])
+def test_pixels_and_captions_stay_paired(data, use_tf_data):
+    images, captions, vocab = data
+    # Tag each image by its index in pixel (0, 0) and check its caption says the same index.
+    images = images.copy()
+    images[:, 0, 0, 0] = np.arange(10) * 20
+    ds = make_dataset(images, captions, vocab, batch_size=5, use_tf_data=use_tf_data)
+    seen_captions = set()
+    for _ in range(6):  # epochs
+        batches = list(ds) if use_tf_data else [ds[i] for i in range(len(ds))]
+        if not use_tf_data:
+            ds.on_epoch_end()
+        for batch in batches:
+            tags = np.round((np.asarray(batch["images"])[:, 0, 0, 0] + 1) * 127.5 / 20).astype(int)
+            texts = vocab.decode(np.asarray(batch["tokens"]))
+            for tag, text in zip(tags, texts):
+                assert text.split()[1] == str(tag)
+                seen_captions.add(text)
+    assert len(seen_captions) > 10  # both captions of an image get drawn over the epochs
+
+
+def test_random_crop_and_resize(data):
+    images, captions, vocab = data
+    for use_tf_data in (True, False):
+        ds = make_dataset(images, captions, vocab, batch_size=2, image_size=16, random_crop=True,
+                          flip=True, use_tf_data=use_tf_data)
+        batch = next(iter(ds)) if use_tf_data else ds[0]
+        assert np.asarray(batch["images"]).shape == (2, 16, 16, 3)
+
+
+def test_array_dataset_plan_depends_only_on_seed_and_epoch(data):
+    images, captions, vocab = data
+    first = make_dataset(images, captions, vocab, batch_size=5, seed=1, use_tf_data=False)
+    second = make_dataset(images, captions, vocab, batch_size=5, seed=1, use_tf_data=False)
+    first.on_epoch_end()
+    first.on_epoch_end()
+    second.set_epoch(2)
+    np.testing.assert_array_equal(first[0]["tokens"], second[0]["tokens"])
+    np.testing.assert_array_equal(first[1]["images"], second[1]["images"])
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((4, 32, 32), np.uint8), "rank 4"),
+    (np.zeros((4, 32, 32, 1), np.uint8), "3 colour channels"),
+    (np.zeros((4, 32, 24, 3), np.uint8), "square"),
+    (np.full((4, 32, 32, 3), 2.0, np.float32), r"\[-1, 1\]"),
+    (np.zeros((4, 32, 32, 3), np.int64), "dtype"),
+])
+def test_bad_images_are_named(bad, message):
+    vocab = Vocabulary.build(["a b"])
+    with pytest.raises(ValueError, match=message):
+        make_dataset(bad, ["a b"] * 4, vocab, batch_size=2)
+
+
+def test_caption_problems_are_named(data):
+    images, captions, vocab = data
+    with pytest.raises(ValueError, match="10 images but 9"):
+        make_dataset(images, captions[:9], vocab, batch_size=2)
+    broken = list(captions)
+    broken[3] = ["fine caption", "  "]
+    with pytest.raises(ValueError, match="image 3.*empty"):
+        make_dataset(images, broken, vocab, batch_size=2)

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from gan_zoo.data import shapes
+
+
+def test_load_is_seeded_and_well_formed():
+    images, captions, attributes = shapes.load("train", num_images=40, image_size=48, seed=3)
+    again, captions_again, _ = shapes.load("train", num_images=40, image_size=48, seed=3)
+    assert images.shape == (40, 48, 48, 3) and images.dtype == np.uint8
+    assert np.array_equal(images, again) and captions == captions_again
+    assert len(captions) == 40 and all(len(c) == 5 for c in captions)
+    other, _, _ = shapes.load("test", num_images=40, image_size=48, seed=3)
+    assert not np.array_equal(images, other)
+    assert set(attributes) == set(shapes.ATTRIBUTES)
+
+
+def test_every_caption_names_its_shape_and_colour_correctly():
+    _, captions, attributes = shapes.load("train", num_images=200, image_size=32, seed=0)
+    texts = {c for cs in captions for c in cs}
+    assert len(texts) > 150  # templates and synonyms give variety
+    for i, caption_set in enumerate(captions):
+        for caption in caption_set:
+            named = shapes.caption_attributes(caption)
+            assert named["shape"] == attributes["shape"][i]
+            assert named["colour"] == attributes["colour"][i]
+            for attribute, value in named.items():
+                assert value == attributes[attribute][i], caption
+
+
+def test_holdout_combinations_stay_out_of_training():
+    holdout = [{"shape": "triangle", "colour": "red"}]
+    _, _, train = shapes.load("train", num_images=400, image_size=32, holdout=holdout)
+    red, triangle = shapes.ATTRIBUTES["colour"].index("red"), shapes.ATTRIBUTES["shape"].index("triangle")
+    assert not np.any((train["colour"] == red) & (train["shape"] == triangle))
+    _, _, held = shapes.load("holdout", num_images=30, image_size=32, holdout=holdout)
+    assert np.all(held["colour"] == red) and np.all(held["shape"] == triangle)
+
+
+def test_oracle_reads_real_images_at_64px():
+    images, _, attributes = shapes.load("test", num_images=500, image_size=64, seed=1)
+    report = shapes.ShapesOracle().score(images, attributes)
+    assert all(acc >= 0.98 for acc in report["accuracy"].values()), report
+    assert report["alignment"] >= 0.98
+
+
+def test_oracle_fails_on_images_that_do_not_match():
+    images, _, attributes = shapes.load("test", num_images=100, image_size=64, seed=1)
+    shuffled = {k: np.roll(v, 1) for k, v in attributes.items()}
+    assert shapes.ShapesOracle().score(images, shuffled)["alignment"] < 0.3
+    blank = np.zeros_like(images)
+    assert shapes.ShapesOracle().score(blank, attributes)["alignment"] == 0.0
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="image_size"):
+        shapes.load(image_size=16)
+    with pytest.raises(ValueError, match="split"):
+        shapes.load(split="validation")
+    with pytest.raises(ValueError, match="pink"):
+        shapes.load(holdout=[{"colour": "pink"}])
+    with pytest.raises(ValueError, match="hexagon"):
+        shapes.load(fixed={"shape": "hexagon"})
+
+
+def test_fixed_attributes_hold_for_every_image():
+    _, _, attributes = shapes.load(num_images=50, image_size=32, fixed={"background": "black", "size": "big"})
+    assert np.all(attributes["background"] == 0) and np.all(attributes["size"] == 1)
+    assert len(set(attributes["colour"])) > 1
