@@ -65,17 +65,18 @@ class LossPlot(keras.callbacks.Callback):
 class LearningRateDecay(keras.callbacks.Callback):
     """Multiplies both players' learning rates by `factor` every `every` epochs.
 
-    The authors' Lua loop halves the rate at the start of epochs 100, 200, ... (1-based); the
-    rate at 0-based epoch e is therefore base · factor ** ((e + 1) // every). Works through
-    the MultiOptimizer, which hides `learning_rate`, by setting each inner optimizer.
+    The rate at 0-based epoch e is base · factor ** ((e + offset) // every): Reed et al.'s Lua
+    loop halves it at the start of 1-based epochs 100, 200, ... (offset 1); StackGAN's trainer
+    at 0-based epochs 50, 100, ... (offset 0). Works through the MultiOptimizer, which hides
+    `learning_rate`, by setting each inner optimizer.
     """
 
-    def __init__(self, every, factor=0.5):
+    def __init__(self, every, factor=0.5, offset=1):
         super().__init__()
-        self.every, self.factor = every, factor
+        self.every, self.factor, self.offset = every, factor, offset
 
     def on_epoch_begin(self, epoch, logs=None):
-        scale = self.factor ** ((epoch + 1) // self.every)
+        scale = self.factor ** ((epoch + self.offset) // self.every)
         for optimizer, base in zip((self.model.g_optimizer, self.model.d_optimizer),
                                    self.model.base_learning_rates):
             optimizer.learning_rate = base * scale

@@ -49,6 +49,21 @@ def matching_aware_discriminator_loss(real_logits, wrong_logits, fake_logits, wr
     return total, {"d_real": real, "d_wrong": wrong, "d_fake": fake}
 
 
+def conditional_and_unconditional_discriminator_loss(real, wrong, fake, real_uncond, fake_uncond,
+                                                     wrong_mask=None):
+    """StackGAN Stage-II / AttnGAN: ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u)."""
+    parts = {
+        "d_real": sigmoid_cross_entropy(real, 1.0),
+        "d_wrong": sigmoid_cross_entropy(wrong, 0.0, wrong_mask),
+        "d_fake": sigmoid_cross_entropy(fake, 0.0),
+        "d_real_uncond": sigmoid_cross_entropy(real_uncond, 1.0),
+        "d_fake_uncond": sigmoid_cross_entropy(fake_uncond, 0.0),
+    }
+    total = (parts["d_real"] + parts["d_real_uncond"]) / 2.0 + (
+        parts["d_fake"] + parts["d_wrong"] + parts["d_fake_uncond"]) / 3.0
+    return total, parts
+
+
 def generator_loss(fake_logits, weights=None):
     """Non-saturating generator loss: BCE of D(G(z, t)) against the real label.
 
@@ -59,3 +74,9 @@ def generator_loss(fake_logits, weights=None):
     if weights is None:
         return ops.mean(per_image)
     return ops.mean(per_image * ops.cast(weights, "float32"))
+
+
+def kl_divergence(mu, logvar):
+    """KL(N(μ, σ²) || N(0, I)) as StackGAN computes it: -½ · mean(1 + log σ² - μ² - σ²)."""
+    mu, logvar = ops.cast(mu, "float32"), ops.cast(logvar, "float32")
+    return -0.5 * ops.mean(1.0 + logvar - ops.square(mu) - ops.exp(logvar))

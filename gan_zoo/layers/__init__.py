@@ -1,5 +1,8 @@
 """Layers and blocks shared by the models."""
 
-from gan_zoo.layers.blocks import ResidualBottleneck, activation, batch_norm, conv_initializer
+from gan_zoo.layers.blocks import (ResidualBlock, activation, batch_norm, conv2d, conv_initializer,
+                                   tile_spatially)
+from gan_zoo.layers.conditioning import ConditioningAugmentation
 
-__all__ = ["ResidualBottleneck", "activation", "batch_norm", "conv_initializer"]
+__all__ = ["ConditioningAugmentation", "ResidualBlock", "activation", "batch_norm", "conv2d",
+           "conv_initializer", "tile_spatially"]

@@ -9,6 +9,18 @@ def conv_initializer():
     return keras.initializers.RandomNormal(0.0, 0.02)
 
 
+def conv2d(filters, kernel, strides=1, padding="same", transpose=False, use_bias=False):
+    """A (transposed) convolution with the DCGAN initialisation and, by default, no bias."""
+    conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+    return conv(filters, kernel, strides=strides, padding=padding, use_bias=use_bias,
+                kernel_initializer=conv_initializer())
+
+
+def tile_spatially(vector, size):
+    """[B, C] -> [B, size, size, C]: a sentence code repeated over a feature map."""
+    return layers.UpSampling2D(size)(layers.Reshape((1, 1, vector.shape[-1]))(vector))
+
+
 def batch_norm(name=None, axis=-1):
     """BatchNorm as PyTorch/Torch7 defaults set it (momentum 0.1 -> 0.9 here, eps 1e-5),
     with the DCGAN gamma ~ N(1, 0.02)."""
@@ -25,14 +37,16 @@ def activation(kind):
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
-class ResidualBottleneck(layers.Layer):
-    """act(x + BN(conv3x3(act(BN(conv3x3(act(BN(conv1x1(x))))))))), Reed et al.'s residual block.
+class ResidualBlock(layers.Layer):
+    """act(x + branch(x)), the residual block of Reed et al. and of StackGAN.
 
-    The branch narrows to `bottleneck` channels and widens back; convolutions carry no bias
-    (the authors zero conv biases at every step, so they never take effect).
+    With `bottleneck`, Reed's branch: BN(conv3x3(act(BN(conv3x3(act(BN(conv1x1(x))))))))
+    narrowing to `bottleneck` channels and widening back. Without, StackGAN's branch:
+    BN(conv3x3(act(BN(conv3x3(x))))) at full width. Convolutions carry no bias (BatchNorm
+    follows each; Reed's code zeroes its conv biases at every step anyway).
     """
 
-    def __init__(self, bottleneck, activation="relu", **kwargs):
+    def __init__(self, bottleneck=None, activation="relu", **kwargs):
         super().__init__(**kwargs)
         self.bottleneck = bottleneck
         self.activation = activation
@@ -40,11 +54,15 @@ class ResidualBottleneck(layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         conv = dict(padding="same", use_bias=False, kernel_initializer=conv_initializer())
-        self.branch = [
-            layers.Conv2D(self.bottleneck, 1, **conv), batch_norm(), activation(self.activation),
-            layers.Conv2D(self.bottleneck, 3, **conv), batch_norm(), activation(self.activation),
-            layers.Conv2D(channels, 3, **conv), batch_norm(),
-        ]
+        if self.bottleneck:
+            widths_and_kernels = [(self.bottleneck, 1), (self.bottleneck, 3), (channels, 3)]
+        else:
+            widths_and_kernels = [(channels, 3), (channels, 3)]
+        self.branch = []
+        for i, (width, kernel) in enumerate(widths_and_kernels):
+            self.branch += [layers.Conv2D(width, kernel, **conv), batch_norm()]
+            if i < len(widths_and_kernels) - 1:
+                self.branch.append(activation(self.activation))
         shape = input_shape
         for layer in self.branch:
             layer.build(shape)

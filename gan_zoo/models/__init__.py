@@ -2,5 +2,6 @@
 
 from gan_zoo.models.base import TextToImageGAN
 from gan_zoo.models.dcgan_cls import DCGANCLS
+from gan_zoo.models.stackgan import StackGAN
 
-__all__ = ["DCGANCLS", "TextToImageGAN"]
+__all__ = ["DCGANCLS", "StackGAN", "TextToImageGAN"]

@@ -39,14 +39,20 @@ class TextToImageGAN(keras.Model):
         learning_rate, beta_1, beta_2: the default Adam of both players.
         lr_decay_every, lr_decay_factor: multiply both learning rates by the factor every
             that many epochs (0 = never), as the authors' training scripts do.
+        text_encoder: an existing `TextEncoder` to use (shared with another model) instead of
+            a new one.
+        train_text_encoder: False keeps the encoder frozen and runs it with training=False,
+            as for a pretrained encoder or one shared with an already trained model.
         seed: seeds the model's noise, so training is reproducible.
     """
 
     loss_names = ("d_loss", "g_loss")
+    lr_decay_offset = 1  # see callbacks.LearningRateDecay
 
     def __init__(self, vocabulary=None, embedding_dim=None, image_size=64, noise_dim=100,
                  max_length=18, learning_rate=2e-4, beta_1=0.5, beta_2=0.999, lr_decay_every=0,
-                 lr_decay_factor=0.5, seed=None, **kwargs):
+                 lr_decay_factor=0.5, seed=None, text_encoder=None, train_text_encoder=True,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(vocabulary, dict):
             vocabulary = Vocabulary.from_config(vocabulary)
@@ -61,15 +67,26 @@ class TextToImageGAN(keras.Model):
         self.learning_rate, self.beta_1, self.beta_2 = learning_rate, beta_1, beta_2
         self.lr_decay_every, self.lr_decay_factor = lr_decay_every, lr_decay_factor
         self.seed = seed
-        self.text_encoder = None
-        if vocabulary is not None:
-            self.text_encoder = TextEncoder(len(vocabulary), name="text_encoder")
-            self.text_encoder.build((None, max_length))
+        self.train_text_encoder = train_text_encoder
+        if vocabulary is not None and text_encoder is None:
+            text_encoder = TextEncoder(len(vocabulary), name="text_encoder")
+            text_encoder.build((None, max_length))
+        if text_encoder is not None and text_encoder.vocabulary_size != len(vocabulary):
+            raise ValueError(f"The text encoder has {text_encoder.vocabulary_size} entries but the "
+                             f"vocabulary {len(vocabulary)}.")
+        if text_encoder is not None and not train_text_encoder:
+            text_encoder.trainable = False  # frozen, also for any model that shares it
+        self.text_encoder = text_encoder
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self._trackers = {}
         self._router = None
 
     # ----------------------------------------------------------------- conditioning
+    @property
+    def latent_dim(self):
+        """Width of the random input `synthesize` takes: z, plus any other sampled noise."""
+        return self.noise_dim
+
     @property
     def condition_dim(self):
         """Width of the sentence condition the networks receive."""
@@ -79,7 +96,7 @@ class TextToImageGAN(keras.Model):
         """The sentence vector of a batch: the TextEncoder's, or the precomputed embedding."""
         if self.text_encoder is None:
             return ops.cast(batch["embeddings"], "float32")
-        return self.text_encoder(batch["tokens"], training=training)[1]
+        return self.text_encoder(batch["tokens"], training=training and self.train_text_encoder)[1]
 
     def sample_noise(self, batch_size):
         """z ~ N(0, 1) from the model's seed generator (reproducible on every backend)."""
@@ -92,8 +109,9 @@ class TextToImageGAN(keras.Model):
 
     @property
     def discriminator_variables(self):
-        """D's variables, plus the text encoder's: the matching-aware D loss trains it."""
-        encoder = self.text_encoder.trainable_variables if self.text_encoder is not None else []
+        """D's variables, plus the text encoder's when it trains: the matching-aware D loss does."""
+        encoder = (self.text_encoder.trainable_variables
+                   if self.text_encoder is not None and self.train_text_encoder else [])
         return self.discriminator.trainable_variables + encoder
 
     def default_optimizer(self):
@@ -112,6 +130,7 @@ class TextToImageGAN(keras.Model):
         if jit_compile is None:
             jit_compile = keras.backend.backend() in ("tensorflow", "jax")
         self._router = _OptimizerRouter(self.discriminator_variables, d_optimizer, g_optimizer)
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         super().compile(optimizer=keras.optimizers.MultiOptimizer(self._router),
                         jit_compile=jit_compile, **kwargs)
         # Build now, generator first, so both optimizers' slots exist in a fixed order.
@@ -193,7 +212,8 @@ class TextToImageGAN(keras.Model):
             if isinstance(callback, Checkpoint):
                 initial_epoch = max(initial_epoch, callback.restore(self))
         if self.lr_decay_every and not any(isinstance(c, LearningRateDecay) for c in callbacks):
-            callbacks.append(LearningRateDecay(self.lr_decay_every, self.lr_decay_factor))
+            callbacks.append(LearningRateDecay(self.lr_decay_every, self.lr_decay_factor,
+                                               self.lr_decay_offset))
         if hasattr(x, "set_epoch"):
             x.set_epoch(initial_epoch)
         kwargs.setdefault("shuffle", False)  # make_dataset's pipelines shuffle themselves
@@ -226,7 +246,8 @@ class TextToImageGAN(keras.Model):
 
     # ----------------------------------------------------------------- generation
     def synthesize(self, noise, condition):
-        """Float images in [-1, 1] from noise and a sentence condition. Subclasses implement."""
+        """Float images in [-1, 1] from latent noise [B, latent_dim] and sentence conditions;
+        multi-stage models return a dict {size: images}. Subclasses implement."""
         raise NotImplementedError
 
     def encode_captions(self, captions):
@@ -236,10 +257,12 @@ class TextToImageGAN(keras.Model):
         tokens = self.vocabulary.encode(captions, self.max_length)
         return ops.convert_to_numpy(self.text_encoder(tokens, training=False)[1])
 
-    def generate(self, captions=None, seed=None, num_per_caption=1, embeddings=None, batch_size=64):
+    def generate(self, captions=None, seed=None, num_per_caption=1, embeddings=None, batch_size=64,
+                 return_stages=False):
         """Images for captions (or embeddings): uint8 [N·k, H, W, 3], caption-major.
 
-        The same `seed` gives the same images, on every backend and after a reload.
+        The same `seed` gives the same images, on every backend and after a reload. With
+        `return_stages=True`, a dict {size: images} with every stage's output.
         """
         if (captions is None) == (embeddings is None):
             raise ValueError("Pass captions or embeddings= (one of them).")
@@ -250,21 +273,27 @@ class TextToImageGAN(keras.Model):
         else:
             condition = self.encode_captions(captions)
         condition = np.repeat(condition, num_per_caption, axis=0)
-        noise = np.random.default_rng(seed).standard_normal((len(condition), self.noise_dim))
-        return self._synthesize_batched(noise.astype("float32"), condition, batch_size)
+        noise = np.random.default_rng(seed).standard_normal((len(condition), self.latent_dim))
+        stages = self._synthesize_batched(noise.astype("float32"), condition, batch_size)
+        return stages if return_stages else stages[max(stages)]
 
     def interpolate(self, caption_a, caption_b, steps=8, seed=0):
         """GAN-INT: images along the line between two captions' conditions, one fixed z."""
         ends = self.encode_captions([caption_a, caption_b])
         t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
         condition = (1.0 - t) * ends[0] + t * ends[1]
-        noise = np.random.default_rng(seed).standard_normal((1, self.noise_dim)).astype("float32")
-        return self._synthesize_batched(np.repeat(noise, steps, axis=0), condition, steps)
+        noise = np.random.default_rng(seed).standard_normal((1, self.latent_dim)).astype("float32")
+        stages = self._synthesize_batched(np.repeat(noise, steps, axis=0), condition, steps)
+        return stages[max(stages)]
 
     def _synthesize_batched(self, noise, condition, batch_size):
-        chunks = [ops.convert_to_numpy(self.synthesize(noise[i:i + batch_size], condition[i:i + batch_size]))
-                  for i in range(0, len(noise), batch_size)]
-        return to_uint8(np.concatenate(chunks))
+        """Runs `synthesize` in batches; returns {size: uint8 images} for every stage."""
+        chunks = []
+        for i in range(0, len(noise), batch_size):
+            out = self.synthesize(noise[i:i + batch_size], condition[i:i + batch_size])
+            chunks.append(out if isinstance(out, dict) else {self.image_size: out})
+        return {size: to_uint8(np.concatenate([ops.convert_to_numpy(c[size]) for c in chunks]))
+                for size in chunks[0]}
 
     # ----------------------------------------------------------------- saving
     def _seed_states(self):
@@ -297,6 +326,7 @@ class TextToImageGAN(keras.Model):
             "beta_2": self.beta_2,
             "lr_decay_every": self.lr_decay_every,
             "lr_decay_factor": self.lr_decay_factor,
+            "train_text_encoder": self.train_text_encoder,
             "seed": self.seed,
         }
 

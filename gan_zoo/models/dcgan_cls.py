@@ -11,7 +11,7 @@ import keras
 from keras import layers, ops
 
 from gan_zoo import losses
-from gan_zoo.layers import ResidualBottleneck, activation, batch_norm, conv_initializer
+from gan_zoo.layers import ResidualBlock, activation, batch_norm, conv2d, conv_initializer, tile_spatially
 from gan_zoo.models.base import TextToImageGAN
 
 PRESETS = {
@@ -20,12 +20,6 @@ PRESETS = {
     "small": {"ngf": 32, "ndf": 32, "text_dim": 128},  # for CPU work
 }
 VARIANTS = ("residual", "plain")
-
-
-def _conv(filters, kernel, strides=1, padding="same", transpose=False):
-    conv = layers.Conv2DTranspose if transpose else layers.Conv2D
-    return conv(filters, kernel, strides=strides, padding=padding, use_bias=False,
-                kernel_initializer=conv_initializer())
 
 
 def _text_projection(condition, text_dim, with_batch_norm):
@@ -56,13 +50,13 @@ def build_generator(noise_dim, condition_dim, image_size=64, ngf=128, text_dim=1
     condition = keras.Input((condition_dim,), name="condition")
     t = _text_projection(condition, text_dim, with_batch_norm=text_batch_norm or not residual)
     x = layers.Reshape((1, 1, noise_dim + text_dim))(layers.Concatenate()([z, t]))
-    x = batch_norm()(_conv(ngf * 8, 4, padding="valid", transpose=True)(x))
-    x = ResidualBottleneck(ngf * 2, "relu")(x) if residual else layers.ReLU()(x)
+    x = batch_norm()(conv2d(ngf * 8, 4, padding="valid", transpose=True)(x))
+    x = ResidualBlock(ngf * 2, "relu")(x) if residual else layers.ReLU()(x)
     num_up = _num_resamples(image_size)
     for i in range(num_up - 1):
-        x = batch_norm()(_conv(ngf * 2 ** (num_up - 2 - i), 4, 2, transpose=True)(x))
-        x = ResidualBottleneck(ngf, "relu")(x) if residual and i == 0 else layers.ReLU()(x)
-    image = layers.Activation("tanh", dtype="float32")(_conv(3, 4, 2, transpose=True)(x))
+        x = batch_norm()(conv2d(ngf * 2 ** (num_up - 2 - i), 4, 2, transpose=True)(x))
+        x = ResidualBlock(ngf, "relu")(x) if residual and i == 0 else layers.ReLU()(x)
+    image = layers.Activation("tanh", dtype="float32")(conv2d(3, 4, 2, transpose=True)(x))
     return keras.Model([z, condition], image, name="generator")
 
 
@@ -76,19 +70,18 @@ def build_discriminator(condition_dim, image_size=64, ndf=64, text_dim=128, vari
     image = keras.Input((image_size, image_size, 3), name="image")
     condition = keras.Input((condition_dim,), name="condition")
     num_down = _num_resamples(image_size)
-    x = activation("leaky_relu")(_conv(ndf, 4, 2)(image))
+    x = activation("leaky_relu")(conv2d(ndf, 4, 2)(image))
     for i in range(1, num_down):
-        x = batch_norm()(_conv(ndf * min(2 ** i, 8), 4, 2)(x))
+        x = batch_norm()(conv2d(ndf * min(2 ** i, 8), 4, 2)(x))
         if residual and i == num_down - 1:
-            x = ResidualBottleneck(ndf * 2, "leaky_relu")(x)
+            x = ResidualBlock(ndf * 2, "leaky_relu")(x)
         elif not (residual and i == num_down - 2):
             x = activation("leaky_relu")(x)
     t = _text_projection(condition, text_dim, with_batch_norm=True)
-    t = layers.UpSampling2D(4)(layers.Reshape((1, 1, text_dim))(t))  # tile to 4x4
-    x = layers.Concatenate()([x, t])
+    x = layers.Concatenate()([x, tile_spatially(t, 4)])
     if residual:
-        x = activation("leaky_relu")(batch_norm()(_conv(ndf * 8, 1)(x)))
-    logit = layers.Flatten(dtype="float32")(_conv(1, 4, padding="valid")(x))
+        x = activation("leaky_relu")(batch_norm()(conv2d(ndf * 8, 1)(x)))
+    logit = layers.Flatten(dtype="float32")(conv2d(1, 4, padding="valid")(x))
     return keras.Model([image, condition], logit, name="discriminator")
 
 

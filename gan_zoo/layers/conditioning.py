@@ -1,0 +1,46 @@
+"""Conditioning augmentation (StackGAN): a Gaussian around the text embedding, sampled."""
+
+import keras
+from keras import layers, ops
+
+from gan_zoo.layers.blocks import activation as make_activation
+from gan_zoo.layers.blocks import conv_initializer
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class ConditioningAugmentation(layers.Layer):
+    """embedding -> (c, μ, log σ²), with c = μ + σ·ε, ε ~ N(0, I).
+
+    A fully connected layer (and `activation`: ReLU in StackGAN-Pytorch) gives μ and log σ²
+    of `units` each. ε comes from the `noise` argument when given (so a caller controls it, as
+    `generate(seed=...)` does) and else from the layer's seed generator. StackGAN samples it at
+    training and at test time alike; the KL term (`gan_zoo.losses.kl_divergence`) keeps the
+    distribution near N(0, I).
+    """
+
+    def __init__(self, units, activation="relu", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.activation, self.seed = units, activation, seed
+        self.dense = layers.Dense(2 * units, kernel_initializer=conv_initializer(), name="fc")
+        self.act = make_activation(activation)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.built = True
+
+    def call(self, embedding, noise=None):
+        x = self.act(self.dense(embedding))
+        mu, logvar = x[:, : self.units], x[:, self.units:]
+        if noise is None:
+            noise = keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
+        return mu + ops.exp(0.5 * logvar) * noise, mu, logvar
+
+    def compute_output_spec(self, embedding, noise=None):
+        spec = keras.KerasTensor((embedding.shape[0], self.units), dtype=self.compute_dtype)
+        return spec, spec, spec
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, activation=self.activation, seed=self.seed)
+        return config

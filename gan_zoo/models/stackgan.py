@@ -1,0 +1,317 @@
+"""StackGAN: Zhang et al., "StackGAN: Text to Photo-realistic Image Synthesis with Stacked
+Generative Adversarial Networks" (ICCV 2017).
+
+Stage-I sketches a 64x64 image from z and a conditioning-augmented sentence code; Stage-II
+re-reads that sketch together with the text and paints it at 256x256. Widths, blocks, losses
+and hyperparameters follow the authors' StackGAN-Pytorch (`model.py`, `trainer.py`, `cfg/`).
+"""
+
+import math
+import os
+
+import keras
+from keras import layers, ops
+
+from gan_zoo import losses
+from gan_zoo.layers import (ConditioningAugmentation, ResidualBlock, activation, batch_norm, conv2d,
+                            conv_initializer, tile_spatially)
+from gan_zoo.models.base import TextToImageGAN
+
+PRESETS = {
+    "birds": {"gf": 128, "df": 64, "c_dim": 128, "r_num": 4},  # StackGAN-Pytorch / TF birds
+    "coco": {"gf": 192, "df": 96, "c_dim": 128, "r_num": 2},  # StackGAN-Pytorch coco_s1/s2.yml
+    "small": {"gf": 16, "df": 16, "c_dim": 32, "r_num": 1},  # for CPU work
+}
+LR_DECAY_EVERY = {1: 50, 2: 100}  # TF StackGAN birds: Stage-I every 50, Stage-II every 100 epochs
+
+
+def _up_block(x, filters):
+    """Nearest x2, conv3x3 (no bias), BN, ReLU: StackGAN's upBlock."""
+    x = conv2d(filters, 3)(layers.UpSampling2D(2, interpolation="nearest")(x))
+    return layers.ReLU()(batch_norm()(x))
+
+
+def _to_image(x):
+    return layers.Activation("tanh", dtype="float32")(conv2d(3, 3)(x))
+
+
+def _steps(ratio, what):
+    steps = math.log2(ratio)
+    if ratio < 2 or steps != int(steps):
+        raise ValueError(f"{what} must grow by a power of two; got a factor of {ratio}")
+    return int(steps)
+
+
+def _conditioning(embedding, eps, c_dim, text_batch_norm):
+    """[BN ->] conditioning augmentation: (c, μ, log σ²)."""
+    if text_batch_norm:
+        embedding = batch_norm()(embedding)
+    return ConditioningAugmentation(c_dim, name="ca")(embedding, noise=eps)
+
+
+def build_stage1_generator(noise_dim, embedding_dim, image_size=64, gf=128, c_dim=128,
+                           text_batch_norm=False):
+    """[z, embedding, ε] -> [image, μ, log σ²]: CA, FC to 4x4x(8·gf), upBlocks to the size."""
+    z = keras.Input((noise_dim,), name="noise")
+    embedding = keras.Input((embedding_dim,), name="embedding")
+    eps = keras.Input((c_dim,), name="ca_noise")
+    c, mu, logvar = _conditioning(embedding, eps, c_dim, text_batch_norm)
+    x = layers.Dense(4 * 4 * gf * 8, use_bias=False, kernel_initializer=conv_initializer())(
+        layers.Concatenate()([z, c]))
+    x = layers.Reshape((4, 4, gf * 8))(layers.ReLU()(batch_norm()(x)))
+    for i in range(_steps(image_size / 4, "Stage-I's image size from 4x4")):
+        x = _up_block(x, gf * 8 // 2 ** (i + 1))
+    return keras.Model([z, embedding, eps], [_to_image(x), mu, logvar], name="stage1_generator")
+
+
+def build_stage2_generator(stage1_generator, noise_dim, embedding_dim, image_size=256, gf=128,
+                           c_dim=128, r_num=4, text_batch_norm=False):
+    """[z, embedding, ε1, ε2] -> [image, Stage-I image, μ, log σ²].
+
+    The frozen Stage-I generator sketches; an encoder takes the sketch down 4x to gf·4
+    channels, the tiled CA code joins it (hr_joint), `r_num` residual blocks and upBlocks
+    follow.
+    """
+    low_size = stage1_generator.outputs[0].shape[1]
+    z = keras.Input((noise_dim,), name="noise")
+    embedding = keras.Input((embedding_dim,), name="embedding")
+    eps1 = keras.Input((stage1_generator.inputs[2].shape[-1],), name="stage1_ca_noise")
+    eps2 = keras.Input((c_dim,), name="ca_noise")
+    low, _, _ = stage1_generator([z, embedding, eps1], training=False)
+    c, mu, logvar = _conditioning(embedding, eps2, c_dim, text_batch_norm)
+    x = layers.ReLU()(conv2d(gf, 3)(low))
+    for width in (gf * 2, gf * 4):
+        x = layers.ReLU()(batch_norm()(conv2d(width, 4, strides=2)(x)))
+    x = layers.Concatenate()([x, tile_spatially(c, low_size // 4)])
+    x = layers.ReLU()(batch_norm()(conv2d(gf * 4, 3)(x)))
+    for _ in range(r_num):
+        x = ResidualBlock(activation="relu")(x)
+    for i in range(_steps(image_size / (low_size // 4), "Stage-II's image size from its 16x16 code")):
+        x = _up_block(x, gf * 4 // 2 ** (i + 1))
+    return keras.Model([z, embedding, eps1, eps2], [_to_image(x), low, mu, logvar],
+                       name="stage2_generator")
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class StackDiscriminator(keras.Model):
+    """D of either stage: an image encoder to 4x4x(8·df) and logit heads on its features.
+
+    The encoder halves the image with 4x4 stride-2 convolutions (BN from the second, LeakyReLU
+    0.2) to 4x4, then narrows with 3x3 convolutions to 8·df channels (Stage-II at 256 px:
+    2048 -> 1024 -> 512). The conditional head joins the tiled μ: conv3x3, BN, LeakyReLU, then
+    a 4x4 conv to one logit; Stage-II adds an unconditional head (a 4x4 conv). The split lets
+    a batch's features be reused for its mismatched pairs, as the authors' loss does.
+    """
+
+    def __init__(self, image_size, df, c_dim, unconditional, **kwargs):
+        super().__init__(**kwargs)
+        self.image_size, self.df, self.c_dim, self.unconditional = image_size, df, c_dim, unconditional
+        image = keras.Input((image_size, image_size, 3))
+        x = activation("leaky_relu")(conv2d(df, 4, strides=2)(image))
+        width = df
+        for _ in range(_steps(image_size / 4, "The discriminator's image size from 4x4") - 1):
+            width *= 2
+            x = activation("leaky_relu")(batch_norm()(conv2d(width, 4, strides=2)(x)))
+        while width > df * 8:
+            width //= 2
+            x = activation("leaky_relu")(batch_norm()(conv2d(width, 3)(x)))
+        self.encoder = keras.Model(image, x, name="image_encoder")
+        features = keras.Input((4, 4, width))
+        mu = keras.Input((c_dim,))
+        h = layers.Concatenate()([features, tile_spatially(mu, 4)])
+        h = activation("leaky_relu")(batch_norm()(conv2d(df * 8, 3)(h)))
+        logit = layers.Flatten()(conv2d(1, 4, strides=4, padding="valid", use_bias=True)(h))
+        self.cond_head = keras.Model([features, mu], logit, name="cond_head")
+        self.uncond_head = None
+        if unconditional:
+            logit = layers.Flatten()(conv2d(1, 4, strides=4, padding="valid", use_bias=True)(features))
+            self.uncond_head = keras.Model(features, logit, name="uncond_head")
+        self.built = True
+
+    def call(self, inputs, training=False):
+        """[image, μ] -> conditional logits (and unconditional ones, for Stage-II)."""
+        image, mu = inputs
+        features = self.encoder(image, training=training)
+        cond = self.cond_head([features, mu], training=training)
+        if self.uncond_head is None:
+            return cond
+        return cond, self.uncond_head(features, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(image_size=self.image_size, df=self.df, c_dim=self.c_dim,
+                      unconditional=self.unconditional)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class StackGAN(TextToImageGAN):
+    """StackGAN Stage-I (`stage=1`, 64 px) or Stage-II (`stage=2`, 256 px, Stage-I frozen).
+
+    Args:
+        vocabulary: a `Vocabulary` (or `embedding_dim=` for precomputed embeddings such as the
+            authors' 1024-d char-CNN-RNN vectors). Stage-II takes both from its Stage-I.
+        stage: 1 or 2.
+        stage1: for stage 2, the trained Stage-I `StackGAN` or the path of its `.keras` file.
+            Its generator (frozen, run in inference mode) and text encoder (frozen) are reused.
+        preset: "birds" (GF 128, DF 64, c 128, 4 residual blocks; the default), "coco"
+            (GF 192, DF 96, 2 residual blocks) or "small"; Stage-II defaults to its Stage-I's.
+        gf, df, c_dim, r_num: override the preset.
+        kl_weight: weight of the conditioning-augmentation KL term (2.0 in every config).
+        text_batch_norm: BatchNorm on the sentence vector before conditioning augmentation.
+            Default: on with the model's own TextEncoder, whose sentence vectors start ~100x
+            smaller than the CA noise (G would see noise only); off for precomputed
+            embeddings, as in the authors' code.
+        lr_decay_every: halve both learning rates every that many epochs (50 / 100).
+        **kwargs: `TextToImageGAN` arguments (image_size, noise_dim, seed, ...).
+    """
+
+    lr_decay_offset = 0  # the authors' trainer halves at 0-based epochs 50, 100, ...
+
+    def __init__(self, vocabulary=None, stage=1, stage1=None, preset=None, gf=None, df=None,
+                 c_dim=None, r_num=None, kl_weight=2.0, text_batch_norm=None, lr_decay_every=None,
+                 image_size=None, embedding_dim=None, **kwargs):
+        if stage not in (1, 2):
+            raise ValueError(f"stage must be 1 or 2; got {stage!r}")
+        if stage == 2:
+            stage1 = _load_stage1(stage1)
+            if embedding_dim is not None and embedding_dim != stage1.condition_dim:
+                raise ValueError(f"embedding_dim={embedding_dim} does not match the Stage-I model's "
+                                 f"condition size {stage1.condition_dim}.")
+            if vocabulary is not None and stage1.vocabulary is not None and vocabulary != stage1.vocabulary:
+                raise ValueError("The vocabulary differs from the Stage-I model's.")
+            vocabulary, embedding_dim = stage1.vocabulary, stage1.embedding_dim
+            preset = preset or stage1.preset
+            image_size = image_size or stage1.image_size * 4
+            kwargs.update(text_encoder=stage1.text_encoder, train_text_encoder=False,
+                          noise_dim=stage1.noise_dim, max_length=stage1.max_length)
+        elif stage1 is not None:
+            raise ValueError("stage1= is only for stage=2.")
+        preset = preset or "birds"
+        if preset not in PRESETS:
+            raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        super().__init__(vocabulary=vocabulary, embedding_dim=embedding_dim,
+                         image_size=image_size or 64,
+                         lr_decay_every=LR_DECAY_EVERY[stage] if lr_decay_every is None else lr_decay_every,
+                         **kwargs)
+        widths = dict(PRESETS[preset])
+        widths.update({k: v for k, v in dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num).items() if v})
+        self.stage, self.preset, self.kl_weight = stage, preset, kl_weight
+        self.text_batch_norm = vocabulary is not None if text_batch_norm is None else text_batch_norm
+        self.gf, self.df, self.c_dim, self.r_num = widths["gf"], widths["df"], widths["c_dim"], widths["r_num"]
+        if stage == 1:
+            self.generator = build_stage1_generator(self.noise_dim, self.condition_dim, self.image_size,
+                                                    self.gf, self.c_dim, self.text_batch_norm)
+        else:
+            self.stage1_config = keras.saving.serialize_keras_object(stage1)
+            self.stage1_image_size = stage1.image_size
+            stage1.generator.trainable = False
+            self.generator = build_stage2_generator(stage1.generator, self.noise_dim, self.condition_dim,
+                                                    self.image_size, self.gf, self.c_dim, self.r_num,
+                                                    self.text_batch_norm)
+        self.discriminator = StackDiscriminator(self.image_size, self.df, self.c_dim,
+                                                unconditional=stage == 2, name="discriminator")
+        self.built = True
+
+    @property
+    def loss_names(self):
+        names = ["d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake", "kl"]
+        if self.stage == 2:
+            names += ["d_real_uncond", "d_fake_uncond", "g_fake_uncond"]
+        return tuple(names)
+
+    @property
+    def ca_noise_dims(self):
+        """Widths of the conditioning-augmentation noise inputs, Stage-I's first."""
+        return [inp.shape[-1] for inp in self.generator.inputs[2:]]
+
+    @property
+    def latent_dim(self):
+        return self.noise_dim + sum(self.ca_noise_dims)
+
+    def _run_generator(self, latent, condition, training):
+        """Splits the latent into z and the CA noises and runs G; returns its outputs."""
+        pieces, start = [], 0
+        for width in [self.noise_dim] + self.ca_noise_dims:
+            pieces.append(latent[:, start:start + width])
+            start += width
+        return self.generator([pieces[0], condition, *pieces[1:]], training=training)
+
+    def synthesize(self, noise, condition):
+        outputs = self._run_generator(noise, condition, training=False)
+        if self.stage == 1:
+            return {self.image_size: outputs[0]}
+        return {self.stage1_image_size: outputs[1], self.image_size: outputs[0]}
+
+    def _fake(self, batch, text_gradient):
+        """(image, μ, log σ²) from G for a batch. With `text_gradient`, the text encoder gets
+        gradients through μ (the D step: D's loss trains the encoder, through the CA layer,
+        whose own weights only the G step updates); else the sentence is a constant."""
+        condition = self.sentence_condition(batch, training=True)
+        if not text_gradient:
+            condition = ops.stop_gradient(condition)
+        batch_size = ops.shape(condition)[0]
+        latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        outputs = self._run_generator(latent, condition, training=True)
+        return outputs[0], outputs[-2], outputs[-1]
+
+    def discriminator_loss(self, batch):
+        """Stage-I: real + ½(wrong + fake). Stage-II: ½(real_c + real_u) + ⅓(fake_c + wrong_c +
+        fake_u). D is conditioned on μ; wrong pairs reuse the real images' features, as the
+        authors' loss does."""
+        fake, mu, _ = self._fake(batch, text_gradient=True)
+        fake = ops.stop_gradient(fake)
+        d = self.discriminator
+        real_features = d.encoder(batch["images"], training=True)
+        fake_features = d.encoder(fake, training=True)
+        real = d.cond_head([real_features, mu], training=True)
+        wrong = d.cond_head([ops.roll(real_features, 1, axis=0), mu], training=True)
+        fake_logits = d.cond_head([fake_features, mu], training=True)
+        texts = batch["tokens"] if self.text_encoder is not None else batch["embeddings"]
+        mask = losses.mismatch_weights(texts, batch.get("labels"))
+        if self.stage == 1:
+            return losses.matching_aware_discriminator_loss(real, wrong, fake_logits, 0.5, mask)
+        return losses.conditional_and_unconditional_discriminator_loss(
+            real, wrong, fake_logits, d.uncond_head(real_features, training=True),
+            d.uncond_head(fake_features, training=True), mask)
+
+    def generator_loss(self, batch):
+        """Fool D's conditional (and, in Stage-II, unconditional) head, plus kl_weight · KL."""
+        fake, mu, logvar = self._fake(batch, text_gradient=False)
+        features = self.discriminator.encoder(fake, training=True)
+        parts = {"g_fake": losses.generator_loss(
+            self.discriminator.cond_head([features, ops.stop_gradient(mu)], training=True))}
+        if self.stage == 2:
+            parts["g_fake_uncond"] = losses.generator_loss(
+                self.discriminator.uncond_head(features, training=True))
+        parts["kl"] = losses.kl_divergence(mu, logvar)
+        total = sum(v for k, v in parts.items() if k != "kl") + self.kl_weight * parts["kl"]
+        return total, parts
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(stage=self.stage, preset=self.preset, gf=self.gf, df=self.df, c_dim=self.c_dim,
+                      r_num=self.r_num, kl_weight=self.kl_weight, text_batch_norm=self.text_batch_norm)
+        if self.stage == 2:
+            for key in ("vocabulary", "embedding_dim", "noise_dim", "max_length", "train_text_encoder"):
+                config.pop(key)  # they come from Stage-I
+            config["stage1"] = self.stage1_config
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        if isinstance(config.get("stage1"), dict):
+            config = dict(config, stage1=keras.saving.deserialize_keras_object(config["stage1"]))
+        return cls(**config)
+
+
+def _load_stage1(stage1):
+    """A Stage-I StackGAN, given or loaded from a .keras path; anything else is an error."""
+    if isinstance(stage1, (str, os.PathLike)):
+        if not os.path.exists(stage1):
+            raise FileNotFoundError(f"No Stage-I model at {stage1}")
+        stage1 = keras.models.load_model(stage1)
+    if not isinstance(stage1, StackGAN) or stage1.stage != 1:
+        raise ValueError("stage=2 needs stage1=, a trained Stage-I StackGAN (or its .keras path); "
+                         f"got {type(stage1).__name__}.")
+    return stage1
