@@ -7,11 +7,14 @@ import keras
 from keras import ops
 
 from gan_zoo.utils.files import write_json_atomically
-from gan_zoo.utils.plots import save_image_grid, save_loss_plot
+from gan_zoo.utils.plots import save_image_grid, save_loss_plot, stages_side_by_side
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Fixed captions × fixed seeds -> one PNG per epoch, so progress can be seen."""
+    """Fixed captions × fixed seeds -> one PNG per epoch, so progress can be seen.
+
+    For a multi-stage model each sample shows its stages side by side (Stage-I, Stage-II).
+    """
 
     def __init__(self, captions, directory, num_per_caption=6, seed=0, every=1):
         super().__init__()
@@ -22,7 +25,9 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        images = self.model.generate(self.captions, seed=self.seed, num_per_caption=self.num_per_caption)
+        stages = self.model.generate(self.captions, seed=self.seed, num_per_caption=self.num_per_caption,
+                                     return_stages=True)
+        images = stages_side_by_side(stages)
         self.last_path = os.path.join(self.directory, f"samples_epoch_{epoch + 1:03d}.png")
         save_image_grid(images, self.last_path, row_labels=self.captions, title=f"epoch {epoch + 1}")
 

@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-MODELS = {"dcgan-cls": "DCGANCLS"}
+MODELS = {"dcgan-cls": "DCGANCLS", "stackgan": "StackGAN"}
 SAMPLE_CAPTIONS = [
     "a small red circle on the left",
     "a big blue square at the top",
@@ -23,7 +23,7 @@ def _train(args):
     from gan_zoo import callbacks, evaluation
     from gan_zoo.utils.files import write_json_atomically
     from gan_zoo.data import make_dataset, shapes
-    from gan_zoo.utils.plots import save_image_grid
+    from gan_zoo.utils.plots import save_image_grid, stages_side_by_side
 
     out = args.out
     ckpt = callbacks.Checkpoint(os.path.join(out, "checkpoints"))
@@ -43,23 +43,40 @@ def _train(args):
     keras.utils.set_random_seed(args.seed)
     if args.data != "shapes":
         raise SystemExit(f"Unknown --data {args.data!r}: the built-in dataset is 'shapes'.")
+    options = {"seed": args.seed, **({"preset": args.preset} if args.preset else {})}
+    stage1 = None
+    if args.model == "stackgan":
+        options["stage"] = args.stage
+        if args.stage == 2:
+            if not args.stage1:
+                raise SystemExit("--stage 2 needs --stage1, a trained Stage-I .keras file or run directory.")
+            stage1 = _load_model(args.stage1)
+            options["stage1"] = stage1
+    image_size = args.image_size or (4 * stage1.image_size if stage1 is not None else 64)
     fixed = _parse_fixed(args.fix)
-    images, captions, _ = shapes.load("train", args.num_images, args.image_size, seed=args.seed,
+    images, captions, _ = shapes.load("train", args.num_images, image_size, seed=args.seed,
                                       fixed=fixed, verbose=True)
     vocab_path = os.path.join(out, "vocabulary.json")
-    vocab = (gan_zoo.Vocabulary.load(vocab_path) if args.resume and os.path.exists(vocab_path)
-             else gan_zoo.Vocabulary.build(captions))
+    if stage1 is not None:
+        vocab = stage1.vocabulary
+    elif args.resume and os.path.exists(vocab_path):
+        vocab = gan_zoo.Vocabulary.load(vocab_path)
+    else:
+        vocab = gan_zoo.Vocabulary.build(captions)
     vocab.save(vocab_path)
     ds = make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed)
     model_cls = getattr(gan_zoo, MODELS[args.model])
-    model = model_cls(vocabulary=vocab, preset=args.preset, image_size=args.image_size, seed=args.seed)
+    if stage1 is None:
+        options["vocabulary"] = vocab
+    model = model_cls(image_size=image_size, **options)
     model.compile()
     grid = callbacks.SampleGrid(SAMPLE_CAPTIONS, os.path.join(out, "samples"))
     history = model.fit(ds, epochs=args.epochs, callbacks=[
         ckpt, grid, callbacks.LossPlot(os.path.join(out, "losses.png"))])
     model.save(os.path.join(out, "model.keras"))
-    images = model.generate(SAMPLE_CAPTIONS, seed=0, num_per_caption=6)
-    save_image_grid(images, os.path.join(out, "samples.png"), row_labels=SAMPLE_CAPTIONS)
+    stages = model.generate(SAMPLE_CAPTIONS, seed=0, num_per_caption=6, return_stages=True)
+    save_image_grid(stages_side_by_side(stages), os.path.join(out, "samples.png"),
+                    row_labels=SAMPLE_CAPTIONS)
     metrics_path = os.path.join(out, "metrics.json")
     metrics = {"history": {}}
     if args.resume and os.path.exists(metrics_path):
@@ -137,11 +154,15 @@ def build_parser():
 
     train = sub.add_parser("train", help="train a model; writes checkpoints, sample grids, plots")
     train.add_argument("--model", choices=sorted(MODELS), default="dcgan-cls")
-    train.add_argument("--preset", default="birds", help="width preset: birds, coco or small")
+    train.add_argument("--preset", help="width preset: birds (default), coco or small; "
+                                        "Stage-II defaults to its Stage-I's")
     train.add_argument("--data", default="shapes", help="dataset: shapes (built in)")
     train.add_argument("--fix", action="append", metavar="ATTR=VALUE",
                        help="shapes: hold an attribute fixed, e.g. --fix background=black")
-    train.add_argument("--image-size", type=int, default=64)
+    train.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")
+    train.add_argument("--stage1", help="stackgan --stage 2: the Stage-I .keras file or run directory")
+    train.add_argument("--image-size", type=int,
+                       help="default 64 (Stage-II: 4x its Stage-I)")
     train.add_argument("--num-images", type=int, default=5000)
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--batch-size", type=int, default=64)

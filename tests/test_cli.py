@@ -71,3 +71,20 @@ def test_console_script_is_installed():
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "gan-zoo"), "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "train" in result.stdout
+
+
+def test_stackgan_two_stages_from_the_command_line(tmp_path):
+    common = ["--model", "stackgan", "--preset", "small", "--num-images", "64", "--batch-size", "32",
+              "--eval-samples", "8", "--epochs", "1"]
+    stage1_dir, stage2_dir = tmp_path / "s1", tmp_path / "s2"
+    assert cli.main(["train", *common, "--stage", "1", "--image-size", "32", "--out", str(stage1_dir)]) == 0
+    assert cli.main(["train", *common, "--stage", "2", "--stage1", str(stage1_dir),
+                     "--out", str(stage2_dir)]) == 0
+    import matplotlib.image
+
+    grid = matplotlib.image.imread(stage2_dir / "samples.png")
+    assert grid.shape[1] > grid.shape[0]  # six samples, each Stage-I beside Stage-II
+    metrics = json.loads((stage2_dir / "metrics.json").read_text())
+    assert "g_fake_uncond" in metrics["history"]
+    with pytest.raises(SystemExit, match="--stage1"):
+        cli.main(["train", *common, "--stage", "2", "--out", str(tmp_path / "s3")])

@@ -83,9 +83,19 @@ class TextToImageGAN(keras.Model):
 
     # ----------------------------------------------------------------- conditioning
     @property
+    def latent_widths(self):
+        """Widths of the random inputs `synthesize` takes, in order: z, then any other noise."""
+        return [self.noise_dim]
+
+    @property
     def latent_dim(self):
-        """Width of the random input `synthesize` takes: z, plus any other sampled noise."""
-        return self.noise_dim
+        return sum(self.latent_widths)
+
+    def _latent(self, rng, count):
+        """Latent noise for `generate`: each part drawn in turn, so a model whose inputs extend
+        another's (Stage-II over Stage-I) sees the same first parts for the same seed."""
+        return np.concatenate([rng.standard_normal((count, w)) for w in self.latent_widths],
+                              axis=1).astype("float32")
 
     @property
     def condition_dim(self):
@@ -273,8 +283,8 @@ class TextToImageGAN(keras.Model):
         else:
             condition = self.encode_captions(captions)
         condition = np.repeat(condition, num_per_caption, axis=0)
-        noise = np.random.default_rng(seed).standard_normal((len(condition), self.latent_dim))
-        stages = self._synthesize_batched(noise.astype("float32"), condition, batch_size)
+        noise = self._latent(np.random.default_rng(seed), len(condition))
+        stages = self._synthesize_batched(noise, condition, batch_size)
         return stages if return_stages else stages[max(stages)]
 
     def interpolate(self, caption_a, caption_b, steps=8, seed=0):
@@ -282,7 +292,7 @@ class TextToImageGAN(keras.Model):
         ends = self.encode_captions([caption_a, caption_b])
         t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
         condition = (1.0 - t) * ends[0] + t * ends[1]
-        noise = np.random.default_rng(seed).standard_normal((1, self.latent_dim)).astype("float32")
+        noise = self._latent(np.random.default_rng(seed), 1)
         stages = self._synthesize_batched(np.repeat(noise, steps, axis=0), condition, steps)
         return stages[max(stages)]
 

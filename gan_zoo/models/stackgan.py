@@ -221,18 +221,14 @@ class StackGAN(TextToImageGAN):
         return tuple(names)
 
     @property
-    def ca_noise_dims(self):
-        """Widths of the conditioning-augmentation noise inputs, Stage-I's first."""
-        return [inp.shape[-1] for inp in self.generator.inputs[2:]]
-
-    @property
-    def latent_dim(self):
-        return self.noise_dim + sum(self.ca_noise_dims)
+    def latent_widths(self):
+        """z, then the conditioning-augmentation noise of each stage (Stage-I's first)."""
+        return [self.noise_dim] + [inp.shape[-1] for inp in self.generator.inputs[2:]]
 
     def _run_generator(self, latent, condition, training):
         """Splits the latent into z and the CA noises and runs G; returns its outputs."""
         pieces, start = [], 0
-        for width in [self.noise_dim] + self.ca_noise_dims:
+        for width in self.latent_widths:
             pieces.append(latent[:, start:start + width])
             start += width
         return self.generator([pieces[0], condition, *pieces[1:]], training=training)

@@ -35,6 +35,15 @@ def save_image_grid(images, path, row_labels=None, title=None):
     _save_figure(fig, path)
 
 
+def stages_side_by_side(stages):
+    """{size: uint8 [N, s, s, 3]} -> uint8 [N·S, L, L, 3]: every image's stages next to each
+    other (smaller ones enlarged by pixel repetition to the largest size L)."""
+    largest = max(stages)
+    enlarged = [np.repeat(np.repeat(stages[s], largest // s, axis=1), largest // s, axis=2)
+                for s in sorted(stages)]
+    return np.stack(enlarged, axis=1).reshape((-1, largest, largest, 3))
+
+
 def save_loss_plot(history, path):
     """Plots each logged loss against the training step it was logged at."""
     plt = _pyplot()

@@ -1,0 +1,40 @@
+import keras
+import numpy as np
+from keras import ops
+
+from gan_zoo import losses
+from gan_zoo.layers import ConditioningAugmentation
+
+
+def test_shapes_and_reparameterisation():
+    layer = ConditioningAugmentation(8, seed=0)
+    embedding = np.random.default_rng(0).normal(size=(4, 20)).astype("float32")
+    noise = np.random.default_rng(1).normal(size=(4, 8)).astype("float32")
+    c, mu, logvar = (ops.convert_to_numpy(t) for t in layer(embedding, noise=noise))
+    assert c.shape == mu.shape == logvar.shape == (4, 8)
+    np.testing.assert_allclose(c, mu + np.exp(0.5 * logvar) * noise, rtol=1e-5, atol=1e-6)
+    again = ops.convert_to_numpy(layer(embedding, noise=noise)[0])
+    np.testing.assert_array_equal(c, again)  # the given noise decides c
+    sampled = ops.convert_to_numpy(layer(embedding)[0])
+    assert not np.allclose(sampled, c)  # without it, the layer samples its own
+
+
+def test_config_round_trip():
+    layer = ConditioningAugmentation(16, activation="leaky_relu", seed=3)
+    again = ConditioningAugmentation.from_config(layer.get_config())
+    assert (again.units, again.activation, again.seed) == (16, "leaky_relu", 3)
+
+
+def test_kl_divergence_by_hand():
+    mu = np.array([[0.5, -1.0], [0.0, 2.0]], "float32")
+    logvar = np.array([[0.0, 0.3], [-0.5, 1.0]], "float32")
+    expected = -0.5 * np.mean(1 + logvar - mu ** 2 - np.exp(logvar))
+    np.testing.assert_allclose(float(ops.convert_to_numpy(losses.kl_divergence(mu, logvar))), expected,
+                               rtol=1e-6)
+    assert float(ops.convert_to_numpy(losses.kl_divergence(np.zeros((2, 3)), np.zeros((2, 3))))) == 0.0
+
+
+def test_keras_serialisation_registers_the_layer():
+    layer = ConditioningAugmentation(4)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert isinstance(restored, ConditioningAugmentation)
