@@ -29,3 +29,4 @@ def test_alignment_rises_well_above_chance():
     assert after["accuracy"]["colour"] >= 0.5, after
     # the discriminator learns to tell right captions from wrong ones
     assert history.history["d_wrong"][-1] < history.history["d_wrong"][0]
+
