@@ -6,6 +6,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from gan_zoo import DCGANCLS, Vocabulary  # noqa: E402
@@ -25,3 +26,8 @@ def tiny_dcgan(vocabulary, seed=0, **kwargs):
     options = dict(vocabulary=vocabulary, image_size=32, ngf=8, ndf=8, text_dim=16, seed=seed)
     options.update(kwargs)
     return DCGANCLS(**options)
+
+
+def trainable_count(model):
+    """Trainable parameters, counted as PyTorch's `requires_grad` parameters are."""
+    return sum(int(np.prod(v.shape)) for v in model.trainable_variables)

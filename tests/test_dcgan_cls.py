@@ -2,13 +2,9 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import tiny_dcgan
+from conftest import tiny_dcgan, trainable_count
 from gan_zoo import DCGANCLS, Vocabulary, callbacks
 from gan_zoo.data import make_dataset
-
-
-def trainable_count(model):
-    return sum(int(np.prod(v.shape)) for v in model.trainable_variables)
 
 
 def test_plain_variant_matches_the_common_pytorch_port():

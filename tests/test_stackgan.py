@@ -2,6 +2,8 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import trainable_count
+
 from gan_zoo import StackGAN, Vocabulary, losses
 from gan_zoo.data import make_dataset
 
@@ -9,10 +11,6 @@ from gan_zoo.data import make_dataset
 # from their own classes (shared/reference/authors_state_dicts/stackgan_birds_*.json).
 AUTHORS = {"STAGE1_G": 10_301_248, "STAGE1_D": 5_715_713, "STAGE2_G": 26_290_080,
            "STAGE2_D": 71_269_122}
-
-
-def trainable_count(model):
-    return sum(int(np.prod(v.shape)) for v in model.trainable_variables)
 
 
 def test_birds_parameter_counts_equal_the_authors_pytorch_models():

@@ -10,7 +10,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from gan_zoo import training
+from gan_zoo import losses, training
 from gan_zoo.data.validation import to_uint8
 from gan_zoo.text import TextEncoder, Vocabulary
 
@@ -107,6 +107,11 @@ class TextToImageGAN(keras.Model):
         if self.text_encoder is None:
             return ops.cast(batch["embeddings"], "float32")
         return self.text_encoder(batch["tokens"], training=training and self.train_text_encoder)[1]
+
+    def mismatch_weights(self, batch):
+        """1 for each rolled (image i-1, text i) pair that truly mismatches, else 0."""
+        texts = batch["tokens"] if self.text_encoder is not None else batch["embeddings"]
+        return losses.mismatch_weights(texts, batch.get("labels"))
 
     def sample_noise(self, batch_size):
         """z ~ N(0, 1) from the model's seed generator (reproducible on every backend)."""
@@ -238,7 +243,7 @@ class TextToImageGAN(keras.Model):
                             "gan_zoo.data.make_dataset(images, captions, vocabulary) builds; got "
                             f"{type(data).__name__}.")
         for key, value in data.items():
-            if "string" in str(getattr(value, "dtype", "")) or "str" in str(getattr(value, "dtype", "")):
+            if "str" in str(getattr(value, "dtype", "")):
                 raise TypeError(f"Batch entry {key!r} holds raw strings: encode captions with "
                                 "gan_zoo.data.make_dataset(images, captions, vocabulary).")
         if "images" not in data:

@@ -137,10 +137,8 @@ class DCGANCLS(TextToImageGAN):
         real_logits = self.discriminator([images, condition], training=True)
         wrong_logits = self.discriminator([ops.roll(images, 1, axis=0), condition], training=True)
         fake_logits = self.discriminator([fake, condition], training=True)
-        texts = batch["tokens"] if self.text_encoder is not None else batch["embeddings"]
-        wrong_mask = losses.mismatch_weights(texts, batch.get("labels"))
         return losses.matching_aware_discriminator_loss(
-            real_logits, wrong_logits, fake_logits, self.wrong_weight, wrong_mask)
+            real_logits, wrong_logits, fake_logits, self.wrong_weight, self.mismatch_weights(batch))
 
     def generator_loss(self, batch):
         """Fooling D on right pairs, plus GAN-INT: B/2 halfway conditions (t_a + t_b) / 2.

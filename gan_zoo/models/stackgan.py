@@ -263,8 +263,7 @@ class StackGAN(TextToImageGAN):
         real = d.cond_head([real_features, mu], training=True)
         wrong = d.cond_head([ops.roll(real_features, 1, axis=0), mu], training=True)
         fake_logits = d.cond_head([fake_features, mu], training=True)
-        texts = batch["tokens"] if self.text_encoder is not None else batch["embeddings"]
-        mask = losses.mismatch_weights(texts, batch.get("labels"))
+        mask = self.mismatch_weights(batch)
         if self.stage == 1:
             return losses.matching_aware_discriminator_loss(real, wrong, fake_logits, 0.5, mask)
         return losses.conditional_and_unconditional_discriminator_loss(
