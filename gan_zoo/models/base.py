@@ -71,9 +71,9 @@ class TextToImageGAN(keras.Model):
         if vocabulary is not None and text_encoder is None:
             text_encoder = TextEncoder(len(vocabulary), name="text_encoder")
             text_encoder.build((None, max_length))
-        if text_encoder is not None and text_encoder.vocabulary_size != len(vocabulary):
+        if text_encoder is not None and (vocabulary is None or text_encoder.vocabulary_size != len(vocabulary)):
             raise ValueError(f"The text encoder has {text_encoder.vocabulary_size} entries but the "
-                             f"vocabulary {len(vocabulary)}.")
+                             f"vocabulary {len(vocabulary) if vocabulary else 'is missing'}.")
         if text_encoder is not None and not train_text_encoder:
             text_encoder.trainable = False  # frozen, also for any model that shares it
         self.text_encoder = text_encoder

@@ -204,7 +204,6 @@ class StackGAN(TextToImageGAN):
                                                     self.gf, self.c_dim, self.text_batch_norm)
         else:
             self.stage1_config = keras.saving.serialize_keras_object(stage1)
-            self.stage1_image_size = stage1.image_size
             stage1.generator.trainable = False
             self.generator = build_stage2_generator(stage1.generator, self.noise_dim, self.condition_dim,
                                                     self.image_size, self.gf, self.c_dim, self.r_num,
@@ -237,7 +236,7 @@ class StackGAN(TextToImageGAN):
         outputs = self._run_generator(noise, condition, training=False)
         if self.stage == 1:
             return {self.image_size: outputs[0]}
-        return {self.stage1_image_size: outputs[1], self.image_size: outputs[0]}
+        return {outputs[1].shape[1]: outputs[1], self.image_size: outputs[0]}
 
     def _fake(self, batch, text_gradient):
         """(image, μ, log σ²) from G for a batch. With `text_gradient`, the text encoder gets
