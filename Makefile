@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export KERAS_BACKEND ?= tensorflow
+# `make test` runs the suite once per backend; `make test BACKENDS=jax` runs one. PyTorch on
+# the CPU runs everything but the slow learning test (eager PyTorch takes over 5 minutes on it).
+BACKENDS ?= tensorflow jax torch
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 $(STAMP): pyproject.toml
@@ -21,4 +24,8 @@ demo: $(STAMP)
 		--image-size 32 --num-images 5000 --epochs 24 --batch-size 64 --out runs/demo --resume
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	@set -e; for backend in $(BACKENDS); do \
+		echo "== pytest on KERAS_BACKEND=$$backend"; \
+		if [ $$backend = torch ]; then marks="not slow"; else marks=""; fi; \
+		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -m "$$marks"; \
+	done

@@ -13,17 +13,17 @@ from keras import ops
 from gan_zoo import losses, training
 from gan_zoo.data.validation import to_uint8
 from gan_zoo.text import TextEncoder, Vocabulary
+from gan_zoo.training.optimizers import PlayerOptimizers
 
 
-class _OptimizerRouter:
-    """Sends each variable to the D or the G optimizer by identity (paths change on reload)."""
-
-    def __init__(self, discriminator_variables, d_optimizer, g_optimizer):
-        self._d_ids = {id(v) for v in discriminator_variables}
-        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
-
-    def __call__(self, variable):
-        return self.d_optimizer if id(variable) in self._d_ids else self.g_optimizer
+def _reject_raw_strings(batch):
+    """Captions must reach a model as token ids; raw strings get an error that says how."""
+    if not isinstance(batch, dict):
+        return
+    for key, value in batch.items():
+        if "str" in str(getattr(value, "dtype", "")):
+            raise TypeError(f"Batch entry {key!r} holds raw strings: encode captions with "
+                            "gan_zoo.data.make_dataset(images, captions, vocabulary).")
 
 
 class TextToImageGAN(keras.Model):
@@ -69,7 +69,9 @@ class TextToImageGAN(keras.Model):
         self.seed = seed
         self.train_text_encoder = train_text_encoder
         if vocabulary is not None and text_encoder is None:
-            text_encoder = TextEncoder(len(vocabulary), name="text_encoder")
+            text_encoder = TextEncoder(len(vocabulary), seed=None if seed is None else seed + 1,
+                                       name="text_encoder")
+        if text_encoder is not None and not text_encoder.built:
             text_encoder.build((None, max_length))
         if text_encoder is not None and (vocabulary is None or text_encoder.vocabulary_size != len(vocabulary)):
             raise ValueError(f"The text encoder has {text_encoder.vocabulary_size} entries but the "
@@ -79,7 +81,7 @@ class TextToImageGAN(keras.Model):
         self.text_encoder = text_encoder
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         self._trackers = {}
-        self._router = None
+        self._players = None
 
     # ----------------------------------------------------------------- conditioning
     @property
@@ -113,9 +115,14 @@ class TextToImageGAN(keras.Model):
         texts = batch["tokens"] if self.text_encoder is not None else batch["embeddings"]
         return losses.mismatch_weights(texts, batch.get("labels"))
 
-    def sample_noise(self, batch_size):
-        """z ~ N(0, 1) from the model's seed generator (reproducible on every backend)."""
-        return keras.random.normal((batch_size, self.noise_dim), seed=self.seed_generator)
+    def sample_latent(self, batch, count):
+        """Latent noise [count, latent_dim] for a train step, drawn from the model's seed
+        generator; or the batch's own "latent" rows (repeated up to `count`), which lets runs
+        on different backends, whose random streams differ, be compared step for step."""
+        if "latent" in batch:
+            latent = ops.cast(batch["latent"], "float32")
+            return ops.concatenate([latent, latent], axis=0)[:count]
+        return keras.random.normal((count, self.latent_dim), seed=self.seed_generator)
 
     # ----------------------------------------------------------------- training
     @property
@@ -135,18 +142,24 @@ class TextToImageGAN(keras.Model):
     def compile(self, g_optimizer=None, d_optimizer=None, jit_compile=None, **kwargs):
         """Compiles with the paper's Adam for both players unless optimizers are given.
 
-        XLA (`jit_compile=True`) is on by default on TensorFlow and JAX; on PyTorch it would
-        mean torch.compile, so it is off there unless asked for.
+        XLA (`jit_compile=True`) is on by default on TensorFlow (but not under a tf.distribute
+        strategy) and JAX; on PyTorch it would mean torch.compile, so it is off there. Under the
+        `mixed_float16` policy each player's optimizer is wrapped in a LossScaleOptimizer
+        (Keras's `auto_scale_loss` would wrap only one optimizer).
         """
         g_optimizer = g_optimizer or self.default_optimizer()
         d_optimizer = d_optimizer or self.default_optimizer()
         if g_optimizer is d_optimizer:
             raise ValueError("The generator and the discriminator need two optimizer instances.")
+        if self.dtype_policy.name == "mixed_float16":
+            g_optimizer, d_optimizer = (
+                o if isinstance(o, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(o) for o in (g_optimizer, d_optimizer))
         if jit_compile is None:
-            jit_compile = keras.backend.backend() in ("tensorflow", "jax")
-        self._router = _OptimizerRouter(self.discriminator_variables, d_optimizer, g_optimizer)
+            jit_compile = training.default_jit_compile()
+        self._players = PlayerOptimizers(g_optimizer, d_optimizer, self.discriminator_variables)
         self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
-        super().compile(optimizer=keras.optimizers.MultiOptimizer(self._router),
+        super().compile(optimizer=self._players,
                         jit_compile=jit_compile, **kwargs)
         # Build now, generator first, so both optimizers' slots exist in a fixed order.
         self.optimizer.build(self.generator_variables + self.discriminator_variables)
@@ -155,14 +168,14 @@ class TextToImageGAN(keras.Model):
 
     @property
     def g_optimizer(self):
-        return self._router.g_optimizer if self._router else None
+        return self._players.g_optimizer if self._players else None
 
     @property
     def d_optimizer(self):
-        return self._router.d_optimizer if self._router else None
+        return self._players.d_optimizer if self._players else None
 
     def get_compile_config(self):
-        if self._router is None:
+        if self._players is None:
             return None
         return {
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
@@ -187,18 +200,17 @@ class TextToImageGAN(keras.Model):
         """Returns (loss, dict of named parts). Subclasses implement it with keras.ops."""
         raise NotImplementedError
 
-    def _update(self, optimizer, variables, loss_fn):
-        (loss, parts), grads = training.value_and_grad(loss_fn, variables)
-        optimizer.apply(grads, variables)
-        return loss, parts
+    def train_step(self, *args):
+        """Keras's hook; the backend's calling convention is handled in gan_zoo.training."""
+        return training.train_step(self, self.adversarial_step, *args)
 
-    def train_step(self, data):
+    def adversarial_step(self, data):
         """One discriminator update, then one generator update, as in every paper here."""
         batch = self.check_batch(data)
-        d_loss, d_parts = self._update(self.d_optimizer, self.discriminator_variables,
-                                       lambda: self.discriminator_loss(batch))
-        g_loss, g_parts = self._update(self.g_optimizer, self.generator_variables,
-                                       lambda: self.generator_loss(batch))
+        d_loss, d_parts = training.minimize(self.d_optimizer, self.discriminator_variables,
+                                            lambda: self.discriminator_loss(batch))
+        g_loss, g_parts = training.minimize(self.g_optimizer, self.generator_variables,
+                                            lambda: self.generator_loss(batch))
         self.optimizer.iterations.assign_add(1)
         logs = {"d_loss": d_loss, "g_loss": g_loss, **d_parts, **g_parts}
         for name, tracker in self._trackers.items():
@@ -214,7 +226,7 @@ class TextToImageGAN(keras.Model):
         authors' step learning-rate decay is added, and a `Checkpoint` callback resumes."""
         from gan_zoo.callbacks import Checkpoint, LearningRateDecay
 
-        if self._router is None:
+        if self._players is None:
             raise RuntimeError("Call model.compile() before model.fit().")
         data_vocabulary = getattr(x, "vocabulary", None)
         if data_vocabulary is not None and self.vocabulary is not None and data_vocabulary != self.vocabulary:
@@ -222,6 +234,7 @@ class TextToImageGAN(keras.Model):
                 f"The dataset was encoded with a different vocabulary ({len(data_vocabulary)} "
                 f"entries) than the model's ({len(self.vocabulary)}): build it with "
                 "make_dataset(..., vocabulary=model.vocabulary).")
+        _reject_raw_strings(getattr(x, "element_spec", x))  # before JAX's jit sees them
         callbacks = list(callbacks or [])
         for callback in callbacks:
             if isinstance(callback, Checkpoint):
@@ -242,10 +255,7 @@ class TextToImageGAN(keras.Model):
             raise TypeError("gan_zoo models train on dict batches {'images', 'tokens'} such as "
                             "gan_zoo.data.make_dataset(images, captions, vocabulary) builds; got "
                             f"{type(data).__name__}.")
-        for key, value in data.items():
-            if "str" in str(getattr(value, "dtype", "")):
-                raise TypeError(f"Batch entry {key!r} holds raw strings: encode captions with "
-                                "gan_zoo.data.make_dataset(images, captions, vocabulary).")
+        _reject_raw_strings(data)
         if "images" not in data:
             raise ValueError(f"The batch has no 'images' entry; it has {sorted(data)}.")
         shape = tuple(data["images"].shape)
@@ -253,6 +263,9 @@ class TextToImageGAN(keras.Model):
         if len(shape) != 4 or shape[1:] != expected:
             raise ValueError(f"This model takes images [batch, {self.image_size}, {self.image_size}, 3]; "
                              f"the batch has {shape}. Use make_dataset(..., image_size={self.image_size}).")
+        if "latent" in data and tuple(data["latent"].shape)[1:] != (self.latent_dim,):
+            raise ValueError(f"The batch's 'latent' must be [batch, {self.latent_dim}]; got "
+                             f"{tuple(data['latent'].shape)}.")
         needed = "tokens" if self.text_encoder is not None else "embeddings"
         if needed not in data:
             raise ValueError(f"This model is conditioned on {needed!r}, which the batch lacks "

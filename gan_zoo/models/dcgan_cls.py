@@ -132,7 +132,7 @@ class DCGANCLS(TextToImageGAN):
     def discriminator_loss(self, batch):
         images = batch["images"]
         condition = self.sentence_condition(batch, training=True)
-        noise = self.sample_noise(ops.shape(images)[0])
+        noise = self.sample_latent(batch, ops.shape(images)[0])
         fake = ops.stop_gradient(self.generator([noise, ops.stop_gradient(condition)], training=True))
         real_logits = self.discriminator([images, condition], training=True)
         wrong_logits = self.discriminator([ops.roll(images, 1, axis=0), condition], training=True)
@@ -151,7 +151,7 @@ class DCGANCLS(TextToImageGAN):
         half = batch_size // 2 if self.interp_weight else 0
         halfway = 0.5 * (condition[:half] + condition[half:2 * half])
         condition = ops.concatenate([condition, halfway], axis=0)
-        fake = self.generator([self.sample_noise(batch_size + half), condition], training=True)
+        fake = self.generator([self.sample_latent(batch, batch_size + half), condition], training=True)
         logits = ops.reshape(self.discriminator([fake, condition], training=True), (-1,))
         weights = ops.concatenate([ops.ones((batch_size,)), ops.full((half,), float(self.interp_weight))])
         parts = {"g_fake": losses.generator_loss(logits[:batch_size]),

@@ -246,8 +246,7 @@ class StackGAN(TextToImageGAN):
         if not text_gradient:
             condition = ops.stop_gradient(condition)
         batch_size = ops.shape(condition)[0]
-        latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        outputs = self._run_generator(latent, condition, training=True)
+        outputs = self._run_generator(self.sample_latent(batch, batch_size), condition, training=True)
         return outputs[0], outputs[-2], outputs[-1]
 
     def discriminator_loss(self, batch):

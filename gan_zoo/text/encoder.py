@@ -11,23 +11,26 @@ class TextEncoder(layers.Layer):
     Embedding (300-d, uniform ±0.1 as AttnGAN initialises it), dropout, then a bidirectional
     LSTM with `hidden_dim` units per direction. The sentence vector joins the two final hidden
     states, each taken at the caption's last real word (id 0 is padding and is masked); word
-    features at padding positions are zero. `use_cudnn=False` keeps XLA on under TensorFlow
+    features at padding positions are zero. A `seed` makes the dropout reproducible, also on
+    PyTorch, whose unseeded dropout draws from torch's global generator. `use_cudnn=False` keeps XLA on under TensorFlow
     on a GPU, where a cuDNN LSTM would silently switch jit_compile off.
     """
 
-    def __init__(self, vocabulary_size, embedding_dim=300, hidden_dim=128, dropout=0.5, **kwargs):
+    def __init__(self, vocabulary_size, embedding_dim=300, hidden_dim=128, dropout=0.5, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
         self.dropout = dropout
+        self.seed = seed
         self.embedding = layers.Embedding(
             vocabulary_size,
             embedding_dim,
             embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
             name="embedding",
         )
-        self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout")
+        self.embedding_dropout = layers.Dropout(dropout, seed=seed, name="embedding_dropout")
         self.rnn = layers.Bidirectional(
             layers.LSTM(hidden_dim, return_sequences=True, return_state=True, use_cudnn=False),
             name="bilstm",
@@ -66,5 +69,6 @@ class TextEncoder(layers.Layer):
             embedding_dim=self.embedding_dim,
             hidden_dim=self.hidden_dim,
             dropout=self.dropout,
+            seed=self.seed,
         )
         return config

@@ -3,7 +3,21 @@
 import tensorflow as tf
 
 
-def value_and_grad(loss_fn, variables):
+def minimize(optimizer, variables, loss_fn):
     with tf.GradientTape() as tape:
         loss, parts = loss_fn()
-    return (loss, parts), tape.gradient(loss, variables)
+        scaled = optimizer.scale_loss(loss)  # a LossScaleOptimizer's scale (mixed_float16)
+        # Under a tf.distribute strategy each replica's mean is over its share of the batch and
+        # the replicas' gradients are summed: divide, as Keras's own losses do. The returned
+        # loss stays unscaled, so the logs show the batch mean.
+        scaled = scaled / tf.distribute.get_strategy().num_replicas_in_sync
+    optimizer.apply(tape.gradient(scaled, variables), variables)
+    return loss, parts
+
+
+def train_step(model, step, data):
+    return step(data)
+
+
+def default_jit_compile():
+    return not tf.distribute.has_strategy()

@@ -1,0 +1,59 @@
+"""JAX: the stateful step runs inside StatelessScopes, so one step serves every backend.
+
+Keras's JAX trainer calls `train_step(state, data)` with the model's state as values. The
+whole step runs in a `StatelessScope` over that state; each `minimize` differentiates a
+function that opens an inner scope in which the differentiated variables are the traced
+arguments, and hands every other variable the loss wrote (BatchNorm statistics, seed
+states) back to the outer scope, as TensorFlow and PyTorch would have updated them in place.
+"""
+
+import jax
+import keras
+
+_model_variables = []  # the variables a loss may read: those of the model being stepped
+
+
+def minimize(optimizer, variables, loss_fn):
+    differentiated = {id(v) for v in variables}
+    others = [v for v in _model_variables if id(v) not in differentiated]
+    other_values = [v.value for v in others]  # read through the outer scope
+
+    def loss_of(values):
+        mapping = list(zip(variables, values)) + list(zip(others, other_values))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            loss, parts = loss_fn()
+        written = [scope.get_current_value(v) for v in others]
+        written = [new if new is not old else None for new, old in zip(written, other_values)]
+        return optimizer.scale_loss(loss), (loss, parts, written)  # scaled: mixed_float16
+
+    (_, (loss, parts, written)), grads = jax.value_and_grad(loss_of, has_aux=True)(
+        [v.value for v in variables])
+    for variable, new in zip(others, written):
+        if new is not None:
+            variable.assign(new)
+    # The stateless update: a LossScaleOptimizer's finite check is a lax.cond, whose branches
+    # must not write variables.
+    slots = optimizer.variables
+    values, slot_values = optimizer.stateless_apply([v.value for v in slots], grads,
+                                                    [v.value for v in variables])
+    for variable, value in zip(list(variables) + list(slots), values + slot_values):
+        variable.assign(value)
+    return loss, parts
+
+
+def train_step(model, step, state, data):
+    groups = (model.trainable_variables, model.non_trainable_variables,
+              model.optimizer.variables, model.metrics_variables)
+    mapping = [pair for group, values in zip(groups, state) for pair in zip(group, values)]
+    global _model_variables
+    _model_variables = groups[0] + groups[1]
+    try:
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = step(data)
+        return logs, tuple([scope.get_current_value(v) for v in group] for group in groups)
+    finally:
+        _model_variables = []
+
+
+def default_jit_compile():
+    return True

@@ -1,0 +1,40 @@
+"""Both players' optimizers as the one optimizer Keras's trainers carry.
+
+Keras's JAX trainer threads only `model.optimizer.variables` through its compiled step, so
+the generator's and the discriminator's optimizers sit behind one MultiOptimizer. Each player
+may be a LossScaleOptimizer (mixed_float16): the MultiOptimizer then holds its inner optimizer
+(Keras forbids a LossScaleOptimizer inside one) and carries the loss-scale state beside it.
+"""
+
+import keras
+
+LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
+
+
+def _inner(optimizer):
+    return optimizer.inner_optimizer if isinstance(optimizer, LossScaleOptimizer) else optimizer
+
+
+class PlayerOptimizers(keras.optimizers.MultiOptimizer):
+    """The G and D optimizers; variables go to D's by identity (paths change on reload)."""
+
+    def __init__(self, g_optimizer, d_optimizer, discriminator_variables):
+        d_ids = {id(v) for v in discriminator_variables}
+        super().__init__(lambda v: _inner(d_optimizer) if id(v) in d_ids else _inner(g_optimizer))
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self._d_ids = d_ids
+
+    def build(self, var_list):
+        super().build(var_list)
+        for player, is_d in ((self.g_optimizer, False), (self.d_optimizer, True)):
+            if isinstance(player, LossScaleOptimizer) and not player.built:
+                player.build([v for v in var_list if (id(v) in self._d_ids) == is_d])
+
+    @property
+    def variables(self):
+        """Every inner optimizer's state, then each loss scaler's (its scale, its counter)."""
+        state = super().variables
+        known = {id(v) for v in state}
+        for player in (self.g_optimizer, self.d_optimizer):
+            state += [v for v in player.variables if id(v) not in known]
+        return state

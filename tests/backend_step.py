@@ -1,0 +1,83 @@
+"""One train step of each model on the backend in KERAS_BACKEND, from weights in a file.
+
+Run by test_backends.py in a subprocess per backend:
+    python backend_step.py WEIGHTS_DIR OUT.npz [DEVICES]
+The first run saves the freshly built weights into WEIGHTS_DIR; later runs load them. The
+noise comes in through the batch ("latent"), dropout is 0 and the optimizers are SGD, so the
+updated weights depend only on the gradients, which every backend must get the same.
+
+With DEVICES > 1 the step runs data-parallel over that many CPU devices: JAX through
+keras.distribution.DataParallel, TensorFlow through a MirroredStrategy with synchronized
+BatchNorm. The batch's two halves are identical, so each replica's rolled (mismatched) pairs
+are the global batch's.
+"""
+
+import contextlib
+import os
+import sys
+
+import keras
+import numpy as np
+
+from gan_zoo import DCGANCLS, StackGAN, TextEncoder, Vocabulary
+from gan_zoo.data import shapes
+
+
+def models(vocab):
+    def encoder():
+        return TextEncoder(len(vocab), embedding_dim=16, hidden_dim=8, dropout=0.0, name="text_encoder")
+
+    yield "dcgan", DCGANCLS(vocabulary=vocab, image_size=32, ngf=8, ndf=8, text_dim=16,
+                            text_encoder=encoder())
+    yield "stackgan1", StackGAN(vocabulary=vocab, preset="small", image_size=32,
+                                text_encoder=encoder())
+
+
+def distribution_scope(devices):
+    """A context in which models are built and trained on `devices` CPU devices."""
+    if devices == 1:
+        return contextlib.nullcontext()
+    if keras.backend.backend() == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
+    return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)]).scope()
+
+
+def main(weights_dir, out, devices="1"):
+    devices = int(devices)
+    images, captions, _ = shapes.load(num_images=4, image_size=32, seed=0)
+    images, captions = np.concatenate([images, images]), captions + captions
+    vocab = Vocabulary.build(captions)
+    result = {"devices": np.int64(devices)}
+    with distribution_scope(devices):
+        for name, model in models(vocab):
+            path = os.path.join(weights_dir, f"{name}.weights.h5")
+            if os.path.exists(path):
+                model.load_weights(path)
+            else:
+                model.save_weights(path)
+            if devices > 1 and keras.backend.backend() == "tensorflow":
+                for layer in model._flatten_layers():  # statistics over the global batch
+                    if isinstance(layer, keras.layers.BatchNormalization):
+                        layer.synchronized = True
+            model.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1))
+            latent = np.random.default_rng(0).standard_normal((4, model.latent_dim)).astype("float32")
+            batch = {"images": images.astype("float32") / 127.5 - 1.0,
+                     "tokens": vocab.encode([c[0] for c in captions], model.max_length),
+                     "latent": np.concatenate([latent, latent])}
+            initial = {v.path: keras.ops.convert_to_numpy(v) for v in model.variables}
+            history = model.fit(batch, batch_size=8, epochs=1, verbose=0).history
+            for key, values in history.items():
+                result[f"{name}/loss/{key}"] = np.float64(values[-1])
+            for variable in model.variables:
+                result[f"{name}/var/{variable.path}"] = keras.ops.convert_to_numpy(variable)
+                result[f"{name}/init/{variable.path}"] = initial[variable.path]
+    np.savez(out, **result)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,60 @@
+"""The same step on every installed backend: TensorFlow, JAX and PyTorch agree."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.cross_backend  # subprocesses choose their backend; run once
+
+BACKENDS = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spec(b)]
+
+
+def run_step(backend, weights_dir, out, devices=1):
+    env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="",
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    script = os.path.join(os.path.dirname(__file__), "backend_step.py")
+    result = subprocess.run([sys.executable, script, str(weights_dir), str(out), str(devices)],
+                            env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{backend}:\n{result.stderr[-3000:]}"
+    return dict(np.load(out))
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="needs two installed backends")
+def test_one_step_is_the_same_on_every_backend(tmp_path):
+    results = {b: run_step(b, tmp_path, tmp_path / f"{b}.npz") for b in BACKENDS}
+    reference_backend, *others = BACKENDS
+    reference = results[reference_backend]
+    keys = sorted(reference)
+    for model in ("dcgan", "stackgan1"):  # the step moved weights and BN statistics alike
+        moved = [k.split("/var/")[1] for k in keys if k.startswith(f"{model}/var/")
+                 and not np.array_equal(reference[k], reference[k.replace("/var/", "/init/")])]
+        assert any("kernel" in k for k in moved) and any("moving_mean" in k for k in moved), model
+    for backend in others:
+        assert sorted(results[backend]) == keys, backend
+        for key in keys:
+            np.testing.assert_allclose(results[backend][key], reference[key], rtol=2e-3, atol=2e-5,
+                                       err_msg=f"{key}: {backend} vs {reference_backend}")
+
+
+
+@pytest.mark.parametrize("backend, devices", [("jax", 4), ("tensorflow", 2)])
+def test_data_parallel_step_equals_one_device_step(backend, devices, tmp_path):
+    """JAX: keras.distribution.DataParallel on 4 CPU devices; TensorFlow: a MirroredStrategy
+    on 2 logical CPUs. The same global batch of 8 gives the same update and the same logged
+    losses as one device: hand-written loss means are scaled by the replica count for the
+    gradients but not in the logs, and BatchNorm sees the global batch."""
+    if backend not in BACKENDS:
+        pytest.skip(f"{backend} is not installed")
+    one = run_step(backend, tmp_path, tmp_path / "one.npz")
+    many = run_step(backend, tmp_path, tmp_path / "many.npz", devices=devices)
+    assert many.pop("devices") == devices and one.pop("devices") == 1
+    assert sorted(one) == sorted(many)
+    for key in one:
+        if key.startswith("dcgan/"):  # GAN-INT pairs rows across the whole batch: it trains
+            assert np.all(np.isfinite(many[key])), key
+        else:
+            np.testing.assert_allclose(many[key], one[key], rtol=2e-3, atol=2e-5, err_msg=key)
