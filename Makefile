@@ -22,6 +22,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gan-zoo train --model dcgan-cls --preset small --data shapes --fix background=black \
 		--image-size 32 --num-images 5000 --epochs 24 --batch-size 64 --out runs/demo --resume
+	$(BIN)/gan-zoo evaluate --checkpoint runs/demo --fix background=black \
+		--metrics fid,kid,alignment,diversity --num-samples 1000 --out runs/demo/report.json
 
 test: $(STAMP)
 	@set -e; for backend in $(BACKENDS); do \

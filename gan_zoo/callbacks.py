@@ -1,13 +1,15 @@
-"""Callbacks for training runs: sample grids, loss plots, resumable checkpoints, lr decay."""
+"""Callbacks for training runs: sample grids, loss plots, quality curves, resumable
+checkpoints, lr decay."""
 
 import json
 import os
+import warnings
 
 import keras
 from keras import ops
 
 from gan_zoo.utils.files import write_json_atomically
-from gan_zoo.utils.plots import save_image_grid, save_loss_plot, stages_side_by_side
+from gan_zoo.utils.plots import save_image_grid, save_loss_plot, save_metric_curves, stages_side_by_side
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -65,6 +67,69 @@ class LossPlot(keras.callbacks.Callback):
         for name, value in (logs or {}).items():
             if "loss" in name:
                 self.history.setdefault(name, []).append(float(value))
+
+
+class QualityMonitor(keras.callbacks.Callback):
+    """Every `every` epochs, cheap quality estimates into the logs and a PNG of their curves.
+
+    `fid`: FID between `num_samples` generated and real images in `extractor`'s feature
+    space (default: 16x16 pixels, which needs no weights). With `shapes_options` (the run is
+    on captioned shapes; shapes.load's `fixed`), also `alignment` (oracle, 100 test captions)
+    and `diversity` (spread ratio), with a warning when diversity falls below the collapse
+    threshold. The numbers are kept in a JSON beside the PNG, continued on resume.
+    """
+
+    def __init__(self, images, captions, path, every=1, num_samples=256, extractor=None,
+                 shapes_options=None, seed=0):
+        super().__init__()
+        from gan_zoo import metrics
+
+        self.images, self.captions = images[:num_samples], captions
+        self.path, self.every, self.num_samples, self.seed = path, every, num_samples, seed
+        self.extractor = extractor or metrics.pixels()
+        self.shapes_options = shapes_options
+        self.history_path = os.path.splitext(path)[0] + ".json"
+        self.history = {"epoch": []}
+        if os.path.exists(self.history_path):
+            with open(self.history_path) as f:
+                self.history = json.load(f)
+        self._real = None
+
+    def measure(self):
+        """The current estimates: {"fid": ..., and on shapes "alignment", "diversity"}."""
+        from gan_zoo import metrics
+        from gan_zoo.metrics import shapes_metrics
+
+        if self._real is None:
+            self._real = metrics.GaussianStatistics.of(self.extractor(self.images)["features"])
+        prompts = [self.captions[i % len(self.captions)][0] for i in range(self.num_samples)]
+        fake = self.model.generate(prompts, seed=self.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a few hundred samples: a cheap, biased estimate
+            values = {"fid": metrics.frechet_distance(self._real, self.extractor(fake)["features"])}
+        if self.shapes_options is not None:
+            fixed = self.shapes_options.get("fixed")
+            values["alignment"] = shapes_metrics.alignment(self.model, 100, self.seed, fixed=fixed)["alignment"]
+            diversity = shapes_metrics.diversity(self.model, self.extractor, num_captions=3,
+                                                 samples_per_caption=8, seed=self.seed, fixed=fixed)
+            values["diversity"] = diversity["spread_ratio"]
+            if diversity["collapsed"]:
+                warnings.warn(f"Mode collapse suspected: the samples of one caption spread "
+                              f"{diversity['spread_ratio']:.3f} as much as real images "
+                              f"(threshold {diversity['threshold']}).", stacklevel=2)
+        return values
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        values = self.measure()
+        if logs is not None:
+            logs.update(values)
+        self.history["epoch"].append(epoch + 1)
+        for name, value in values.items():
+            self.history.setdefault(name, []).append(float(value))
+        save_metric_curves(self.history, self.path)
+        write_json_atomically(self.history, self.history_path)
 
 
 class LearningRateDecay(keras.callbacks.Callback):

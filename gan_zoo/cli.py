@@ -20,7 +20,8 @@ def _train(args):
     import keras
 
     import gan_zoo
-    from gan_zoo import callbacks, evaluation
+    from gan_zoo import callbacks
+    from gan_zoo.metrics import shapes_metrics
     from gan_zoo.utils.files import write_json_atomically
     from gan_zoo.data import make_dataset, shapes
     from gan_zoo.utils.plots import save_image_grid, stages_side_by_side
@@ -71,8 +72,11 @@ def _train(args):
     model = model_cls(image_size=image_size, **options)
     model.compile()
     grid = callbacks.SampleGrid(SAMPLE_CAPTIONS, os.path.join(out, "samples"))
+    monitor = callbacks.QualityMonitor(images, captions, os.path.join(out, "quality.png"),
+                                       every=args.monitor_every, seed=args.seed,
+                                       shapes_options={"fixed": fixed})
     history = model.fit(ds, epochs=args.epochs, callbacks=[
-        ckpt, grid, callbacks.LossPlot(os.path.join(out, "losses.png"))])
+        monitor, ckpt, grid, callbacks.LossPlot(os.path.join(out, "losses.png"))])
     model.save(os.path.join(out, "model.keras"))
     stages = model.generate(SAMPLE_CAPTIONS, seed=0, num_per_caption=6, return_stages=True)
     save_image_grid(stages_side_by_side(stages), os.path.join(out, "samples.png"),
@@ -85,13 +89,14 @@ def _train(args):
     for name, values in history.history.items():
         metrics["history"].setdefault(name, []).extend(float(x) for x in values)
     print("Measuring caption alignment on held-out test captions ...")
-    metrics["alignment"] = evaluation.shapes_alignment(model, num_samples=args.eval_samples, fixed=fixed)
+    metrics["alignment"] = shapes_metrics.alignment(model, num_samples=args.eval_samples, fixed=fixed)
     write_json_atomically(metrics, metrics_path)
     a = metrics["alignment"]
     print(f"Caption alignment (shape and colour right) on {a['num_samples']} held-out captions: "
           f"{a['alignment']:.1%} (chance {a['chance']:.1%}); per attribute: "
           + ", ".join(f"{k} {v:.1%}" for k, v in a["accuracy"].items()))
-    print(f"Wrote {out}/model.keras, {out}/samples.png, {out}/losses.png, {out}/metrics.json")
+    print(f"Wrote {out}/model.keras, {out}/samples.png, {out}/losses.png, {out}/quality.png, "
+          f"{out}/metrics.json")
 
 
 def _load_model(path):
@@ -122,19 +127,30 @@ def _generate(args):
 
 
 def _evaluate(args):
-    from gan_zoo import evaluation
-    from gan_zoo.utils.files import write_json_atomically
+    from gan_zoo import metrics
+    from gan_zoo.data import shapes
+    from gan_zoo.utils.files import write_json_atomically, write_text_atomically
 
     model = _load_model(args.checkpoint)
     if args.data != "shapes":
-        raise SystemExit("evaluate supports --data shapes so far.")
-    report = evaluation.shapes_alignment(model, num_samples=args.num_samples, seed=args.seed,
-                                         fixed=_parse_fixed(args.fix))
-    print(f"alignment {report['alignment']:.1%} (chance {report['chance']:.1%})")
-    for name, value in report["accuracy"].items():
-        print(f"  {name:<10} {value:.1%}")
+        raise SystemExit("evaluate supports --data shapes so far (real datasets: issue #8).")
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if args.features == "inception" or args.inception_weights:
+        extractor = metrics.inception_v3(args.inception_weights)
+    else:
+        extractor = metrics.pixels()
+    fixed = _parse_fixed(args.fix)
+    images, captions, _ = shapes.load("test", num_images=args.num_samples, image_size=model.image_size,
+                                      seed=args.seed, fixed=fixed, verbose=True)
+    report = metrics.evaluate(model, {"images": images, "captions": captions}, metrics=names,
+                              num_samples=args.num_samples, feature_extractor=extractor,
+                              seed=args.seed, shapes_options={"fixed": fixed})
+    table = metrics.markdown_table(report)
+    print(table)
     if args.out:
         write_json_atomically(report, args.out)
+        write_text_atomically(table + "\n", os.path.splitext(args.out)[0] + ".md")
+        print(f"Wrote {args.out} and {os.path.splitext(args.out)[0]}.md")
 
 
 def _parse_fixed(items):
@@ -168,6 +184,8 @@ def build_parser():
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--eval-samples", type=int, default=300)
+    train.add_argument("--monitor-every", type=int, default=1,
+                       help="epochs between quality estimates (FID on pixels, alignment, diversity)")
     train.add_argument("--out", default="runs/latest")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out if there is one (else start it)")
@@ -181,14 +199,19 @@ def build_parser():
     generate.add_argument("--out", default="generated.png")
     generate.set_defaults(func=_generate)
 
-    evaluate = sub.add_parser("evaluate", help="caption alignment of a trained model")
-    evaluate.add_argument("--checkpoint", required=True)
+    evaluate = sub.add_parser("evaluate", help="FID, KID, IS, caption alignment, coverage, diversity")
+    evaluate.add_argument("--checkpoint", required=True, help=".keras file or run directory")
     evaluate.add_argument("--data", default="shapes")
     evaluate.add_argument("--fix", action="append", metavar="ATTR=VALUE",
                           help="shapes: attributes held fixed in training (as in train --fix)")
-    evaluate.add_argument("--num-samples", type=int, default=500)
+    evaluate.add_argument("--metrics", default="fid,kid,alignment,diversity",
+                          help="comma-separated: fid, kid, is, r_precision, alignment, diversity")
+    evaluate.add_argument("--features", choices=("pixels", "inception"), default="pixels",
+                          help="feature space of FID/KID/diversity (inception needs --inception-weights)")
+    evaluate.add_argument("--inception-weights", help="local keras.applications InceptionV3 weights file")
+    evaluate.add_argument("--num-samples", type=int, default=1000)
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--out", help="JSON report path")
+    evaluate.add_argument("--out", help="JSON report path (a Markdown table is written beside it)")
     evaluate.set_defaults(func=_evaluate)
     return parser
 

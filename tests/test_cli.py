@@ -40,6 +40,9 @@ def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, capsys)
     assert state["epoch"] == 2
     assert sorted(os.listdir(run_dir / "checkpoints")) == ["epoch_002.keras", "state.json"]
     assert (run_dir / "samples" / "samples_epoch_002.png").exists()
+    quality = json.loads((run_dir / "quality.json").read_text())  # the monitor's curves
+    assert quality["epoch"] == [1, 2] and set(quality) >= {"fid", "alignment", "diversity"}
+    assert (run_dir / "quality.png").exists()
 
 
 def test_generate_and_evaluate(run_dir, tmp_path):
@@ -50,9 +53,15 @@ def test_generate_and_evaluate(run_dir, tmp_path):
 
     assert matplotlib.image.imread(image).ndim == 3
     report = tmp_path / "report.json"
-    assert cli.main(["evaluate", "--checkpoint", str(run_dir / "model.keras"), "--num-samples", "20",
-                     "--out", str(report)]) == 0
-    assert set(json.loads(report.read_text())["accuracy"]) >= {"shape", "colour"}
+    assert cli.main(["evaluate", "--checkpoint", str(run_dir / "model.keras"), "--num-samples", "40",
+                     "--metrics", "fid,kid,alignment,diversity", "--out", str(report)]) == 0
+    result = json.loads(report.read_text())
+    assert set(result["alignment"]["accuracy"]) >= {"shape", "colour"}
+    assert result["fid"] > 0 and np.isfinite(result["kid"]) and 0 <= result["coverage"]["coverage"] <= 1
+    assert result["diversity"]["spread_ratio"] > 0 and result["protocol"]["features"] == "pixels 16x16"
+    assert "| FID |" in (tmp_path / "report.md").read_text()
+    assert cli.main(["evaluate", "--checkpoint", str(run_dir), "--metrics", "fid,sharpness"]) == 2
+    assert cli.main(["evaluate", "--checkpoint", str(run_dir), "--metrics", "r_precision"]) == 2
 
 
 def test_missing_checkpoint_is_named(tmp_path):

@@ -93,6 +93,13 @@ def caption_for(attributes, rng):
     return template.format(**words)
 
 
+def describe(attributes):
+    """The canonical caption naming every attribute, e.g. "a big red circle on the left on a
+    black background"."""
+    words = {a: SYNONYMS[a][v][0] for a, v in attributes.items()}
+    return ("a {size} {colour} {shape} {position} on a {background} background").format(**words)
+
+
 def draw(attributes, image_size, rng=None):
     """Renders one anti-aliased uint8 image [S, S, 3] of the attributes (with a little jitter)."""
     rng = rng if rng is not None else np.random.default_rng(0)

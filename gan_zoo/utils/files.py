@@ -4,9 +4,20 @@ import json
 import os
 
 
-def write_json_atomically(obj, path):
-    """Writes JSON beside the target, then renames it into place."""
+def write_text_atomically(text, path):
+    """Writes the text beside the target, then renames it into place."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(f"{path}.tmp", "w") as f:
-        json.dump(obj, f, indent=1)
+        f.write(text)
     os.replace(f"{path}.tmp", path)
+
+
+def write_json_atomically(obj, path):
+    """JSON (numpy scalars and booleans included), written atomically."""
+    write_text_atomically(json.dumps(obj, indent=1, default=_plain), path)
+
+
+def _plain(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

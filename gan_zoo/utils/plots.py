@@ -60,6 +60,20 @@ def save_loss_plot(history, path):
     _save_figure(fig, path)
 
 
+def save_metric_curves(history, path, x="epoch"):
+    """One small panel per metric (their scales differ), each against `history[x]`."""
+    plt = _pyplot()
+    names = [n for n in history if n != x]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.plot(history[x], history[name], marker="o", linewidth=1)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(x)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
 def _save_figure(fig, path):
     """Writes next to the target and renames, so a reader never sees half a PNG."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -1,0 +1,114 @@
+"""`evaluate`: every metric a run asks for, in one report (dict, JSON and a Markdown table)."""
+
+import keras
+import numpy as np
+
+from gan_zoo.data.validation import check_images
+from gan_zoo.metrics import shapes_metrics
+from gan_zoo.metrics.streaming import FID, KID, InceptionScore
+
+METRICS = ("fid", "kid", "is", "r_precision", "alignment", "diversity")
+SHAPES_ONLY = ("alignment", "diversity")
+
+
+def _generated(model, captions, num_samples, seed, batch_size, verbose):
+    """`num_samples` images for the dataset's captions in turn (first caption of each image)."""
+    bar = keras.utils.Progbar(num_samples, unit_name="image") if verbose else None
+    chunks = []
+    for start in range(0, num_samples, batch_size):
+        prompts = [captions[i % len(captions)][0]
+                   for i in range(start, min(start + batch_size, num_samples))]
+        chunks.append(model.generate(prompts, seed=seed + start))
+        if bar:
+            bar.update(start + len(prompts))
+    return np.concatenate(chunks)
+
+
+def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_extractor=None,
+             inception_weights=None, seed=0, batch_size=64, shapes_options=None, verbose=True):
+    """Measures `model` against `dataset` = {"images": uint8 [N, S, S, 3], "captions": [[str]]}.
+
+    metrics: any of fid, kid, is (Inception Score), r_precision, alignment and diversity (the
+    last two on captioned shapes, with `shapes_options` = shapes.load's `fixed`/`holdout`).
+    Features come from `feature_extractor`, else InceptionV3 with `inception_weights`.
+    Returns a dict: each metric's numbers plus "protocol" (sample count, features, resize).
+    """
+    metrics = [m.lower() for m in metrics]
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise ValueError(f"Unknown metric(s) {unknown}; choose from {', '.join(METRICS)}.")
+    if "r_precision" in metrics and getattr(model, "damsm", None) is None:
+        raise ValueError("R-precision needs a DAMSM (text and image encoders trained together, "
+                         "AttnGAN, issue #4); this model has none. metrics.r_precision(image_"
+                         "embeddings, text_embeddings) scores embeddings from any encoder pair.")
+    options = dict(shapes_options or {})
+    needs_features = [m for m in metrics if m in ("fid", "kid", "is", "diversity")]
+    extractor = None
+    if needs_features:
+        if feature_extractor is None:
+            from gan_zoo.metrics.features import inception_v3
+
+            feature_extractor = inception_v3(inception_weights)
+        extractor = feature_extractor
+    report = {"protocol": {"num_samples": num_samples, "seed": seed,
+                           "features": extractor.name if extractor else None,
+                           "comparable_with_papers": bool(extractor and extractor.comparable_with_papers),
+                           "resize": "bicubic, antialiased, float (no re-quantisation)"}}
+    distribution = [m for m in metrics if m in ("fid", "kid", "is")]
+    if distribution:
+        real = check_images(dataset["images"])[:num_samples]
+        fake = _generated(model, dataset["captions"], num_samples, seed, batch_size, verbose)
+        if verbose:
+            print(f"Features of {len(real)} real and {len(fake)} generated images ({extractor.name})")
+        real_features = extractor(real)["features"] if {"fid", "kid"} & set(metrics) else None
+        fake_out = extractor(fake)
+        if "fid" in metrics:
+            fid = FID(feature_extractor=extractor)
+            fid.real.update(real_features)
+            fid.fake.update(fake_out["features"])
+            report["fid"] = fid.result()
+        if "kid" in metrics:
+            kid = KID(feature_extractor=extractor, seed=seed)
+            kid.real, kid.fake = [real_features], [fake_out["features"]]
+            report["kid"], report["kid_std"] = kid.result()
+        if "is" in metrics:
+            score = InceptionScore(feature_extractor=extractor)
+            score.probabilities = [fake_out["probabilities"]]
+            report["is"], report["is_std"] = score.result()
+    if "alignment" in metrics:
+        report["alignment"] = shapes_metrics.alignment(model, num_samples=min(num_samples, 1000),
+                                                       seed=seed, **options)
+        report["coverage"] = shapes_metrics.coverage(model, seed=seed)
+    if "diversity" in metrics:
+        report["diversity"] = shapes_metrics.diversity(model, extractor, seed=seed,
+                                                       fixed=options.get("fixed"))
+    return report
+
+
+def markdown_table(report):
+    """The report's headline numbers as a Markdown table."""
+    rows = []
+    if "fid" in report:
+        rows.append(("FID", f"{report['fid']:.3f}"))
+    if "kid" in report:
+        rows.append(("KID", f"{report['kid']:.5f} ± {report['kid_std']:.5f}"))
+    if "is" in report:
+        rows.append(("Inception Score", f"{report['is']:.3f} ± {report['is_std']:.3f}"))
+    if "alignment" in report:
+        a = report["alignment"]
+        rows.append(("Caption alignment (shapes oracle)",
+                     f"{a['alignment']:.1%} (real images {a['real']['alignment']:.1%}, chance {a['chance']:.1%})"))
+        for name, value in a["accuracy"].items():
+            rows.append((f"  {name} accuracy", f"{value:.1%} (real {a['real']['accuracy'][name]:.1%})"))
+        rows.append(("Mode coverage (shape × colour)", f"{report['coverage']['coverage']:.1%}"))
+    if "diversity" in report:
+        d = report["diversity"]
+        flag = " — COLLAPSED" if d["collapsed"] else ""
+        rows.append(("Diversity (spread vs real)", f"{d['spread_ratio']:.3f}{flag}"))
+    p = report["protocol"]
+    lines = ["| Metric | Value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    lines.append("")
+    lines.append(f"{p['num_samples']} samples; features: {p['features']}; resize: {p['resize']}"
+                 + ("" if p["comparable_with_papers"] or not p["features"] else
+                    "; not comparable with the papers' numbers"))
+    return "\n".join(lines)
