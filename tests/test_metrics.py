@@ -176,3 +176,54 @@ def test_inception_v3_extractor_loads_a_local_weights_file(tmp_path):
     assert out["features"].shape == (3, 2048) and out["probabilities"].shape == (3, 1000)
     np.testing.assert_allclose(out["probabilities"].sum(axis=1), 1.0, rtol=1e-4)
     assert not extractor.comparable_with_papers
+
+
+class _OracleDAMSM:
+    """Embeds images and captions as the one-hot attributes the shapes oracle reads and the
+    caption names: a near-perfect text-image matcher on shapes, through evaluate()'s interface."""
+
+    def _one_hot(self, read, seed):
+        parts = []
+        for attribute, values in shapes.ATTRIBUTES.items():
+            index = np.asarray(read[attribute])
+            part = np.zeros((len(index), len(values)))
+            part[np.nonzero(index >= 0)[0], index[index >= 0]] = 1.0
+            parts.append(part)
+        out = np.concatenate(parts, axis=1)
+        return out + 1e-3 * np.random.default_rng(seed).standard_normal(out.shape)  # breaks ties
+
+    def embed_images(self, images):
+        return self._one_hot(shapes.ShapesOracle().predict(images), seed=1)
+
+    def embed_captions(self, captions):
+        named = [shapes.caption_attributes(c) for c in captions]
+        return self._one_hot({a: [n.get(a, -1) for n in named] for a in shapes.ATTRIBUTES}, seed=2)
+
+
+def test_evaluate_reports_r_precision_through_the_damsm_interface():
+    images, captions, _ = shapes.load("test", num_images=200, image_size=32, seed=0)
+    captions = [[shapes.describe(shapes_attrs)] for shapes_attrs in _attributes_of(captions)]
+    renderer = _ShapesRenderer()
+    renderer.damsm = _OracleDAMSM()
+    report = metrics.evaluate(renderer, {"images": images, "captions": captions},
+                              metrics=["r_precision"], num_samples=200, verbose=False)
+    # 540 attribute combinations: the true caption wins unless the oracle misreads the image
+    # or one of the 99 others names the very same attributes
+    assert report["r_precision"] > 0.6
+    collapsed = _ShapesRenderer(collapsed=True)
+    collapsed.damsm = _OracleDAMSM()
+    worse = metrics.evaluate(collapsed, {"images": images, "captions": captions},
+                             metrics=["r_precision"], num_samples=200, verbose=False)
+    assert worse["r_precision"] < 0.1
+    with pytest.raises(ValueError, match="Unknown metric"):
+        metrics.evaluate(renderer, {"images": images, "captions": captions}, metrics=["sharpness"])
+    with pytest.raises(ValueError, match="num_samples >= 100"):
+        metrics.evaluate(renderer, {"images": images, "captions": captions}, metrics=["r_precision"],
+                         num_samples=50)
+
+
+def _attributes_of(captions):
+    """Full attribute dicts for shapes captions (unnamed ones take the first value)."""
+    for options in captions:
+        named = shapes.caption_attributes(options[0])
+        yield {a: values[named.get(a, 0)] for a, values in shapes.ATTRIBUTES.items()}

@@ -5,22 +5,21 @@ import numpy as np
 
 from gan_zoo.data.validation import check_images
 from gan_zoo.metrics import shapes_metrics
+from gan_zoo.metrics.retrieval import r_precision
 from gan_zoo.metrics.streaming import FID, KID, InceptionScore
 
 METRICS = ("fid", "kid", "is", "r_precision", "alignment", "diversity")
 SHAPES_ONLY = ("alignment", "diversity")
 
 
-def _generated(model, captions, num_samples, seed, batch_size, verbose):
-    """`num_samples` images for the dataset's captions in turn (first caption of each image)."""
-    bar = keras.utils.Progbar(num_samples, unit_name="image") if verbose else None
+def _generated(model, prompts, seed, batch_size, verbose):
+    """One image per prompt, in batches, with a progress bar."""
+    bar = keras.utils.Progbar(len(prompts), unit_name="image") if verbose else None
     chunks = []
-    for start in range(0, num_samples, batch_size):
-        prompts = [captions[i % len(captions)][0]
-                   for i in range(start, min(start + batch_size, num_samples))]
-        chunks.append(model.generate(prompts, seed=seed + start))
+    for start in range(0, len(prompts), batch_size):
+        chunks.append(model.generate(prompts[start:start + batch_size], seed=seed + start))
         if bar:
-            bar.update(start + len(prompts))
+            bar.update(start + len(chunks[-1]))
     return np.concatenate(chunks)
 
 
@@ -28,8 +27,10 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
              inception_weights=None, seed=0, batch_size=64, shapes_options=None, verbose=True):
     """Measures `model` against `dataset` = {"images": uint8 [N, S, S, 3], "captions": [[str]]}.
 
-    metrics: any of fid, kid, is (Inception Score), r_precision, alignment and diversity (the
-    last two on captioned shapes, with `shapes_options` = shapes.load's `fixed`/`holdout`).
+    metrics: any of fid, kid, is (Inception Score), r_precision (needs `model.damsm` with
+    `embed_images(uint8 images)` and `embed_captions(strings)` -> [N, D]), alignment and
+    diversity (the last two on captioned shapes, with `shapes_options` = shapes.load's
+    `fixed`/`holdout`).
     Features come from `feature_extractor`, else InceptionV3 with `inception_weights`.
     Returns a dict: each metric's numbers plus "protocol" (sample count, features, resize).
     """
@@ -41,6 +42,9 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
         raise ValueError("R-precision needs a DAMSM (text and image encoders trained together, "
                          "AttnGAN, issue #4); this model has none. metrics.r_precision(image_"
                          "embeddings, text_embeddings) scores embeddings from any encoder pair.")
+    if "r_precision" in metrics and num_samples <= 99:
+        raise ValueError("R-precision ranks each image's caption among 99 others: use "
+                         "num_samples >= 100 (the papers use 30,000).")
     options = dict(shapes_options or {})
     needs_features = [m for m in metrics if m in ("fid", "kid", "is", "diversity")]
     extractor = None
@@ -54,10 +58,17 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
                            "features": extractor.name if extractor else None,
                            "comparable_with_papers": bool(extractor and extractor.comparable_with_papers),
                            "resize": "bicubic, antialiased, float (no re-quantisation)"}}
-    distribution = [m for m in metrics if m in ("fid", "kid", "is")]
+    distribution = [m for m in metrics if m in ("fid", "kid", "is", "r_precision")]
     if distribution:
         real = check_images(dataset["images"])[:num_samples]
-        fake = _generated(model, dataset["captions"], num_samples, seed, batch_size, verbose)
+        prompts = [dataset["captions"][i % len(dataset["captions"])][0] for i in range(num_samples)]
+        fake = _generated(model, prompts, seed, batch_size, verbose)
+    if "r_precision" in metrics:
+        # The DAMSM interface: embed_images(uint8 images) and embed_captions(strings) -> [N, D]
+        damsm = model.damsm
+        report["r_precision"], report["r_precision_std"] = r_precision(
+            damsm.embed_images(fake), damsm.embed_captions(prompts), seed=seed)
+    if [m for m in distribution if m != "r_precision"]:
         if verbose:
             print(f"Features of {len(real)} real and {len(fake)} generated images ({extractor.name})")
         real_features = extractor(real)["features"] if {"fid", "kid"} & set(metrics) else None
@@ -92,6 +103,8 @@ def markdown_table(report):
         rows.append(("FID", f"{report['fid']:.3f}"))
     if "kid" in report:
         rows.append(("KID", f"{report['kid']:.5f} ± {report['kid_std']:.5f}"))
+    if "r_precision" in report:
+        rows.append(("R-precision (R@1, 1 vs 99)", f"{report['r_precision']:.1%} ± {report['r_precision_std']:.1%}"))
     if "is" in report:
         rows.append(("Inception Score", f"{report['is']:.3f} ± {report['is_std']:.3f}"))
     if "alignment" in report:
