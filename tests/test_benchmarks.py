@@ -1,0 +1,27 @@
+"""benchmarks/run.py keeps working: a tiny run on the current backend prints its JSON line
+and table. (Speed is measured there, never asserted here.)"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "run.py")
+
+
+def test_benchmark_prints_a_json_line_and_a_table():
+    result = subprocess.run(
+        [sys.executable, SCRIPT, "--model", "dcgan-cls", "--preset", "small", "--size", "32",
+         "--batch", "4", "--steps", "2", "--warmup", "1", "--generate-batch", "4",
+         "--backend", keras.backend.backend()],
+        capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    row = json.loads(lines[0])
+    assert row["model"] == "dcgan-cls" and row["backend"] == keras.backend.backend()
+    assert row["batch"] == 4 and row["resolution"] == 32 and row["device"]
+    assert row["train_img_s"] > 0 and row["generate_img_s"] > 0 and row["step_ms_median"] > 0
+    assert row["step_ms_p90"] >= row["step_ms_median"] and row["host_peak_mb"] > 0
+    assert lines[1].startswith("| model |") and "dcgan-cls" in lines[-1]
