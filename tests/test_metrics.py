@@ -227,3 +227,10 @@ def _attributes_of(captions):
     for options in captions:
         named = shapes.caption_attributes(options[0])
         yield {a: values[named.get(a, 0)] for a, values in shapes.ATTRIBUTES.items()}
+
+
+def test_evaluate_without_class_probabilities_refuses_the_inception_score():
+    images, captions, _ = shapes.load(num_images=8, image_size=32, seed=0)
+    with pytest.raises(ValueError, match="class probabilities"):
+        metrics.evaluate(_ShapesRenderer(), {"images": images, "captions": captions}, metrics=["is"],
+                         feature_extractor=metrics.pixels(8), num_samples=8, verbose=False)

@@ -39,6 +39,12 @@ class FeatureExtractor:
         self.comparable_with_papers = comparable_with_papers
         self.has_probabilities = isinstance(model.output, (list, tuple)) and len(model.output) == 2
 
+    def require_probabilities(self):
+        """Raises unless the network gives class probabilities (the Inception Score needs them)."""
+        if not self.has_probabilities:
+            raise ValueError(f"The Inception Score needs class probabilities; the {self.name} "
+                             "extractor gives only features.")
+
     def resize(self, images):
         """uint8 [B, H, W, 3] (or floats in [-1, 1]) -> float32 [B, S, S, 3] in [0, 255],
         bicubic, not re-quantised."""

@@ -6,7 +6,9 @@ import numpy as np
 from gan_zoo.data.validation import check_images
 from gan_zoo.metrics import shapes_metrics
 from gan_zoo.metrics.retrieval import r_precision
-from gan_zoo.metrics.streaming import FID, KID, InceptionScore
+from gan_zoo.metrics.gaussian import frechet_distance
+from gan_zoo.metrics.inception_score import inception_score
+from gan_zoo.metrics.kernel import kernel_inception_distance
 
 METRICS = ("fid", "kid", "is", "r_precision", "alignment", "diversity")
 SHAPES_ONLY = ("alignment", "diversity")
@@ -54,6 +56,8 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
 
             feature_extractor = inception_v3(inception_weights)
         extractor = feature_extractor
+    if "is" in metrics:
+        extractor.require_probabilities()
     report = {"protocol": {"num_samples": num_samples, "seed": seed,
                            "features": extractor.name if extractor else None,
                            "comparable_with_papers": bool(extractor and extractor.comparable_with_papers),
@@ -74,18 +78,12 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
         real_features = extractor(real)["features"] if {"fid", "kid"} & set(metrics) else None
         fake_out = extractor(fake)
         if "fid" in metrics:
-            fid = FID(feature_extractor=extractor)
-            fid.real.update(real_features)
-            fid.fake.update(fake_out["features"])
-            report["fid"] = fid.result()
+            report["fid"] = frechet_distance(real_features, fake_out["features"])
         if "kid" in metrics:
-            kid = KID(feature_extractor=extractor, seed=seed)
-            kid.real, kid.fake = [real_features], [fake_out["features"]]
-            report["kid"], report["kid_std"] = kid.result()
+            report["kid"], report["kid_std"] = kernel_inception_distance(
+                real_features, fake_out["features"], seed=seed)
         if "is" in metrics:
-            score = InceptionScore(feature_extractor=extractor)
-            score.probabilities = [fake_out["probabilities"]]
-            report["is"], report["is_std"] = score.result()
+            report["is"], report["is_std"] = inception_score(fake_out["probabilities"])
     if "alignment" in metrics:
         report["alignment"] = shapes_metrics.alignment(model, num_samples=min(num_samples, 1000),
                                                        seed=seed, **options)

@@ -63,9 +63,7 @@ class InceptionScore:
 
     def __init__(self, inception_weights=None, feature_extractor=None, batch_size=50, splits=10):
         self.extractor = _extractor(inception_weights, feature_extractor)
-        if not self.extractor.has_probabilities:
-            raise ValueError(f"The Inception Score needs class probabilities; the {self.extractor.name} "
-                             "extractor gives only features.")
+        self.extractor.require_probabilities()
         self.batch_size, self.splits = batch_size, splits
         self.probabilities = []
 
