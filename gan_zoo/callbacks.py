@@ -1,7 +1,8 @@
-"""Callbacks for training runs: sample grids, loss plots, quality curves, resumable
-checkpoints, lr decay."""
+"""Callbacks for training runs: sample grids, attention maps, loss plots, quality curves,
+resumable checkpoints, lr decay."""
 
 import json
+import math
 import os
 import warnings
 
@@ -9,7 +10,8 @@ import keras
 from keras import ops
 
 from gan_zoo.utils.files import write_json_atomically
-from gan_zoo.utils.plots import save_image_grid, save_loss_plot, save_metric_curves, stages_side_by_side
+from gan_zoo.utils.plots import (save_attention_maps, save_image_grid, save_loss_plot, save_metric_curves,
+                                 stages_side_by_side)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -32,6 +34,26 @@ class SampleGrid(keras.callbacks.Callback):
         images = stages_side_by_side(stages)
         self.last_path = os.path.join(self.directory, f"samples_epoch_{epoch + 1:03d}.png")
         save_image_grid(images, self.last_path, row_labels=self.captions, title=f"epoch {epoch + 1}")
+
+
+class AttentionMaps(keras.callbacks.Callback):
+    """AttnGAN: each caption's image and its words' attention (the last attention stage) as a
+    PNG per epoch, so one sees which words steer which regions as training goes."""
+
+    def __init__(self, captions, directory, seed=0, every=1):
+        super().__init__()
+        self.captions, self.directory, self.seed, self.every = list(captions), directory, seed, every
+        self.last_path = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        model = self.model
+        images, maps = model.generate(self.captions, seed=self.seed, return_attention=True)
+        read = model.vocabulary.decode(model.vocabulary.encode(self.captions, model.max_length))
+        self.last_path = os.path.join(self.directory, f"attention_epoch_{epoch + 1:03d}.png")
+        save_attention_maps(images, maps[-1], [r.split() for r in read], self.last_path,
+                            title=f"epoch {epoch + 1}")
 
 
 class LossPlot(keras.callbacks.Callback):
@@ -133,23 +155,28 @@ class QualityMonitor(keras.callbacks.Callback):
 
 
 class LearningRateDecay(keras.callbacks.Callback):
-    """Multiplies both players' learning rates by `factor` every `every` epochs.
+    """Multiplies the model's learning rates by `factor` every `every` epochs, down to `floor`.
 
     The rate at 0-based epoch e is base · factor ** ((e + offset) // every): Reed et al.'s Lua
     loop halves it at the start of 1-based epochs 100, 200, ... (offset 1); StackGAN's trainer
-    at 0-based epochs 50, 100, ... (offset 0). Works through the MultiOptimizer, which hides
-    `learning_rate`, by setting each inner optimizer.
+    at 0-based epochs 50, 100, ... (offset 0); DAMSM's ×0.98 per epoch stops after the first
+    step that reaches base · floor (floor 0.1), as its `if lr > lr0 / 10: lr *= 0.98` does.
+    Sets each of `model.scheduled_optimizers` (the MultiOptimizer hides `learning_rate`).
     """
 
-    def __init__(self, every, factor=0.5, offset=1):
+    def __init__(self, every, factor=0.5, offset=1, floor=None):
         super().__init__()
-        self.every, self.factor, self.offset = every, factor, offset
+        self.every, self.factor, self.offset, self.floor = every, factor, offset, floor
+
+    def scale(self, epoch):
+        steps = (epoch + self.offset) // self.every
+        if self.floor is not None:
+            steps = min(steps, math.ceil(math.log(self.floor) / math.log(self.factor)))
+        return self.factor ** steps
 
     def on_epoch_begin(self, epoch, logs=None):
-        scale = self.factor ** ((epoch + self.offset) // self.every)
-        for optimizer, base in zip((self.model.g_optimizer, self.model.d_optimizer),
-                                   self.model.base_learning_rates):
-            optimizer.learning_rate = base * scale
+        for optimizer, base in zip(self.model.scheduled_optimizers, self.model.base_learning_rates):
+            optimizer.learning_rate = base * self.scale(epoch)
 
 
 class Checkpoint(keras.callbacks.Callback):

@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-MODELS = {"dcgan-cls": "DCGANCLS", "stackgan": "StackGAN"}
+MODELS = {"dcgan-cls": "DCGANCLS", "stackgan": "StackGAN", "attngan": "AttnGAN", "damsm": "DAMSM"}
 SAMPLE_CAPTIONS = [
     "a small red circle on the left",
     "a big blue square at the top",
@@ -44,43 +44,48 @@ def _train(args):
     keras.utils.set_random_seed(args.seed)
     if args.data != "shapes":
         raise SystemExit(f"Unknown --data {args.data!r}: the built-in dataset is 'shapes'.")
-    options = {"seed": args.seed, **({"preset": args.preset} if args.preset else {})}
-    stage1 = None
-    if args.model == "stackgan":
-        options["stage"] = args.stage
-        if args.stage == 2:
-            if not args.stage1:
-                raise SystemExit("--stage 2 needs --stage1, a trained Stage-I .keras file or run directory.")
-            stage1 = _load_model(args.stage1)
-            options["stage1"] = stage1
-    image_size = args.image_size or (4 * stage1.image_size if stage1 is not None else 64)
     fixed = _parse_fixed(args.fix)
+    base = _base_model(args)  # the trained model this one builds on: a Stage-I or a DAMSM
+    model_cls = getattr(gan_zoo, MODELS[args.model])
+    options = {"seed": args.seed, **({"preset": args.preset} if args.preset else {})}
+    model = None
+    if args.model == "attngan":
+        model = model_cls(base, image_size=args.image_size, **options)  # its size follows its stages
+        image_size = model.image_size
+    else:
+        image_size = args.image_size or (4 * base.image_size if args.model == "stackgan" and base else 64)
     images, captions, _ = shapes.load("train", args.num_images, image_size, seed=args.seed,
                                       fixed=fixed, verbose=True)
     vocab_path = os.path.join(out, "vocabulary.json")
-    if stage1 is not None:
-        vocab = stage1.vocabulary
+    if base is not None:
+        vocab = base.vocabulary
     elif args.resume and os.path.exists(vocab_path):
         vocab = gan_zoo.Vocabulary.load(vocab_path)
     else:
         vocab = gan_zoo.Vocabulary.build(captions)
     vocab.save(vocab_path)
     ds = make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed)
-    model_cls = getattr(gan_zoo, MODELS[args.model])
-    if stage1 is None:
-        options["vocabulary"] = vocab
-    model = model_cls(image_size=image_size, **options)
+    if args.model == "stackgan":
+        options.update(stage=args.stage, **({"stage1": base} if base else {"vocabulary": vocab}))
+        model = model_cls(image_size=image_size, **options)
+    elif args.model == "dcgan-cls":
+        model = model_cls(vocabulary=vocab, image_size=image_size, **options)
+    elif args.model == "damsm":
+        options.pop("preset", None)
+        model = model_cls(vocab, image_encoder=args.image_encoder, inception_weights=args.inception_weights,
+                          image_size=image_size, **options)
     model.compile()
-    grid = callbacks.SampleGrid(SAMPLE_CAPTIONS, os.path.join(out, "samples"))
-    monitor = callbacks.QualityMonitor(images, captions, os.path.join(out, "quality.png"),
-                                       every=args.monitor_every, seed=args.seed,
-                                       shapes_options={"fixed": fixed})
-    history = model.fit(ds, epochs=args.epochs, callbacks=[
-        monitor, ckpt, grid, callbacks.LossPlot(os.path.join(out, "losses.png"))])
+    is_gan = args.model != "damsm"
+    extra = [callbacks.LossPlot(os.path.join(out, "losses.png"))]
+    if is_gan:
+        extra += [callbacks.QualityMonitor(images, captions, os.path.join(out, "quality.png"),
+                                           every=args.monitor_every, seed=args.seed,
+                                           shapes_options={"fixed": fixed}),
+                  callbacks.SampleGrid(SAMPLE_CAPTIONS, os.path.join(out, "samples"))]
+    if args.model == "attngan":
+        extra.append(callbacks.AttentionMaps(SAMPLE_CAPTIONS[:3], os.path.join(out, "attention")))
+    history = model.fit(ds, epochs=args.epochs, callbacks=[ckpt, *extra])
     model.save(os.path.join(out, "model.keras"))
-    stages = model.generate(SAMPLE_CAPTIONS, seed=0, num_per_caption=6, return_stages=True)
-    save_image_grid(stages_side_by_side(stages), os.path.join(out, "samples.png"),
-                    row_labels=SAMPLE_CAPTIONS)
     metrics_path = os.path.join(out, "metrics.json")
     metrics = {"history": {}}
     if args.resume and os.path.exists(metrics_path):
@@ -88,15 +93,42 @@ def _train(args):
             metrics["history"] = json.load(f)["history"]
     for name, values in history.history.items():
         metrics["history"].setdefault(name, []).extend(float(x) for x in values)
-    print("Measuring caption alignment on held-out test captions ...")
-    metrics["alignment"] = shapes_metrics.alignment(model, num_samples=args.eval_samples, fixed=fixed)
+    if is_gan:
+        stages = model.generate(SAMPLE_CAPTIONS, seed=0, num_per_caption=6, return_stages=True)
+        save_image_grid(stages_side_by_side(stages), os.path.join(out, "samples.png"),
+                        row_labels=SAMPLE_CAPTIONS)
+        print("Measuring caption alignment on held-out test captions ...")
+        metrics["alignment"] = shapes_metrics.alignment(model, num_samples=args.eval_samples, fixed=fixed)
+        a = metrics["alignment"]
+        summary = (f"Caption alignment (shape and colour right) on {a['num_samples']} held-out captions: "
+                   f"{a['alignment']:.1%} (chance {a['chance']:.1%}); per attribute: "
+                   + ", ".join(f"{k} {v:.1%}" for k, v in a["accuracy"].items()))
+        written = "model.keras, samples.png, losses.png, quality.png, metrics.json"
+    else:
+        test_images, test_captions, _ = shapes.load("test", max(args.eval_samples, 100), image_size,
+                                                    seed=args.seed + 1, fixed=fixed)
+        mean, std = model.r_precision(test_images, [c[0] for c in test_captions])
+        metrics["r_precision"] = {"mean": mean, "std": std, "num_samples": len(test_images)}
+        summary = (f"R-precision on {len(test_images)} held-out shapes: {mean:.1%} ± {std:.1%} "
+                   "(chance 1%)")
+        written = "model.keras, losses.png, metrics.json"
     write_json_atomically(metrics, metrics_path)
-    a = metrics["alignment"]
-    print(f"Caption alignment (shape and colour right) on {a['num_samples']} held-out captions: "
-          f"{a['alignment']:.1%} (chance {a['chance']:.1%}); per attribute: "
-          + ", ".join(f"{k} {v:.1%}" for k, v in a["accuracy"].items()))
-    print(f"Wrote {out}/model.keras, {out}/samples.png, {out}/losses.png, {out}/quality.png, "
-          f"{out}/metrics.json")
+    print(summary)
+    print("Wrote " + ", ".join(f"{out}/{name}" for name in written.split(", ")))
+
+
+def _base_model(args):
+    """The trained model a run builds on: Stage-I for StackGAN --stage 2, the DAMSM for AttnGAN."""
+    if args.model == "stackgan" and args.stage == 2:
+        if not args.stage1:
+            raise SystemExit("--stage 2 needs --stage1, a trained Stage-I .keras file or run directory.")
+        return _load_model(args.stage1)
+    if args.model == "attngan":
+        if not args.damsm:
+            raise SystemExit("--model attngan needs --damsm, a trained DAMSM .keras file or run "
+                             "directory (train one with: gan-zoo train --model damsm).")
+        return _load_model(args.damsm)
+    return None
 
 
 def _load_model(path):
@@ -118,12 +150,22 @@ def _load_model(path):
 
 
 def _generate(args):
-    from gan_zoo.utils.plots import save_image_grid
+    from gan_zoo import AttnGAN, TextToImageGAN
+    from gan_zoo.utils.plots import save_attention_maps, save_image_grid
 
     model = _load_model(args.checkpoint)
+    if not isinstance(model, TextToImageGAN):
+        raise SystemExit(f"{args.checkpoint} holds a {type(model).__name__}, which draws no images.")
     images = model.generate(args.captions, seed=args.seed, num_per_caption=args.num)
     save_image_grid(images, args.out, row_labels=args.captions)
     print(f"Wrote {len(images)} image(s) to {args.out}")
+    if args.attention:
+        if not isinstance(model, AttnGAN):
+            raise SystemExit("--attention needs an AttnGAN checkpoint.")
+        images, maps = model.generate(args.captions, seed=args.seed, return_attention=True)
+        read = model.vocabulary.decode(model.vocabulary.encode(args.captions, model.max_length))
+        save_attention_maps(images, maps[-1], [r.split() for r in read], args.attention)
+        print(f"Wrote the words' attention maps to {args.attention}")
 
 
 def _evaluate(args):
@@ -132,6 +174,7 @@ def _evaluate(args):
     from gan_zoo.utils.files import write_json_atomically, write_text_atomically
 
     model = _load_model(args.checkpoint)
+    damsm = _load_model(args.damsm) if args.damsm else None
     if args.data != "shapes":
         raise SystemExit("evaluate supports --data shapes so far (real datasets: issue #8).")
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
@@ -144,7 +187,7 @@ def _evaluate(args):
                                       seed=args.seed, fixed=fixed, verbose=True)
     report = metrics.evaluate(model, {"images": images, "captions": captions}, metrics=names,
                               num_samples=args.num_samples, feature_extractor=extractor,
-                              seed=args.seed, shapes_options={"fixed": fixed})
+                              seed=args.seed, shapes_options={"fixed": fixed}, damsm=damsm)
     table = metrics.markdown_table(report)
     print(table)
     if args.out:
@@ -177,8 +220,12 @@ def build_parser():
                        help="shapes: hold an attribute fixed, e.g. --fix background=black")
     train.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")
     train.add_argument("--stage1", help="stackgan --stage 2: the Stage-I .keras file or run directory")
+    train.add_argument("--damsm", help="attngan: the pretrained DAMSM .keras file or run directory")
+    train.add_argument("--image-encoder", choices=("small", "inception_v3"), default="small",
+                       help="damsm: the image encoder (inception_v3 needs --inception-weights)")
+    train.add_argument("--inception-weights", help="damsm: local keras.applications InceptionV3 weights")
     train.add_argument("--image-size", type=int,
-                       help="default 64 (Stage-II: 4x its Stage-I)")
+                       help="default 64 (Stage-II: 4x its Stage-I; AttnGAN: set by its stages)")
     train.add_argument("--num-images", type=int, default=5000)
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--batch-size", type=int, default=64)
@@ -197,6 +244,7 @@ def build_parser():
     generate.add_argument("--num", type=int, default=1, help="images per caption")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", default="generated.png")
+    generate.add_argument("--attention", metavar="PNG", help="attngan: also draw each word's attention")
     generate.set_defaults(func=_generate)
 
     evaluate = sub.add_parser("evaluate", help="FID, KID, IS, caption alignment, coverage, diversity")
@@ -209,6 +257,8 @@ def build_parser():
     evaluate.add_argument("--features", choices=("pixels", "inception"), default="pixels",
                           help="feature space of FID/KID/diversity (inception needs --inception-weights)")
     evaluate.add_argument("--inception-weights", help="local keras.applications InceptionV3 weights file")
+    evaluate.add_argument("--damsm", help="r_precision: a trained DAMSM .keras file or run directory "
+                                          "(an AttnGAN uses its own)")
     evaluate.add_argument("--num-samples", type=int, default=1000)
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", help="JSON report path (a Markdown table is written beside it)")

@@ -2,6 +2,8 @@
 
 from keras import ops
 
+from gan_zoo.layers.attention import MASKED, masked_softmax
+
 
 def sigmoid_cross_entropy_per_sample(logits, target):
     """Binary cross-entropy of each logit against a constant target (1 = real, 0 = fake)."""
@@ -80,3 +82,62 @@ def kl_divergence(mu, logvar):
     """KL(N(μ, σ²) || N(0, I)) as StackGAN computes it: -½ · mean(1 + log σ² - μ² - σ²)."""
     mu, logvar = ops.cast(mu, "float32"), ops.cast(logvar, "float32")
     return -0.5 * ops.mean(1.0 + logvar - ops.square(mu) - ops.exp(logvar))
+
+
+# ----------------------------------------------------------------- DAMSM (AttnGAN)
+def cosine_similarity(a, b, axis=-1, eps=1e-8):
+    """Cosine along `axis`, the norms' product clamped at `eps` as AttnGAN's code does."""
+    dot = ops.sum(a * b, axis=axis)
+    norms = ops.norm(a, axis=axis) * ops.norm(b, axis=axis)
+    return dot / ops.maximum(norms, eps)
+
+
+def damsm_sentence_similarity(image_codes, sentences):
+    """Cosine of every image code [B, D] with every sentence vector [B, D]: [B_images, B_texts]."""
+    a = ops.expand_dims(ops.cast(image_codes, "float32"), 1)
+    b = ops.expand_dims(ops.cast(sentences, "float32"), 0)
+    return cosine_similarity(a, b)
+
+
+def damsm_word_similarity(regions, words, mask, gamma1=4.0, gamma2=5.0):
+    """DAMSM's word-level matching score R(image, caption) for every pair: [B_images, B_texts].
+
+    regions [B, R, D] (image sub-region features), words [B, T, D], mask [B, T] (False =
+    padding). For each caption and image, each word attends over the regions (a softmax over
+    the caption's words, then a softmax of γ1 times that over the regions) to a region context;
+    R = log Σ_words exp(γ2 · cos(word, context)), padding left out.
+    """
+    regions, words = ops.cast(regions, "float32"), ops.cast(words, "float32")
+    mask = ops.cast(mask, "bool")
+    scores = ops.einsum("jrd,itd->ijtr", regions, words)  # i: caption, j: image
+    attention = ops.softmax(gamma1 * masked_softmax(scores, mask[:, None, :, None], axis=2), axis=-1)
+    context = ops.einsum("ijtr,jrd->ijtd", attention, regions)
+    cosines = cosine_similarity(ops.expand_dims(words, 1), context)  # [captions, images, T]
+    word_mask = ops.broadcast_to(mask[:, None, :], ops.shape(cosines))
+    similarity = ops.logsumexp(ops.where(word_mask, gamma2 * cosines, MASKED), axis=-1)
+    return ops.transpose(similarity)
+
+
+def damsm_matching_loss(similarity, gamma3=10.0, labels=None):
+    """Cross-entropy of each image over the captions and of each caption over the images, the
+    matching pairs on the diagonal of `similarity` [B, B] (scaled by γ3). Pairs of different
+    rows sharing a class label are no negatives and are left out, as the authors mask them.
+    Returns (images -> captions loss, captions -> images loss)."""
+    logits = gamma3 * ops.cast(similarity, "float32")
+    if labels is not None:
+        same = ops.equal(ops.expand_dims(labels, 1), ops.expand_dims(labels, 0))
+        same = ops.logical_and(same, ops.logical_not(ops.eye(ops.shape(logits)[0], dtype="bool")))
+        logits = ops.where(same, MASKED, logits)
+    diagonal = ops.eye(ops.shape(logits)[0], dtype="float32")
+    loss0 = -ops.mean(ops.sum(ops.log_softmax(logits, axis=1) * diagonal, axis=1))
+    loss1 = -ops.mean(ops.sum(ops.log_softmax(logits, axis=0) * diagonal, axis=0))
+    return loss0, loss1
+
+
+def damsm_loss(regions, image_codes, words, sentences, mask, labels=None, gamma1=4.0, gamma2=5.0,
+               gamma3=10.0):
+    """The DAMSM loss L_w1 + L_w2 + L_s1 + L_s2; returns (total, {"w_loss", "s_loss"})."""
+    w0, w1 = damsm_matching_loss(damsm_word_similarity(regions, words, mask, gamma1, gamma2),
+                                 gamma3, labels)
+    s0, s1 = damsm_matching_loss(damsm_sentence_similarity(image_codes, sentences), gamma3, labels)
+    return w0 + w1 + s0 + s1, {"w_loss": w0 + w1, "s_loss": s0 + s1}

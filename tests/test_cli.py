@@ -97,3 +97,27 @@ def test_stackgan_two_stages_from_the_command_line(tmp_path):
     assert "g_fake_uncond" in metrics["history"]
     with pytest.raises(SystemExit, match="--stage1"):
         cli.main(["train", *common, "--stage", "2", "--out", str(tmp_path / "s3")])
+
+
+def test_damsm_then_attngan_with_attention_maps(tmp_path):
+    small = ["--data", "shapes", "--num-images", "64", "--batch-size", "32", "--epochs", "1"]
+    damsm_dir = tmp_path / "damsm"
+    assert cli.main(["train", "--model", "damsm", "--image-size", "32", *small, "--eval-samples", "100",
+                     "--out", str(damsm_dir)]) == 0
+    r_precision = json.loads((damsm_dir / "metrics.json").read_text())["r_precision"]
+    assert 0.0 <= r_precision["mean"] <= 1.0 and r_precision["num_samples"] == 100
+    with pytest.raises(SystemExit, match="--damsm"):
+        cli.main(["train", "--model", "attngan", *small, "--out", str(tmp_path / "nodamsm")])
+    run = tmp_path / "attngan"
+    assert cli.main(["train", "--model", "attngan", "--damsm", str(damsm_dir), "--preset", "small", *small,
+                     "--eval-samples", "24", "--out", str(run)]) == 0
+    assert (run / "attention" / "attention_epoch_001.png").exists() and (run / "samples.png").exists()
+    assert cli.main(["generate", "--checkpoint", str(run), "a red circle", "--out", str(tmp_path / "g.png"),
+                     "--attention", str(tmp_path / "attention.png")]) == 0
+    assert (tmp_path / "attention.png").exists()
+    with pytest.raises(SystemExit, match="draws no images"):
+        cli.main(["generate", "--checkpoint", str(damsm_dir), "a red circle"])
+    report = tmp_path / "report.json"
+    assert cli.main(["evaluate", "--checkpoint", str(run), "--metrics", "r_precision", "--num-samples", "100",
+                     "--out", str(report)]) == 0
+    assert 0.0 <= json.loads(report.read_text())["r_precision"] <= 1.0

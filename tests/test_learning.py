@@ -2,13 +2,10 @@
 
 import pytest
 
+from conftest import EASY_SHAPES as EASY
 from conftest import tiny_dcgan
 from gan_zoo import Vocabulary
 from gan_zoo.data import make_dataset, shapes
-
-# Big shapes in the centre of a black background: only shape and colour vary (18
-# combinations), so a small model learns the captions in a few hundred steps on a CPU.
-EASY = {"background": "black", "position": "centre", "size": "big"}
 
 
 @pytest.mark.slow

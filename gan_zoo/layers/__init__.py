@@ -1,8 +1,9 @@
 """Layers and blocks shared by the models."""
 
+from gan_zoo.layers.attention import WordAttention
 from gan_zoo.layers.blocks import (ResidualBlock, activation, batch_norm, conv2d, conv_initializer,
-                                   tile_spatially)
+                                   tile_spatially, to_image, up_block, widening)
 from gan_zoo.layers.conditioning import ConditioningAugmentation
 
-__all__ = ["ConditioningAugmentation", "ResidualBlock", "activation", "batch_norm", "conv2d",
-           "conv_initializer", "tile_spatially"]
+__all__ = ["ConditioningAugmentation", "ResidualBlock", "WordAttention", "activation", "batch_norm",
+           "conv2d", "conv_initializer", "tile_spatially", "to_image", "up_block", "widening"]

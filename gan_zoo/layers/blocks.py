@@ -1,19 +1,26 @@
-"""Building blocks shared by the models: DCGAN-style initialisers, BatchNorm, residual blocks."""
+"""Building blocks shared by the models: DCGAN-style initialisers, BatchNorm, up-blocks,
+residual blocks, the image head."""
 
 import keras
 from keras import layers
 
 
-def conv_initializer():
-    """N(0, 0.02), the DCGAN initialisation every paper here uses."""
+def conv_initializer(kind="normal"):
+    """"normal": N(0, 0.02), the DCGAN initialisation of Reed et al. and StackGAN;
+    "orthogonal": orthogonal with gain 1, AttnGAN's `weights_init` for convs and linears."""
+    if kind == "orthogonal":
+        return keras.initializers.Orthogonal(1.0)
+    if kind != "normal":
+        raise ValueError(f"Unknown initializer {kind!r}; use 'normal' or 'orthogonal'.")
     return keras.initializers.RandomNormal(0.0, 0.02)
 
 
-def conv2d(filters, kernel, strides=1, padding="same", transpose=False, use_bias=False):
-    """A (transposed) convolution with the DCGAN initialisation and, by default, no bias."""
+def conv2d(filters, kernel, strides=1, padding="same", transpose=False, use_bias=False,
+           initializer="normal"):
+    """A (transposed) convolution with a GAN initialisation and, by default, no bias."""
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
     return conv(filters, kernel, strides=strides, padding=padding, use_bias=use_bias,
-                kernel_initializer=conv_initializer())
+                kernel_initializer=conv_initializer(initializer))
 
 
 def tile_spatially(vector, size):
@@ -29,57 +36,101 @@ def batch_norm(name=None, axis=-1):
         gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
 
 
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class GLU(layers.Layer):
+    """Gated linear unit over the last axis: first half · sigmoid(second half)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.built = True  # no weights
+
+    def call(self, x):
+        return keras.ops.glu(x, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] // 2,)
+
+
 def activation(kind):
-    """'relu' or 'leaky_relu' (slope 0.2, as in every DCGAN-family discriminator)."""
+    """'relu', 'leaky_relu' (slope 0.2, as in every DCGAN-family discriminator) or 'glu'
+    (AttnGAN: the first half of the channels gated by the sigmoid of the second half)."""
     if kind == "leaky_relu":
         return layers.LeakyReLU(negative_slope=0.2)
+    if kind == "glu":
+        return GLU()
     return layers.Activation(kind)
+
+
+def widening(kind):
+    """How many channels a layer must give for `activation(kind)` to leave `n`: GLU halves."""
+    return 2 if kind == "glu" else 1
+
+
+def up_block(x, filters, kind="relu", initializer="normal"):
+    """Nearest x2, conv3x3 (no bias), BN, activation, leaving `filters` channels: StackGAN's
+    upBlock with ReLU, AttnGAN's with GLU (the conv then gives twice the channels)."""
+    x = layers.UpSampling2D(2, interpolation="nearest")(x)
+    x = conv2d(filters * widening(kind), 3, initializer=initializer)(x)
+    return activation(kind)(batch_norm()(x))
+
+
+def to_image(x, initializer="normal"):
+    """conv3x3 (no bias) -> tanh, in float32: the image head of StackGAN and AttnGAN."""
+    return layers.Activation("tanh", dtype="float32")(conv2d(3, 3, initializer=initializer)(x))
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
 class ResidualBlock(layers.Layer):
-    """act(x + branch(x)), the residual block of Reed et al. and of StackGAN.
+    """act(x + branch(x)), the residual block of Reed et al., StackGAN and AttnGAN.
 
     With `bottleneck`, Reed's branch: BN(conv3x3(act(BN(conv3x3(act(BN(conv1x1(x))))))))
     narrowing to `bottleneck` channels and widening back. Without, StackGAN's branch:
-    BN(conv3x3(act(BN(conv3x3(x))))) at full width. Convolutions carry no bias (BatchNorm
-    follows each; Reed's code zeroes its conv biases at every step anyway).
+    BN(conv3x3(act(BN(conv3x3(x))))) at full width; with activation "glu" (AttnGAN), the
+    first conv gives twice the channels for the GLU to halve. Convolutions carry no bias
+    (BatchNorm follows each; Reed's code zeroes its conv biases at every step anyway).
+    `activate_output=False` returns x + branch(x) as it is, as AttnGAN's block does.
     """
 
-    def __init__(self, bottleneck=None, activation="relu", **kwargs):
+    def __init__(self, bottleneck=None, activation="relu", activate_output=True,
+                 initializer="normal", **kwargs):
         super().__init__(**kwargs)
         self.bottleneck = bottleneck
         self.activation = activation
+        self.activate_output = activate_output
+        self.initializer = initializer
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        conv = dict(padding="same", use_bias=False, kernel_initializer=conv_initializer())
+        conv = dict(padding="same", use_bias=False, kernel_initializer=conv_initializer(self.initializer))
         if self.bottleneck:
             widths_and_kernels = [(self.bottleneck, 1), (self.bottleneck, 3), (channels, 3)]
         else:
             widths_and_kernels = [(channels, 3), (channels, 3)]
         self.branch = []
         for i, (width, kernel) in enumerate(widths_and_kernels):
+            inner = i < len(widths_and_kernels) - 1
+            width *= widening(self.activation) if inner else 1
             self.branch += [layers.Conv2D(width, kernel, **conv), batch_norm()]
-            if i < len(widths_and_kernels) - 1:
+            if inner:
                 self.branch.append(activation(self.activation))
         shape = input_shape
         for layer in self.branch:
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
-        self.output_activation = activation(self.activation)
+        self.output_activation = activation(self.activation) if self.activate_output else None
         self.built = True
 
     def call(self, x, training=False):
         y = x
         for layer in self.branch:
             y = layer(y, training=training) if isinstance(layer, layers.BatchNormalization) else layer(y)
-        return self.output_activation(x + y)
+        return self.output_activation(x + y) if self.output_activation else x + y
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update(bottleneck=self.bottleneck, activation=self.activation)
+        config.update(bottleneck=self.bottleneck, activation=self.activation,
+                      activate_output=self.activate_output, initializer=self.initializer)
         return config

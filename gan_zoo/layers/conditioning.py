@@ -4,24 +4,25 @@ import keras
 from keras import layers, ops
 
 from gan_zoo.layers.blocks import activation as make_activation
-from gan_zoo.layers.blocks import conv_initializer
+from gan_zoo.layers.blocks import conv_initializer, widening
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
 class ConditioningAugmentation(layers.Layer):
     """embedding -> (c, μ, log σ²), with c = μ + σ·ε, ε ~ N(0, I).
 
-    A fully connected layer (and `activation`: ReLU in StackGAN-Pytorch) gives μ and log σ²
-    of `units` each. ε comes from the `noise` argument when given (so a caller controls it, as
+    A fully connected layer and `activation` give μ and log σ² of `units` each: ReLU in
+    StackGAN-Pytorch; "glu" in AttnGAN, whose layer is twice as wide for the GLU to halve. ε comes from the `noise` argument when given (so a caller controls it, as
     `generate(seed=...)` does) and else from the layer's seed generator. StackGAN samples it at
     training and at test time alike; the KL term (`gan_zoo.losses.kl_divergence`) keeps the
     distribution near N(0, I).
     """
 
-    def __init__(self, units, activation="relu", seed=None, **kwargs):
+    def __init__(self, units, activation="relu", seed=None, initializer="normal", **kwargs):
         super().__init__(**kwargs)
-        self.units, self.activation, self.seed = units, activation, seed
-        self.dense = layers.Dense(2 * units, kernel_initializer=conv_initializer(), name="fc")
+        self.units, self.activation, self.seed, self.initializer = units, activation, seed, initializer
+        self.dense = layers.Dense(2 * units * widening(activation),
+                                  kernel_initializer=conv_initializer(initializer), name="fc")
         self.act = make_activation(activation)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -42,5 +43,6 @@ class ConditioningAugmentation(layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, activation=self.activation, seed=self.seed)
+        config.update(units=self.units, activation=self.activation, seed=self.seed,
+                      initializer=self.initializer)
         return config

@@ -26,11 +26,13 @@ def _generated(model, prompts, seed, batch_size, verbose):
 
 
 def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_extractor=None,
-             inception_weights=None, seed=0, batch_size=64, shapes_options=None, verbose=True):
+             inception_weights=None, seed=0, batch_size=64, shapes_options=None, damsm=None,
+             verbose=True):
     """Measures `model` against `dataset` = {"images": uint8 [N, S, S, 3], "captions": [[str]]}.
 
-    metrics: any of fid, kid, is (Inception Score), r_precision (needs `model.damsm` with
-    `embed_images(uint8 images)` and `embed_captions(strings)` -> [N, D]), alignment and
+    metrics: any of fid, kid, is (Inception Score), r_precision (needs `damsm`, or the model's
+    own `model.damsm` as AttnGAN has: anything with `embed_images(uint8 images)` and
+    `embed_captions(strings)` -> [N, D], such as a trained `gan_zoo.DAMSM`), alignment and
     diversity (the last two on captioned shapes, with `shapes_options` = shapes.load's
     `fixed`/`holdout`).
     Features come from `feature_extractor`, else InceptionV3 with `inception_weights`.
@@ -40,10 +42,12 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
         raise ValueError(f"Unknown metric(s) {unknown}; choose from {', '.join(METRICS)}.")
-    if "r_precision" in metrics and getattr(model, "damsm", None) is None:
-        raise ValueError("R-precision needs a DAMSM (text and image encoders trained together, "
-                         "AttnGAN, issue #4); this model has none. metrics.r_precision(image_"
-                         "embeddings, text_embeddings) scores embeddings from any encoder pair.")
+    damsm = damsm if damsm is not None else getattr(model, "damsm", None)
+    if "r_precision" in metrics and damsm is None:
+        raise ValueError("R-precision needs a DAMSM (text and image encoders trained together): "
+                         "pass damsm= (a trained gan_zoo.DAMSM; CLI: --damsm) or evaluate an AttnGAN, "
+                         "which carries its own. metrics.r_precision(image_embeddings, "
+                         "text_embeddings) scores embeddings from any encoder pair.")
     if "r_precision" in metrics and num_samples <= 99:
         raise ValueError("R-precision ranks each image's caption among 99 others: use "
                          "num_samples >= 100 (the papers use 30,000).")
@@ -68,8 +72,6 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
         prompts = [dataset["captions"][i % len(dataset["captions"])][0] for i in range(num_samples)]
         fake = _generated(model, prompts, seed, batch_size, verbose)
     if "r_precision" in metrics:
-        # The DAMSM interface: embed_images(uint8 images) and embed_captions(strings) -> [N, D]
-        damsm = model.damsm
         report["r_precision"], report["r_precision_std"] = r_precision(
             damsm.embed_images(fake), damsm.embed_captions(prompts), seed=seed)
     if [m for m in distribution if m != "r_precision"]:

@@ -26,7 +26,80 @@ def _reject_raw_strings(batch):
                             "gan_zoo.data.make_dataset(images, captions, vocabulary).")
 
 
-class TextToImageGAN(keras.Model):
+class CaptionedImageModel(keras.Model):
+    """What the zoo's trainable models share, GANs and DAMSM alike: `fit` on make_dataset's
+    batches (vocabulary check, resume, the authors' lr schedule) and exact seed-state saving.
+    Subclasses set `vocabulary`, `scheduled_optimizers` and `base_learning_rates`."""
+
+    def fit(self, x=None, *args, callbacks=None, initial_epoch=0, **kwargs):
+        """keras.Model.fit, plus: the dataset's vocabulary is checked against the model's, the
+        authors' learning-rate schedule is added, and a `Checkpoint` callback resumes."""
+        from gan_zoo.callbacks import Checkpoint, LearningRateDecay
+
+        if getattr(self, "optimizer", None) is None:
+            raise RuntimeError(f"Call {type(self).__name__}.compile() before fit().")
+        data_vocabulary = getattr(x, "vocabulary", None)
+        if data_vocabulary is not None and self.vocabulary is not None and data_vocabulary != self.vocabulary:
+            raise ValueError(
+                f"The dataset was encoded with a different vocabulary ({len(data_vocabulary)} "
+                f"entries) than the model's ({len(self.vocabulary)}): build it with "
+                "make_dataset(..., vocabulary=model.vocabulary).")
+        _reject_raw_strings(getattr(x, "element_spec", x))  # before JAX's jit sees them
+        callbacks = list(callbacks or [])
+        for callback in callbacks:
+            if isinstance(callback, Checkpoint):
+                initial_epoch = max(initial_epoch, callback.restore(self))
+        schedule = self.learning_rate_schedule()
+        if schedule is not None and not any(isinstance(c, LearningRateDecay) for c in callbacks):
+            callbacks.append(schedule)
+        if hasattr(x, "set_epoch"):
+            x.set_epoch(initial_epoch)
+        kwargs.setdefault("shuffle", False)  # make_dataset's pipelines shuffle themselves
+        return super().fit(x, *args, callbacks=callbacks, initial_epoch=initial_epoch, **kwargs)
+
+    def learning_rate_schedule(self):
+        """The authors' learning-rate decay as a `LearningRateDecay` callback, or None."""
+        return None
+
+    def _make_trackers(self):
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+
+    def record(self, logs):
+        """Feeds a step's losses to the trackers; returns their running means (the progress bar)."""
+        for name, tracker in self._trackers.items():
+            tracker.update_state(logs[name])
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    @staticmethod
+    def unwrap_batch(data):
+        """Keras hands a dataset's dict batches over as they are or as a 1-tuple."""
+        if isinstance(data, (tuple, list)) and len(data) == 1:
+            return data[0]
+        return data
+
+    def _seed_states(self):
+        """Every seed generator's state (noise, dropout): saved so that a resume is exact."""
+        return [sg.state for layer in self._flatten_layers(include_self=True)
+                for sg in layer._seed_generators]
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, state in enumerate(self._seed_states()):
+            store[f"seed_{i}"] = state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        super().load_own_variables({k: store[k] for k in keys if not k.startswith("seed_")})
+        for i, state in enumerate(self._seed_states()):
+            if f"seed_{i}" in keys:
+                state.assign(store[f"seed_{i}"])
+
+
+class TextToImageGAN(CaptionedImageModel):
     """Base class of the zoo's GANs. Batches are dicts {"images", "tokens" or "embeddings"}.
 
     Args:
@@ -158,7 +231,7 @@ class TextToImageGAN(keras.Model):
         if jit_compile is None:
             jit_compile = training.default_jit_compile()
         self._players = PlayerOptimizers(g_optimizer, d_optimizer, self.discriminator_variables)
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self._make_trackers()
         super().compile(optimizer=self._players,
                         jit_compile=jit_compile, **kwargs)
         # Build now, generator first, so both optimizers' slots exist in a fixed order.
@@ -173,6 +246,18 @@ class TextToImageGAN(keras.Model):
     @property
     def d_optimizer(self):
         return self._players.d_optimizer if self._players else None
+
+    @property
+    def scheduled_optimizers(self):
+        """The optimizers `LearningRateDecay` steers, in the order of `base_learning_rates`."""
+        return (self.g_optimizer, self.d_optimizer)
+
+    def learning_rate_schedule(self):
+        from gan_zoo.callbacks import LearningRateDecay
+
+        if not self.lr_decay_every:
+            return None
+        return LearningRateDecay(self.lr_decay_every, self.lr_decay_factor, self.lr_decay_offset)
 
     def get_compile_config(self):
         if self._players is None:
@@ -212,45 +297,11 @@ class TextToImageGAN(keras.Model):
         g_loss, g_parts = training.minimize(self.g_optimizer, self.generator_variables,
                                             lambda: self.generator_loss(batch))
         self.optimizer.iterations.assign_add(1)
-        logs = {"d_loss": d_loss, "g_loss": g_loss, **d_parts, **g_parts}
-        for name, tracker in self._trackers.items():
-            tracker.update_state(logs[name])
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
-
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
-
-    def fit(self, x=None, *args, callbacks=None, initial_epoch=0, **kwargs):
-        """keras.Model.fit, plus: the dataset's vocabulary is checked against the model's, the
-        authors' step learning-rate decay is added, and a `Checkpoint` callback resumes."""
-        from gan_zoo.callbacks import Checkpoint, LearningRateDecay
-
-        if self._players is None:
-            raise RuntimeError("Call model.compile() before model.fit().")
-        data_vocabulary = getattr(x, "vocabulary", None)
-        if data_vocabulary is not None and self.vocabulary is not None and data_vocabulary != self.vocabulary:
-            raise ValueError(
-                f"The dataset was encoded with a different vocabulary ({len(data_vocabulary)} "
-                f"entries) than the model's ({len(self.vocabulary)}): build it with "
-                "make_dataset(..., vocabulary=model.vocabulary).")
-        _reject_raw_strings(getattr(x, "element_spec", x))  # before JAX's jit sees them
-        callbacks = list(callbacks or [])
-        for callback in callbacks:
-            if isinstance(callback, Checkpoint):
-                initial_epoch = max(initial_epoch, callback.restore(self))
-        if self.lr_decay_every and not any(isinstance(c, LearningRateDecay) for c in callbacks):
-            callbacks.append(LearningRateDecay(self.lr_decay_every, self.lr_decay_factor,
-                                               self.lr_decay_offset))
-        if hasattr(x, "set_epoch"):
-            x.set_epoch(initial_epoch)
-        kwargs.setdefault("shuffle", False)  # make_dataset's pipelines shuffle themselves
-        return super().fit(x, *args, callbacks=callbacks, initial_epoch=initial_epoch, **kwargs)
+        return self.record({"d_loss": d_loss, "g_loss": g_loss, **d_parts, **g_parts})
 
     def check_batch(self, data):
         """Checks a batch's structure and shapes (at trace time) and returns it as a dict."""
-        if isinstance(data, (tuple, list)) and len(data) == 1:
-            data = data[0]
+        data = self.unwrap_batch(data)
         if not isinstance(data, dict):
             raise TypeError("gan_zoo models train on dict batches {'images', 'tokens'} such as "
                             "gan_zoo.data.make_dataset(images, captions, vocabulary) builds; got "
@@ -279,11 +330,19 @@ class TextToImageGAN(keras.Model):
         raise NotImplementedError
 
     def encode_captions(self, captions):
-        """Captions -> sentence conditions as numpy float32 [N, condition_dim]."""
+        """Captions -> the conditions `synthesize` takes: numpy float32 [N, condition_dim]
+        sentence vectors (AttnGAN: a dict that adds the words and their mask)."""
         if self.text_encoder is None:
             raise ValueError("This model is conditioned on precomputed embeddings: pass embeddings=.")
         tokens = self.vocabulary.encode(captions, self.max_length)
         return ops.convert_to_numpy(self.text_encoder(tokens, training=False)[1])
+
+    def encode_embeddings(self, embeddings):
+        """Precomputed sentence embeddings [N, condition_dim] -> the conditions `synthesize` takes."""
+        condition = np.asarray(embeddings, dtype="float32")
+        if condition.ndim != 2 or condition.shape[1] != self.condition_dim:
+            raise ValueError(f"embeddings must be [N, {self.condition_dim}]; got {condition.shape}")
+        return condition
 
     def generate(self, captions=None, seed=None, num_per_caption=1, embeddings=None, batch_size=64,
                  return_stages=False):
@@ -292,55 +351,53 @@ class TextToImageGAN(keras.Model):
         The same `seed` gives the same images, on every backend and after a reload. With
         `return_stages=True`, a dict {size: images} with every stage's output.
         """
-        if (captions is None) == (embeddings is None):
-            raise ValueError("Pass captions or embeddings= (one of them).")
-        if embeddings is not None:
-            condition = np.asarray(embeddings, dtype="float32")
-            if condition.ndim != 2 or condition.shape[1] != self.condition_dim:
-                raise ValueError(f"embeddings must be [N, {self.condition_dim}]; got {condition.shape}")
-        else:
-            condition = self.encode_captions(captions)
-        condition = np.repeat(condition, num_per_caption, axis=0)
-        noise = self._latent(np.random.default_rng(seed), len(condition))
-        stages = self._synthesize_batched(noise, condition, batch_size)
+        noise, condition = self._generation_inputs(captions, embeddings, seed, num_per_caption)
+        stages = self._batched(self._synthesize_stages, noise, condition, batch_size)
+        stages = {size: to_uint8(images) for size, images in stages.items()}
         return stages if return_stages else stages[max(stages)]
 
     def interpolate(self, caption_a, caption_b, steps=8, seed=0):
-        """GAN-INT: images along the line between two captions' conditions, one fixed z."""
+        """GAN-INT: images along the line between two captions' conditions, one fixed z (word
+        masks, where a model has them, are joined)."""
         ends = self.encode_captions([caption_a, caption_b])
-        t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
-        condition = (1.0 - t) * ends[0] + t * ends[1]
-        noise = self._latent(np.random.default_rng(seed), 1)
-        stages = self._synthesize_batched(np.repeat(noise, steps, axis=0), condition, steps)
-        return stages[max(stages)]
+        t = np.linspace(0.0, 1.0, steps, dtype="float32")
 
-    def _synthesize_batched(self, noise, condition, batch_size):
-        """Runs `synthesize` in batches; returns {size: uint8 images} for every stage."""
+        def blend(end):
+            if end.dtype == bool:
+                return np.repeat(end[:1] | end[1:], steps, axis=0)
+            w = t.reshape((steps,) + (1,) * (end.ndim - 1))
+            return (1.0 - w) * end[0] + w * end[1]
+
+        condition = keras.tree.map_structure(blend, ends)
+        noise = np.repeat(self._latent(np.random.default_rng(seed), 1), steps, axis=0)
+        stages = self._batched(self._synthesize_stages, noise, condition, steps)
+        return to_uint8(stages[max(stages)])
+
+    def _generation_inputs(self, captions, embeddings, seed, num_per_caption):
+        """(latent noise, conditions) for `generate`, each caption's row repeated k times."""
+        if (captions is None) == (embeddings is None):
+            raise ValueError("Pass captions or embeddings= (one of them).")
+        condition = (self.encode_embeddings(embeddings) if embeddings is not None
+                     else self.encode_captions(captions))
+        condition = keras.tree.map_structure(lambda a: np.repeat(a, num_per_caption, axis=0), condition)
+        rows = len(keras.tree.flatten(condition)[0])
+        return self._latent(np.random.default_rng(seed), rows), condition
+
+    def _synthesize_stages(self, noise, condition):
+        out = self.synthesize(noise, condition)
+        return out if isinstance(out, dict) else {self.image_size: out}
+
+    @staticmethod
+    def _batched(function, noise, condition, batch_size):
+        """Runs `function(noise, condition)` in batches; its outputs joined as numpy arrays."""
         chunks = []
         for i in range(0, len(noise), batch_size):
-            out = self.synthesize(noise[i:i + batch_size], condition[i:i + batch_size])
-            chunks.append(out if isinstance(out, dict) else {self.image_size: out})
-        return {size: to_uint8(np.concatenate([ops.convert_to_numpy(c[size]) for c in chunks]))
-                for size in chunks[0]}
+            part = keras.tree.map_structure(lambda a: a[i:i + batch_size], condition)
+            out = function(noise[i:i + batch_size], part)
+            chunks.append(keras.tree.map_structure(ops.convert_to_numpy, out))
+        return keras.tree.map_structure(lambda *parts: np.concatenate(parts), *chunks)
 
     # ----------------------------------------------------------------- saving
-    def _seed_states(self):
-        """Every seed generator's state (noise, dropout): saved so that a resume is exact."""
-        return [sg.state for layer in self._flatten_layers(include_self=True)
-                for sg in layer._seed_generators]
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        for i, state in enumerate(self._seed_states()):
-            store[f"seed_{i}"] = state
-
-    def load_own_variables(self, store):
-        keys = list(store.keys())
-        super().load_own_variables({k: store[k] for k in keys if not k.startswith("seed_")})
-        for i, state in enumerate(self._seed_states()):
-            if f"seed_{i}" in keys:
-                state.assign(store[f"seed_{i}"])
-
     def get_config(self):
         return {
             "name": self.name,
@@ -361,3 +418,10 @@ class TextToImageGAN(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def deserialize_entry(config, key):
+    """A config whose `key` (a model this one builds on, saved inside it) is deserialized."""
+    if isinstance(config.get(key), dict):
+        config = dict(config, **{key: keras.saving.deserialize_keras_object(config[key])})
+    return config

@@ -6,16 +6,16 @@ re-reads that sketch together with the text and paints it at 256x256. Widths, bl
 and hyperparameters follow the authors' StackGAN-Pytorch (`model.py`, `trainer.py`, `cfg/`).
 """
 
-import math
 import os
 
 import keras
 from keras import layers, ops
 
 from gan_zoo import losses
-from gan_zoo.layers import (ConditioningAugmentation, ResidualBlock, activation, batch_norm, conv2d,
-                            conv_initializer, tile_spatially)
-from gan_zoo.models.base import TextToImageGAN
+from gan_zoo.layers import (ConditioningAugmentation, ResidualBlock, batch_norm, conv2d,
+                            conv_initializer, tile_spatially, to_image, up_block)
+from gan_zoo.models.base import TextToImageGAN, deserialize_entry
+from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 
 PRESETS = {
     "birds": {"gf": 128, "df": 64, "c_dim": 128, "r_num": 4},  # StackGAN-Pytorch / TF birds
@@ -23,23 +23,6 @@ PRESETS = {
     "small": {"gf": 16, "df": 16, "c_dim": 32, "r_num": 1},  # for CPU work
 }
 LR_DECAY_EVERY = {1: 50, 2: 100}  # TF StackGAN birds: Stage-I every 50, Stage-II every 100 epochs
-
-
-def _up_block(x, filters):
-    """Nearest x2, conv3x3 (no bias), BN, ReLU: StackGAN's upBlock."""
-    x = conv2d(filters, 3)(layers.UpSampling2D(2, interpolation="nearest")(x))
-    return layers.ReLU()(batch_norm()(x))
-
-
-def _to_image(x):
-    return layers.Activation("tanh", dtype="float32")(conv2d(3, 3)(x))
-
-
-def _steps(ratio, what):
-    steps = math.log2(ratio)
-    if ratio < 2 or steps != int(steps):
-        raise ValueError(f"{what} must grow by a power of two; got a factor of {ratio}")
-    return int(steps)
 
 
 def _conditioning(embedding, eps, c_dim, text_batch_norm):
@@ -59,9 +42,9 @@ def build_stage1_generator(noise_dim, embedding_dim, image_size=64, gf=128, c_di
     x = layers.Dense(4 * 4 * gf * 8, use_bias=False, kernel_initializer=conv_initializer())(
         layers.Concatenate()([z, c]))
     x = layers.Reshape((4, 4, gf * 8))(layers.ReLU()(batch_norm()(x)))
-    for i in range(_steps(image_size / 4, "Stage-I's image size from 4x4")):
-        x = _up_block(x, gf * 8 // 2 ** (i + 1))
-    return keras.Model([z, embedding, eps], [_to_image(x), mu, logvar], name="stage1_generator")
+    for i in range(doublings(image_size / 4, "Stage-I's image size from 4x4")):
+        x = up_block(x, gf * 8 // 2 ** (i + 1))
+    return keras.Model([z, embedding, eps], [to_image(x), mu, logvar], name="stage1_generator")
 
 
 def build_stage2_generator(stage1_generator, noise_dim, embedding_dim, image_size=256, gf=128,
@@ -86,62 +69,10 @@ def build_stage2_generator(stage1_generator, noise_dim, embedding_dim, image_siz
     x = layers.ReLU()(batch_norm()(conv2d(gf * 4, 3)(x)))
     for _ in range(r_num):
         x = ResidualBlock(activation="relu")(x)
-    for i in range(_steps(image_size / (low_size // 4), "Stage-II's image size from its 16x16 code")):
-        x = _up_block(x, gf * 4 // 2 ** (i + 1))
-    return keras.Model([z, embedding, eps1, eps2], [_to_image(x), low, mu, logvar],
+    for i in range(doublings(image_size / (low_size // 4), "Stage-II's image size from its 16x16 code")):
+        x = up_block(x, gf * 4 // 2 ** (i + 1))
+    return keras.Model([z, embedding, eps1, eps2], [to_image(x), low, mu, logvar],
                        name="stage2_generator")
-
-
-@keras.saving.register_keras_serializable(package="gan_zoo")
-class StackDiscriminator(keras.Model):
-    """D of either stage: an image encoder to 4x4x(8·df) and logit heads on its features.
-
-    The encoder halves the image with 4x4 stride-2 convolutions (BN from the second, LeakyReLU
-    0.2) to 4x4, then narrows with 3x3 convolutions to 8·df channels (Stage-II at 256 px:
-    2048 -> 1024 -> 512). The conditional head joins the tiled μ: conv3x3, BN, LeakyReLU, then
-    a 4x4 conv to one logit; Stage-II adds an unconditional head (a 4x4 conv). The split lets
-    a batch's features be reused for its mismatched pairs, as the authors' loss does.
-    """
-
-    def __init__(self, image_size, df, c_dim, unconditional, **kwargs):
-        super().__init__(**kwargs)
-        self.image_size, self.df, self.c_dim, self.unconditional = image_size, df, c_dim, unconditional
-        image = keras.Input((image_size, image_size, 3))
-        x = activation("leaky_relu")(conv2d(df, 4, strides=2)(image))
-        width = df
-        for _ in range(_steps(image_size / 4, "The discriminator's image size from 4x4") - 1):
-            width *= 2
-            x = activation("leaky_relu")(batch_norm()(conv2d(width, 4, strides=2)(x)))
-        while width > df * 8:
-            width //= 2
-            x = activation("leaky_relu")(batch_norm()(conv2d(width, 3)(x)))
-        self.encoder = keras.Model(image, x, name="image_encoder")
-        features = keras.Input((4, 4, width))
-        mu = keras.Input((c_dim,))
-        h = layers.Concatenate()([features, tile_spatially(mu, 4)])
-        h = activation("leaky_relu")(batch_norm()(conv2d(df * 8, 3)(h)))
-        logit = layers.Flatten()(conv2d(1, 4, strides=4, padding="valid", use_bias=True)(h))
-        self.cond_head = keras.Model([features, mu], logit, name="cond_head")
-        self.uncond_head = None
-        if unconditional:
-            logit = layers.Flatten()(conv2d(1, 4, strides=4, padding="valid", use_bias=True)(features))
-            self.uncond_head = keras.Model(features, logit, name="uncond_head")
-        self.built = True
-
-    def call(self, inputs, training=False):
-        """[image, μ] -> conditional logits (and unconditional ones, for Stage-II)."""
-        image, mu = inputs
-        features = self.encoder(image, training=training)
-        cond = self.cond_head([features, mu], training=training)
-        if self.uncond_head is None:
-            return cond
-        return cond, self.uncond_head(features, training=training)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(image_size=self.image_size, df=self.df, c_dim=self.c_dim,
-                      unconditional=self.unconditional)
-        return config
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -208,8 +139,8 @@ class StackGAN(TextToImageGAN):
             self.generator = build_stage2_generator(stage1.generator, self.noise_dim, self.condition_dim,
                                                     self.image_size, self.gf, self.c_dim, self.r_num,
                                                     self.text_batch_norm)
-        self.discriminator = StackDiscriminator(self.image_size, self.df, self.c_dim,
-                                                unconditional=stage == 2, name="discriminator")
+        self.discriminator = ConditionalDiscriminator(self.image_size, self.df, self.c_dim,
+                                                      unconditional=stage == 2, name="discriminator")
         self.built = True
 
     @property
@@ -293,9 +224,7 @@ class StackGAN(TextToImageGAN):
 
     @classmethod
     def from_config(cls, config):
-        if isinstance(config.get("stage1"), dict):
-            config = dict(config, stage1=keras.saving.deserialize_keras_object(config["stage1"]))
-        return cls(**config)
+        return cls(**deserialize_entry(config, "stage1"))
 
 
 def _load_stage1(stage1):

@@ -1,4 +1,5 @@
-"""PNG figures people look at: sample grids and loss curves (matplotlib, no display needed)."""
+"""PNG figures people look at: sample grids, loss curves, attention maps (matplotlib, no display
+needed)."""
 
 import os
 
@@ -42,6 +43,37 @@ def stages_side_by_side(stages):
     enlarged = [np.repeat(np.repeat(stages[s], largest // s, axis=1), largest // s, axis=2)
                 for s in sorted(stages)]
     return np.stack(enlarged, axis=1).reshape((-1, largest, largest, 3))
+
+
+def save_attention_maps(images, maps, words, path, title=None):
+    """AttnGAN's figure: each image, then each word's attention over it.
+
+    images uint8 [N, H, W, 3]; maps [N, T, h, w] (one attention stage of
+    `generate(..., return_attention=True)`); words: N lists of the words each caption was read
+    as (padding has no map). Each map is enlarged to the image, scaled to its own maximum and
+    laid over a dimmed copy of the image.
+    """
+    plt = _pyplot()
+    images, maps = np.asarray(images), np.asarray(maps)
+    cols = 1 + max(len(w) for w in words)
+    fig, axes = plt.subplots(len(images), cols, figsize=(1.3 * cols, 1.4 * len(images)), squeeze=False)
+    for r, (image, image_maps, caption_words) in enumerate(zip(images, maps, words)):
+        scale = image.shape[0] // image_maps.shape[-2]
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c > len(caption_words):
+                ax.axis("off")
+        axes[r, 0].imshow(image)
+        for t, word in enumerate(caption_words):
+            heat = np.repeat(np.repeat(image_maps[t], scale, axis=0), scale, axis=1)
+            axes[r, t + 1].imshow((image * 0.4).astype(np.uint8))
+            axes[r, t + 1].imshow(heat / max(heat.max(), 1e-12), cmap="jet", alpha=0.55, vmin=0, vmax=1)
+            axes[r, t + 1].set_title(word, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    _save_figure(fig, path)
 
 
 def save_loss_plot(history, path):

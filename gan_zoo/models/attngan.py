@@ -1,0 +1,241 @@
+"""AttnGAN: Xu et al., "AttnGAN: Fine-Grained Text to Image Generation with Attentional
+Generative Adversarial Networks" (CVPR 2018).
+
+A first stage paints a coarse image from the sentence; each later stage doubles it, after
+every region has gathered the words that concern it (word attention). A discriminator per
+stage judges each image alone and with its sentence, and a pretrained, frozen DAMSM scores
+how well the last image matches the caption word by word. Widths, blocks, losses and
+hyperparameters follow the authors' code (`model.py`, `trainer.py`, `cfg/bird_attn2.yml`).
+"""
+
+import keras
+from keras import layers, ops
+
+from gan_zoo import losses
+from gan_zoo.data.validation import to_uint8
+from gan_zoo.layers import (ConditioningAugmentation, ResidualBlock, WordAttention, activation,
+                            batch_norm, conv_initializer, to_image, up_block)
+from gan_zoo.models.base import TextToImageGAN, deserialize_entry
+from gan_zoo.models.damsm import load_damsm
+from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
+
+PRESETS = {
+    "birds": {"gf": 32, "df": 64, "r_num": 2, "stages": 3, "base_size": 64, "damsm_weight": 5.0},
+    "coco": {"gf": 48, "df": 96, "r_num": 3, "stages": 3, "base_size": 64, "damsm_weight": 50.0},
+    "small": {"gf": 16, "df": 16, "r_num": 1, "stages": 2, "base_size": 16, "damsm_weight": 5.0},
+}
+INIT = "orthogonal"  # the authors' weights_init for every conv and linear of G and D
+
+
+def build_generator(noise_dim, sentence_dim, word_dim, max_length, gf=32, r_num=2, stages=3,
+                    base_size=64, c_dim=100):
+    """[z, sentence, words, word mask, ε] -> [image per stage..., attention per later stage..., μ, log σ²].
+
+    Stage 0 (INIT_STAGE_G): GLU conditioning augmentation, FC -> 4x4, GLU up-blocks to
+    `base_size` with `gf` channels. Each later stage (NEXT_STAGE_G): word attention, the
+    context joined to the features, `r_num` GLU residual blocks, one up-block. Every stage
+    draws its image with conv3x3 -> tanh.
+    """
+    z = keras.Input((noise_dim,), name="noise")
+    sentence = keras.Input((sentence_dim,), name="sentence")
+    words = keras.Input((max_length, word_dim), name="words")
+    mask = keras.Input((max_length,), name="word_mask")
+    eps = keras.Input((c_dim,), name="ca_noise")
+    c, mu, logvar = ConditioningAugmentation(c_dim, "glu", initializer=INIT, name="ca")(sentence, noise=eps)
+    up_steps = doublings(base_size / 4, "AttnGAN's first stage size from 4x4")
+    width = gf * 2 ** up_steps
+    x = layers.Dense(4 * 4 * width * 2, use_bias=False, kernel_initializer=conv_initializer(INIT),
+                     name="fc")(layers.Concatenate()([c, z]))
+    x = layers.Reshape((4, 4, width))(activation("glu")(batch_norm()(x)))
+    for _ in range(up_steps):
+        width //= 2
+        x = up_block(x, width, "glu", INIT)
+    images, maps = [to_image(x, INIT)], []
+    for stage in range(1, stages):
+        context, attention = WordAttention(initializer=INIT, name=f"attention_{stage}")(x, words, mask)
+        x = layers.Concatenate()([x, context])
+        for _ in range(r_num):
+            x = ResidualBlock(activation="glu", activate_output=False, initializer=INIT)(x)
+        x = up_block(x, gf, "glu", INIT)
+        images.append(to_image(x, INIT))
+        maps.append(attention)
+    return keras.Model([z, sentence, words, mask, eps], images + maps + [mu, logvar], name="generator")
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class AttnGAN(TextToImageGAN):
+    """AttnGAN over a pretrained DAMSM, whose text encoder (frozen) conditions it.
+
+    Args:
+        damsm: the pretrained `DAMSM` or the path of its `.keras` file. Its vocabulary,
+            caption length and text encoder are the model's; it stays frozen.
+        vocabulary: optional; must equal the DAMSM's.
+        preset: "birds" (GF 32, DF 64, 2 residual blocks, 3 stages to 256 px, λ 5; the
+            default), "coco" (GF 48, DF 96, 3 blocks, λ 50) or "small" (2 stages, 16 -> 32 px).
+        gf, df, r_num, stages, base_size, damsm_weight: override the preset; the image size is
+            base_size · 2^(stages - 1).
+        c_dim: conditioning-augmentation width (100).
+        kl_weight: weight of the KL term (1).
+        **kwargs: `TextToImageGAN` arguments (noise_dim, learning_rate, seed, ...).
+    """
+
+    loss_names = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "d_real_uncond", "d_fake_uncond",
+                  "g_fake", "g_fake_uncond", "w_loss", "s_loss", "kl")
+
+    def __init__(self, damsm=None, vocabulary=None, preset=None, gf=None, df=None, r_num=None,
+                 stages=None, base_size=None, damsm_weight=None, c_dim=100, kl_weight=1.0,
+                 image_size=None, **kwargs):
+        damsm = load_damsm(damsm)
+        if vocabulary is not None and vocabulary != damsm.vocabulary:
+            raise ValueError("The vocabulary differs from the DAMSM's: AttnGAN reads captions "
+                             "with its DAMSM's text encoder, so it takes the DAMSM's vocabulary.")
+        for key in ("embedding_dim", "text_encoder", "train_text_encoder", "max_length"):
+            if key in kwargs:
+                raise ValueError(f"AttnGAN takes {key} from its DAMSM, which stays frozen.")
+        preset = preset or "birds"
+        if preset not in PRESETS:
+            raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        config = dict(PRESETS[preset])
+        config.update({k: v for k, v in dict(gf=gf, df=df, r_num=r_num, stages=stages, base_size=base_size,
+                                              damsm_weight=damsm_weight).items() if v is not None})
+        expected = config["base_size"] * 2 ** (config["stages"] - 1)
+        if image_size is not None and image_size != expected:
+            raise ValueError(f"image_size {image_size} does not fit {config['stages']} stages from "
+                             f"{config['base_size']} px: it must be {expected} (base_size · 2^(stages - 1)).")
+        super().__init__(vocabulary=damsm.vocabulary, image_size=expected, max_length=damsm.max_length,
+                         text_encoder=damsm.text_encoder, train_text_encoder=False, **kwargs)
+        self.damsm = damsm
+        self.damsm.trainable = False
+        self.preset, self.c_dim, self.kl_weight = preset, c_dim, kl_weight
+        self.gf, self.df, self.r_num = config["gf"], config["df"], config["r_num"]
+        self.stages, self.base_size, self.damsm_weight = config["stages"], config["base_size"], config["damsm_weight"]
+        self.stage_sizes = [self.base_size * 2 ** k for k in range(self.stages)]
+        dim = self.text_encoder.output_dim
+        self.generator = build_generator(self.noise_dim, dim, dim, self.max_length, self.gf, self.r_num,
+                                         self.stages, self.base_size, c_dim)
+        self.discriminators = [
+            ConditionalDiscriminator(size, self.df, dim, unconditional=True, initializer=INIT,
+                                     name=f"discriminator_{size}") for size in self.stage_sizes]
+        self.built = True
+
+    @property
+    def latent_widths(self):
+        """z, then the conditioning-augmentation noise."""
+        return [self.noise_dim, self.c_dim]
+
+    @property
+    def discriminator_variables(self):
+        return [v for d in self.discriminators for v in d.trainable_variables]
+
+    # ----------------------------------------------------------------- conditioning
+    def text_features(self, tokens):
+        """(words, sentence, mask) from the frozen text encoder, in inference mode."""
+        words, sentence, mask = self.text_encoder(tokens, training=False)
+        return ops.stop_gradient(words), ops.stop_gradient(sentence), mask
+
+    def encode_captions(self, captions):
+        tokens = self.vocabulary.encode(captions, self.max_length)
+        words, sentence, mask = (ops.convert_to_numpy(t) for t in self.text_encoder(tokens, training=False))
+        return {"sentence": sentence, "words": words, "mask": mask}
+
+    def encode_embeddings(self, embeddings):
+        raise ValueError("AttnGAN attends to the words of a caption, so it needs the captions "
+                         "themselves; sentence embeddings alone cannot condition it.")
+
+    def _run_generator(self, latent, condition, training):
+        """(images per stage, attention maps per later stage, μ, log σ²)."""
+        latent = ops.convert_to_tensor(latent)
+        z, eps = latent[:, :self.noise_dim], latent[:, self.noise_dim:]
+        mask = ops.cast(condition["mask"], "float32")
+        sentence, words = (ops.convert_to_tensor(condition[k]) for k in ("sentence", "words"))
+        out = self.generator([z, sentence, words, mask, eps], training=training)
+        images, maps = out[:self.stages], out[self.stages:-2]
+        return images, maps, out[-2], out[-1]
+
+    def synthesize(self, noise, condition):
+        images, _, _, _ = self._run_generator(noise, condition, training=False)
+        return dict(zip(self.stage_sizes, images))
+
+    def synthesize_with_attention(self, noise, condition):
+        images, maps, _, _ = self._run_generator(noise, condition, training=False)
+        return dict(zip(self.stage_sizes, images)), list(maps)
+
+    def generate(self, captions=None, seed=None, num_per_caption=1, embeddings=None, batch_size=64,
+                 return_stages=False, return_attention=False):
+        """As `TextToImageGAN.generate`; with `return_attention=True`, returns (images, maps):
+        one float32 [N, T, h, w] map per attention stage, each word's weight over the image."""
+        if not return_attention:
+            return super().generate(captions, seed, num_per_caption, embeddings, batch_size, return_stages)
+        noise, condition = self._generation_inputs(captions, embeddings, seed, num_per_caption)
+        stages, maps = self._batched(self.synthesize_with_attention, noise, condition, batch_size)
+        stages = {size: to_uint8(images) for size, images in stages.items()}
+        return (stages if return_stages else stages[max(stages)]), maps
+
+    # ----------------------------------------------------------------- losses
+    def _fake(self, batch):
+        words, sentence, mask = self.text_features(batch["tokens"])
+        condition = {"sentence": sentence, "words": words, "mask": mask}
+        latent = self.sample_latent(batch, ops.shape(sentence)[0])
+        images, _, mu, logvar = self._run_generator(latent, condition, training=True)
+        return images, (words, sentence, mask), mu, logvar
+
+    def real_images(self, batch):
+        """The batch's images at every stage's size, shrunk from the largest by averaging each
+        2^k x 2^k block: the authors resize their 256 px crop with PIL's (antialiased) bilinear;
+        block averaging is as smooth and, unlike an antialiased resize, compiles under XLA."""
+        images = batch["images"]
+        return [images if size == self.image_size else
+                ops.average_pool(images, self.image_size // size, self.image_size // size)
+                for size in self.stage_sizes]
+
+    def discriminator_loss(self, batch):
+        """Σ stages ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u), each D conditioned on the
+        sentence vector; wrong pairs reuse the real images' features, rolled by one."""
+        fakes, (_, sentence, _), _, _ = self._fake(batch)
+        mask = self.mismatch_weights(batch)
+        total, parts = 0.0, {}
+        for d, real, fake in zip(self.discriminators, self.real_images(batch), fakes):
+            real_features = d.encoder(real, training=True)
+            fake_features = d.encoder(ops.stop_gradient(fake), training=True)
+            loss, stage_parts = losses.conditional_and_unconditional_discriminator_loss(
+                d.cond_head([real_features, sentence], training=True),
+                d.cond_head([ops.roll(real_features, 1, axis=0), sentence], training=True),
+                d.cond_head([fake_features, sentence], training=True),
+                d.uncond_head(real_features, training=True),
+                d.uncond_head(fake_features, training=True), mask)
+            total += loss
+            for name, value in stage_parts.items():
+                parts[name] = parts.get(name, 0.0) + value / self.stages
+        return total, parts
+
+    def generator_loss(self, batch):
+        """Σ stages (fool the conditional + the unconditional head) + λ · DAMSM(last image) + KL."""
+        fakes, (words, sentence, mask), mu, logvar = self._fake(batch)
+        parts = {"g_fake": 0.0, "g_fake_uncond": 0.0}
+        for d, fake in zip(self.discriminators, fakes):
+            features = d.encoder(fake, training=True)
+            parts["g_fake"] += losses.generator_loss(d.cond_head([features, sentence], training=True))
+            parts["g_fake_uncond"] += losses.generator_loss(d.uncond_head(features, training=True))
+        regions, code = self.damsm.encode_images(fakes[-1], training=False)
+        _, damsm_parts = losses.damsm_loss(regions, code, words, sentence, mask, batch.get("labels"),
+                                           *self.damsm.gammas)
+        parts.update(damsm_parts, kl=losses.kl_divergence(mu, logvar))
+        total = (parts["g_fake"] + parts["g_fake_uncond"]
+                 + self.damsm_weight * (parts["w_loss"] + parts["s_loss"]) + self.kl_weight * parts["kl"])
+        return total, parts
+
+    # ----------------------------------------------------------------- saving
+    def get_config(self):
+        config = super().get_config()
+        for key in ("vocabulary", "embedding_dim", "image_size", "max_length", "train_text_encoder"):
+            config.pop(key)  # they come from the DAMSM and the preset
+        config.update(damsm=keras.saving.serialize_keras_object(self.damsm), preset=self.preset,
+                      gf=self.gf, df=self.df, r_num=self.r_num, stages=self.stages,
+                      base_size=self.base_size, damsm_weight=self.damsm_weight, c_dim=self.c_dim,
+                      kl_weight=self.kl_weight)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_entry(config, "damsm"))
+

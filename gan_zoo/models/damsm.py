@@ -1,0 +1,206 @@
+"""DAMSM: the Deep Attentional Multimodal Similarity Model of AttnGAN (Xu et al., CVPR 2018).
+
+A text encoder (the zoo's shared `TextEncoder`) and an image encoder are trained together so
+that each caption's words find their image regions and each sentence its image; AttnGAN then
+uses both, frozen, to score how well its images match their captions, and R-precision uses
+them to evaluate any model. Losses and hyperparameters follow the authors' `pretrain_DAMSM.py`
+and `cfg/DAMSM/bird.yml`.
+"""
+
+import os
+
+import numpy as np
+
+import keras
+from keras import ops
+
+from gan_zoo import losses, training
+from gan_zoo.data.validation import check_images
+from gan_zoo.metrics.retrieval import r_precision
+from gan_zoo.models.base import CaptionedImageModel, _reject_raw_strings
+from gan_zoo.models.image_encoders import InceptionEncoder, SmallEncoder
+from gan_zoo.text import TextEncoder, Vocabulary
+
+IMAGE_ENCODERS = ("inception_v3", "small")
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class DAMSM(CaptionedImageModel):
+    """Text and image encoders trained with the DAMSM word and sentence matching losses.
+
+    Args:
+        vocabulary: the `Vocabulary` captions are encoded with.
+        image_encoder: "inception_v3" (the authors' frozen Inception-v3 with two trainable
+            256-d heads; any image size, resized to 299) or "small" (a small CNN trained from
+            scratch, for 32-128 px data).
+        inception_weights: local file of keras.applications InceptionV3 weights (with or
+            without the top); None leaves the trunk random, which is only good for tests.
+        image_size: the small encoder's input side (images of other sizes are resized).
+        max_length: caption length in tokens (WORDS_NUM 18).
+        gamma1, gamma2, gamma3: the attention sharpness, word-score and loss scales (4, 5, 10).
+        learning_rate, beta_1, beta_2: Adam (2e-3, 0.5, 0.999) for both encoders.
+        lr_decay: per-epoch learning-rate factor (0.98), until the rate reaches a tenth.
+        text_clipnorm: global norm the text encoder's gradients are clipped to (0.25).
+        seed: seeds the text encoder's dropout.
+    """
+
+    loss_names = ("loss", "w_loss", "s_loss")
+
+    def __init__(self, vocabulary, image_encoder="inception_v3", inception_weights=None, image_size=64,
+                 max_length=18, gamma1=4.0, gamma2=5.0, gamma3=10.0, learning_rate=2e-3, beta_1=0.5,
+                 beta_2=0.999, lr_decay=0.98, text_clipnorm=0.25, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(vocabulary, dict):
+            vocabulary = Vocabulary.from_config(vocabulary)
+        if not isinstance(vocabulary, Vocabulary):
+            raise ValueError("DAMSM needs vocabulary=, the Vocabulary its captions are encoded with.")
+        if image_encoder not in IMAGE_ENCODERS:
+            raise ValueError(f"Unknown image_encoder {image_encoder!r}; choose from {IMAGE_ENCODERS}.")
+        self.vocabulary, self.image_encoder_name, self.image_size = vocabulary, image_encoder, image_size
+        self.max_length, self.gammas = max_length, (gamma1, gamma2, gamma3)
+        self.learning_rate, self.beta_1, self.beta_2 = learning_rate, beta_1, beta_2
+        self.lr_decay, self.text_clipnorm, self.seed = lr_decay, text_clipnorm, seed
+        self.text_encoder = TextEncoder(len(vocabulary), seed=seed, name="text_encoder")
+        self.text_encoder.build((None, max_length))
+        if image_encoder == "inception_v3":
+            self.image_encoder = InceptionEncoder(self.embedding_dim, inception_weights, name="image_encoder")
+        else:
+            self.image_encoder = SmallEncoder(image_size, self.embedding_dim, name="image_encoder")
+        self.image_encoder.build((None, image_size, image_size, 3))
+        self._trackers = {}
+        self.built = True
+
+    @property
+    def embedding_dim(self):
+        """Width of word, region, sentence and image features."""
+        return self.text_encoder.output_dim
+
+    # ----------------------------------------------------------------- encoders
+    def encode_text(self, tokens, training=False):
+        """Token ids [B, T] -> (words [B, T, D], sentence [B, D], mask [B, T])."""
+        return self.text_encoder(tokens, training=training)
+
+    def encode_images(self, images, training=False):
+        """Float images in [-1, 1] -> (regions [B, R, D], code [B, D])."""
+        return self.image_encoder(images, training=training)
+
+    def matching_loss(self, batch, training=False):
+        """The DAMSM loss of a batch and its parts {"w_loss", "s_loss"}."""
+        words, sentence, mask = self.encode_text(batch["tokens"], training=training)
+        regions, code = self.encode_images(batch["images"], training=training)
+        return losses.damsm_loss(regions, code, words, sentence, mask, batch.get("labels"), *self.gammas)
+
+    # ----------------------------------------------------------------- training
+    @property
+    def text_variables(self):
+        return self.text_encoder.trainable_variables
+
+    def compile(self, text_optimizer=None, image_optimizer=None, jit_compile=None, **kwargs):
+        """The authors' Adam for both encoders; the text encoder's clips its gradients' global
+        norm at `text_clipnorm` (their clip_grad_norm_ on the RNN; Keras's `clipnorm` would clip
+        each variable on its own)."""
+        adam = dict(learning_rate=self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2)
+        text_optimizer = text_optimizer or keras.optimizers.Adam(global_clipnorm=self.text_clipnorm, **adam)
+        image_optimizer = image_optimizer or keras.optimizers.Adam(**adam)
+        if text_optimizer is image_optimizer:
+            raise ValueError("The text and the image encoder need two optimizer instances.")
+        text_ids = {id(v) for v in self.text_variables}
+        self.text_optimizer, self.image_optimizer = text_optimizer, image_optimizer
+        encoders = keras.optimizers.MultiOptimizer(
+            lambda v: text_optimizer if id(v) in text_ids else image_optimizer)
+        self._make_trackers()
+        if jit_compile is None:
+            jit_compile = training.default_jit_compile()
+        super().compile(optimizer=encoders, jit_compile=jit_compile, **kwargs)
+        self.optimizer.build(self.trainable_variables)
+        self.base_learning_rates = tuple(float(ops.convert_to_numpy(o.learning_rate))
+                                         for o in self.scheduled_optimizers)
+
+    @property
+    def scheduled_optimizers(self):
+        return (self.text_optimizer, self.image_optimizer)
+
+    def learning_rate_schedule(self):
+        from gan_zoo.callbacks import LearningRateDecay
+
+        return LearningRateDecay(1, self.lr_decay, offset=0, floor=0.1) if self.lr_decay != 1 else None
+
+    def get_compile_config(self):
+        if getattr(self, "optimizer", None) is None:
+            return None
+        return {"text_optimizer": keras.saving.serialize_keras_object(self.text_optimizer),
+                "image_optimizer": keras.saving.serialize_keras_object(self.image_optimizer),
+                "jit_compile": self.jit_compile, "base_learning_rates": list(self.base_learning_rates)}
+
+    def compile_from_config(self, config):
+        self.compile(keras.saving.deserialize_keras_object(config["text_optimizer"]),
+                     keras.saving.deserialize_keras_object(config["image_optimizer"]),
+                     jit_compile=config["jit_compile"])
+        self.base_learning_rates = tuple(config["base_learning_rates"])
+
+    def train_step(self, *args):
+        return training.train_step(self, self._step, *args)
+
+    def _step(self, data):
+        batch = self.check_batch(data)
+        loss, parts = training.minimize(self.optimizer, self.trainable_variables,
+                                        lambda: self.matching_loss(batch, training=True))
+        return self.record({"loss": loss, **parts})
+
+    def check_batch(self, data):
+        """The batch as a dict with images [B, H, W, 3] and tokens [B, max_length]."""
+        data = self.unwrap_batch(data)
+        if not isinstance(data, dict) or "images" not in data or "tokens" not in data:
+            raise ValueError("DAMSM trains on dict batches {'images', 'tokens'} such as "
+                             "gan_zoo.data.make_dataset(images, captions, vocabulary) builds.")
+        _reject_raw_strings(data)
+        if len(data["images"].shape) != 4 or data["images"].shape[-1] != 3:
+            raise ValueError(f"images must be [batch, H, W, 3]; got {tuple(data['images'].shape)}")
+        if tuple(data["tokens"].shape)[1:] != (self.max_length,):
+            raise ValueError(f"tokens must be [batch, {self.max_length}]; got {tuple(data['tokens'].shape)}. "
+                             f"Use make_dataset(..., max_length={self.max_length}).")
+        return data
+
+    # ----------------------------------------------------------------- evaluation
+    def embed_captions(self, captions, batch_size=256):
+        """Caption strings -> sentence vectors, numpy float32 [N, D]."""
+        tokens = self.vocabulary.encode(captions, self.max_length)
+        return np.concatenate([ops.convert_to_numpy(self.encode_text(tokens[i:i + batch_size])[1])
+                               for i in range(0, len(tokens), batch_size)])
+
+    def embed_images(self, images, batch_size=64):
+        """uint8 images (or floats in [-1, 1]) -> image codes, numpy float32 [N, D]."""
+        images = check_images(images)
+        out = []
+        for i in range(0, len(images), batch_size):
+            chunk = images[i:i + batch_size]
+            chunk = chunk.astype("float32") / 127.5 - 1.0 if chunk.dtype == np.uint8 else chunk
+            out.append(ops.convert_to_numpy(self.encode_images(chunk)[1]))
+        return np.concatenate(out)
+
+    def r_precision(self, images, captions, num_mismatched=99, folds=10, seed=0):
+        """R@1 of each image's own caption against `num_mismatched` others: (mean, std) over folds."""
+        return r_precision(self.embed_images(images), self.embed_captions(captions),
+                           num_mismatched, folds, seed)
+
+    # ----------------------------------------------------------------- saving
+    def get_config(self):
+        gamma1, gamma2, gamma3 = self.gammas
+        return {"name": self.name, "vocabulary": self.vocabulary.get_config(),
+                "image_encoder": self.image_encoder_name, "image_size": self.image_size,
+                "max_length": self.max_length, "gamma1": gamma1, "gamma2": gamma2, "gamma3": gamma3,
+                "learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "lr_decay": self.lr_decay, "text_clipnorm": self.text_clipnorm, "seed": self.seed}
+
+
+def load_damsm(damsm):
+    """A DAMSM, given or loaded from a .keras path; anything else is an error."""
+    if isinstance(damsm, (str, os.PathLike)):
+        if not os.path.exists(damsm):
+            raise FileNotFoundError(f"No DAMSM at {damsm}")
+        damsm = keras.models.load_model(damsm)
+    if not isinstance(damsm, DAMSM):
+        raise ValueError("AttnGAN needs damsm=, a pretrained DAMSM (or the path of its .keras file): "
+                         "train one with DAMSM(vocabulary=...).fit(...) or `gan-zoo train --model "
+                         f"damsm`; got {type(damsm).__name__}.")
+    return damsm

@@ -1,0 +1,118 @@
+"""AttnGAN: the authors' sizes, stage and attention shapes, a frozen DAMSM, saving, learning."""
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import EASY_SHAPES, trainable_count
+from gan_zoo import DAMSM, AttnGAN, Vocabulary
+from gan_zoo.data import make_dataset, shapes
+
+# Trainable parameters of the authors' networks at bird_attn2.yml, built from their own
+# classes (shared/reference/authors_state_dicts/attngan_birds_*.json).
+AUTHORS = {"G_NET": 7_084_592, "D_NET64": 6_313_730, "D_NET128": 19_424_002, "D_NET256": 71_858_946}
+
+
+@pytest.fixture(scope="module")
+def damsm(shapes32):
+    return DAMSM(shapes32[3], image_encoder="small", image_size=32, seed=0)
+
+
+@pytest.fixture(scope="module")
+def small(damsm, shapes32):
+    """A small AttnGAN (16 -> 32 px) trained one epoch on 128 shapes."""
+    images, captions, _, vocab = shapes32
+    keras.utils.set_random_seed(0)
+    model = AttnGAN(damsm, preset="small", seed=0)
+    model.compile()
+    frozen = [keras.ops.convert_to_numpy(v).copy() for v in damsm.variables]
+    generator = [keras.ops.convert_to_numpy(v).copy() for v in model.generator.trainable_variables]
+    history = model.fit(make_dataset(images, captions, vocab, batch_size=32), epochs=1, verbose=0)
+    return model, history, frozen, generator
+
+
+def test_birds_parameter_counts_equal_the_authors(damsm):
+    model = AttnGAN(damsm, preset="birds")
+    assert model.image_size == 256 and model.stage_sizes == [64, 128, 256]
+    assert trainable_count(model.generator) == AUTHORS["G_NET"]
+    counts = [trainable_count(d) for d in model.discriminators]
+    assert counts == [AUTHORS["D_NET64"], AUTHORS["D_NET128"], AUTHORS["D_NET256"]]
+    coco = AttnGAN(damsm, preset="coco", stages=1)
+    assert (coco.gf, coco.df, coco.r_num, coco.damsm_weight) == (48, 96, 3, 50.0)
+
+
+def test_every_stage_and_attention_map(small):
+    model = small[0]
+    stages, maps = model.generate(["a red circle", "a big blue square on the left"], seed=0,
+                                  return_stages=True, return_attention=True)
+    assert {size: s.shape for size, s in stages.items()} == {16: (2, 16, 16, 3), 32: (2, 32, 32, 3)}
+    assert all(s.dtype == np.uint8 for s in stages.values())
+    assert len(maps) == 1 and maps[0].shape == (2, 18, 16, 16) and maps[0].dtype == np.float32
+    np.testing.assert_allclose(maps[0].sum(axis=1), 1.0, rtol=1e-5)
+    assert np.all(maps[0][0, 3:] == 0.0)  # "a red circle" has 3 words; padding gets nothing
+    images = model.generate(["a red circle"], seed=0)
+    np.testing.assert_array_equal(images, stages[32][:1])
+
+
+def test_damsm_stays_frozen_while_the_gan_trains(small, damsm):
+    model, history, frozen, generator = small
+    assert set(history.history) == set(model.loss_names)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    for before, v in zip(frozen, damsm.variables):
+        np.testing.assert_array_equal(before, keras.ops.convert_to_numpy(v))  # BN statistics too
+    moved = [not np.array_equal(b, keras.ops.convert_to_numpy(v))
+             for b, v in zip(generator, model.generator.trainable_variables)]
+    assert all(moved)
+
+
+def test_keras_round_trip_gives_identical_images_and_attention(small, tmp_path):
+    model = small[0]
+    model.save(tmp_path / "attngan.keras")
+    again = keras.models.load_model(tmp_path / "attngan.keras")
+    assert isinstance(again, AttnGAN) and isinstance(again.damsm, DAMSM)
+    a, maps_a = model.generate(["a small green triangle"], seed=4, return_attention=True)
+    b, maps_b = again.generate(["a small green triangle"], seed=4, return_attention=True)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(maps_a[0], maps_b[0], rtol=1e-6)
+
+
+def test_long_captions_keep_their_first_words(small):
+    model = small[0]
+    long = "a red circle " + " ".join(["with a very long tail"] * 6)
+    first = " ".join(long.split()[:18])
+    np.testing.assert_array_equal(model.generate([long], seed=2), model.generate([first], seed=2))
+
+
+def test_bad_inputs_are_named(damsm, tmp_path):
+    with pytest.raises(ValueError, match="must be 32"):
+        AttnGAN(damsm, preset="small", image_size=64)
+    with pytest.raises(ValueError, match="vocabulary differs"):
+        AttnGAN(damsm, vocabulary=Vocabulary(["other", "words"]), preset="small")
+    with pytest.raises(ValueError, match="pretrained DAMSM"):
+        AttnGAN(preset="small")
+    with pytest.raises(FileNotFoundError, match="missing.keras"):
+        AttnGAN(str(tmp_path / "missing.keras"))
+    with pytest.raises(ValueError, match="max_length from its DAMSM"):
+        AttnGAN(damsm, preset="small", max_length=25)
+    with pytest.raises(ValueError, match="power of two"):
+        AttnGAN(damsm, preset="small", base_size=24)
+    model = AttnGAN(damsm, preset="small")
+    with pytest.raises(ValueError, match="needs the captions"):
+        model.generate(embeddings=np.zeros((1, 256)))
+
+
+@pytest.mark.slow
+def test_alignment_rises_well_above_chance(trained_damsm):
+    damsm, _ = trained_damsm
+    images, captions, _ = shapes.load("train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES)
+    keras.utils.set_random_seed(0)
+    model = AttnGAN(damsm, preset="small", seed=0)
+    model.compile()
+    _, test_captions, truth = shapes.load("test", num_images=200, image_size=32, seed=0, fixed=EASY_SHAPES)
+    prompts = [c[0] for c in test_captions]
+    oracle = shapes.ShapesOracle()
+    chance = shapes.chance_alignment()
+    assert oracle.score(model.generate(prompts, seed=0), truth)["alignment"] <= 2 * chance
+    model.fit(make_dataset(images, captions, damsm.vocabulary, batch_size=32, seed=0), epochs=2, verbose=0)
+    after = oracle.score(model.generate(prompts, seed=0), truth)
+    assert after["alignment"] >= 3 * chance, after
