@@ -20,20 +20,26 @@ import resource
 import sys
 import time
 
+import numpy as np
+
 # The paper configurations the authors' code was timed at (../shared/reference, §8): batch,
-# image size, and the model's constructor options. Conditioned on 1,024-d embeddings, as
-# the authors' models are.
+# image size, and the model's constructor options. DCGAN-cls and StackGAN are conditioned on
+# 1,024-d embeddings, as the authors' models are; AttnGAN reads token ids through its frozen
+# DAMSM (Inception-v3 with random weights at the paper config) over the CUB vocabulary size.
 PAPER = {
     "dcgan-cls": dict(batch=64, size=64, options=dict(preset="birds")),
     "dcgan-cls-plain": dict(batch=64, size=64, options=dict(variant="plain", ngf=64, ndf=64)),
     "stackgan1": dict(batch=64, size=64, options=dict(preset="birds")),
     "stackgan2": dict(batch=64, size=256, options=dict(preset="birds")),
+    "attngan": dict(batch=20, size=256, options=dict(preset="birds")),
 }
 QUICK = {
     "dcgan-cls": dict(batch=16, size=32, options=dict(preset="small")),
     "stackgan1": dict(batch=16, size=32, options=dict(preset="small")),
     "stackgan2": dict(batch=16, size=64, options=dict(preset="small")),
+    "attngan": dict(batch=16, size=32, options=dict(preset="small")),
 }
+CUB_WORDS = 5449  # the authors' CUB vocabulary, padding aside
 
 
 def parse_args(argv=None):
@@ -68,9 +74,15 @@ def configurations(args):
 
 
 def build(name, size, options):
-    """The model, conditioned on 1,024-d embeddings (no text encoder to time)."""
-    from gan_zoo import DCGANCLS, StackGAN
+    """The model: conditioned on 1,024-d embeddings (no text encoder to time), or AttnGAN over
+    an untrained DAMSM (the small encoder for the small preset, else Inception-v3)."""
+    from gan_zoo import DAMSM, DCGANCLS, AttnGAN, StackGAN, Vocabulary
 
+    if name == "attngan":
+        vocabulary = Vocabulary([f"w{i}" for i in range(CUB_WORDS)])
+        small = options.get("preset") == "small"
+        damsm = DAMSM(vocabulary, image_encoder="small" if small else "inception_v3", image_size=size)
+        return AttnGAN(damsm, image_size=size, seed=0, **options)
     if name.startswith("dcgan-cls"):
         return DCGANCLS(embedding_dim=1024, image_size=size, seed=0, **options)
     stage1 = StackGAN(embedding_dim=1024, image_size=size if name == "stackgan1" else size // 4,
@@ -136,9 +148,26 @@ def device_name():
     return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu") if gpus else "cpu"
 
 
+def conditions(model, rng, count):
+    """Synthetic conditions for `count` images: 1,024-d embeddings, or token ids of captions
+    8 to max_length words long (id 1, unknown, is never drawn)."""
+    if model.embedding_dim:
+        return {"embeddings": rng.standard_normal((count, model.embedding_dim)).astype("float32")}
+    lengths = rng.integers(8, model.max_length + 1, count)
+    tokens = rng.integers(2, len(model.vocabulary), (count, model.max_length)).astype("int32")
+    return {"tokens": np.where(np.arange(model.max_length) < lengths[:, None], tokens, 0)}
+
+
+def prompt_arguments(model, rng, count):
+    """`generate` keyword arguments for `count` synthetic prompts."""
+    cond = conditions(model, rng, count)
+    if "embeddings" in cond:
+        return cond
+    return {"captions": model.vocabulary.decode(cond["tokens"])}
+
+
 def measure(name, batch, size, options, args):
     import keras
-    import numpy as np
 
     keras.config.set_dtype_policy(args.precision)
     keras.utils.set_random_seed(0)
@@ -148,7 +177,7 @@ def measure(name, batch, size, options, args):
     rng = np.random.default_rng(0)
     count = batch * (args.warmup + args.steps)
     data = {"images": rng.uniform(-1, 1, (count, size, size, 3)).astype("float32"),
-            "embeddings": rng.standard_normal((count, 1024)).astype("float32")}
+            **conditions(model, rng, count)}
     timer = step_timer()
     start = time.perf_counter()
     model.fit(data, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
@@ -156,10 +185,10 @@ def measure(name, batch, size, options, args):
     ends = np.array([start] + timer.ends)
     steps = np.diff(ends)[args.warmup:]
     timed = ends[-1] - ends[args.warmup]
-    embeddings = rng.standard_normal((args.generate_batch, 1024)).astype("float32")
-    model.generate(embeddings=embeddings, seed=0, batch_size=args.generate_batch)  # compile
+    prompts = prompt_arguments(model, rng, args.generate_batch)
+    model.generate(seed=0, batch_size=args.generate_batch, **prompts)  # compile
     t = time.perf_counter()
-    model.generate(embeddings=embeddings, seed=1, batch_size=args.generate_batch)
+    model.generate(seed=1, batch_size=args.generate_batch, **prompts)
     generate_seconds = time.perf_counter() - t
     return {
         "model": name, "preset": options.get("preset", "custom"), "batch": batch, "resolution": size,

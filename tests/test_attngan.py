@@ -116,3 +116,19 @@ def test_alignment_rises_well_above_chance(trained_damsm):
     model.fit(make_dataset(images, captions, damsm.vocabulary, batch_size=32, seed=0), epochs=2, verbose=0)
     after = oracle.score(model.generate(prompts, seed=0), truth)
     assert after["alignment"] >= 3 * chance, after
+
+
+def test_generator_moving_average_replaces_g_when_fit_ends(damsm, shapes32):
+    images, captions, _, vocab = shapes32
+    assert AttnGAN(damsm, preset="birds", stages=1).generator_ema == 0.999  # the authors' default
+    model = AttnGAN(damsm, preset="small", generator_ema=0.5, seed=0)
+    model.compile()
+    assert model.g_optimizer.use_ema and not model.d_optimizer.use_ema
+    start = [keras.ops.convert_to_numpy(v).copy() for v in model.generator.trainable_variables]
+    model.fit(make_dataset(images, captions, vocab, batch_size=32), epochs=1, verbose=0)
+    averages = {id(v): a for v, a in zip(model.g_optimizer._trainable_variables,
+                                         model.g_optimizer._model_variables_moving_average)}
+    for before, v in zip(start, model.generator.trainable_variables):
+        now = keras.ops.convert_to_numpy(v)
+        np.testing.assert_array_equal(now, keras.ops.convert_to_numpy(averages[id(v)]))
+        assert not np.array_equal(now, before)

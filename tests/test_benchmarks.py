@@ -7,21 +7,23 @@ import subprocess
 import sys
 
 import keras
+import pytest
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "run.py")
 
 
-def test_benchmark_prints_a_json_line_and_a_table():
+@pytest.mark.parametrize("model", ["dcgan-cls", "attngan"])
+def test_benchmark_prints_a_json_line_and_a_table(model):
     result = subprocess.run(
-        [sys.executable, SCRIPT, "--model", "dcgan-cls", "--preset", "small", "--size", "32",
+        [sys.executable, SCRIPT, "--model", model, "--preset", "small", "--size", "32",
          "--batch", "4", "--steps", "2", "--warmup", "1", "--generate-batch", "4",
          "--backend", keras.backend.backend()],
         capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     row = json.loads(lines[0])
-    assert row["model"] == "dcgan-cls" and row["backend"] == keras.backend.backend()
+    assert row["model"] == model and row["backend"] == keras.backend.backend()
     assert row["batch"] == 4 and row["resolution"] == 32 and row["device"]
     assert row["train_img_s"] > 0 and row["generate_img_s"] > 0 and row["step_ms_median"] > 0
     assert row["step_ms_p90"] >= row["step_ms_median"] and row["host_peak_mb"] > 0
-    assert lines[1].startswith("| model |") and "dcgan-cls" in lines[-1]
+    assert lines[1].startswith("| model |") and model in lines[-1]

@@ -19,10 +19,15 @@ from gan_zoo.models.base import TextToImageGAN, deserialize_entry
 from gan_zoo.models.damsm import load_damsm
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 
+# generator_ema: the authors' moving average of G's weights (0.999); off for the short runs
+# the small preset is for, where an average without bias correction stays near the start.
 PRESETS = {
-    "birds": {"gf": 32, "df": 64, "r_num": 2, "stages": 3, "base_size": 64, "damsm_weight": 5.0},
-    "coco": {"gf": 48, "df": 96, "r_num": 3, "stages": 3, "base_size": 64, "damsm_weight": 50.0},
-    "small": {"gf": 16, "df": 16, "r_num": 1, "stages": 2, "base_size": 16, "damsm_weight": 5.0},
+    "birds": {"gf": 32, "df": 64, "r_num": 2, "stages": 3, "base_size": 64, "damsm_weight": 5.0,
+              "generator_ema": 0.999},
+    "coco": {"gf": 48, "df": 96, "r_num": 3, "stages": 3, "base_size": 64, "damsm_weight": 50.0,
+             "generator_ema": 0.999},
+    "small": {"gf": 16, "df": 16, "r_num": 1, "stages": 2, "base_size": 16, "damsm_weight": 5.0,
+              "generator_ema": None},
 }
 INIT = "orthogonal"  # the authors' weights_init for every conv and linear of G and D
 
@@ -74,6 +79,9 @@ class AttnGAN(TextToImageGAN):
             default), "coco" (GF 48, DF 96, 3 blocks, λ 50) or "small" (2 stages, 16 -> 32 px).
         gf, df, r_num, stages, base_size, damsm_weight: override the preset; the image size is
             base_size · 2^(stages - 1).
+        generator_ema: momentum of the moving average of G's weights that replaces them when
+            `fit` ends (the authors save and sample from such an average): 0.999 for birds and
+            coco, None (off) for small; 0 turns it off.
         c_dim: conditioning-augmentation width (100).
         kl_weight: weight of the KL term (1).
         **kwargs: `TextToImageGAN` arguments (noise_dim, learning_rate, seed, ...).
@@ -83,8 +91,8 @@ class AttnGAN(TextToImageGAN):
                   "g_fake", "g_fake_uncond", "w_loss", "s_loss", "kl")
 
     def __init__(self, damsm=None, vocabulary=None, preset=None, gf=None, df=None, r_num=None,
-                 stages=None, base_size=None, damsm_weight=None, c_dim=100, kl_weight=1.0,
-                 image_size=None, **kwargs):
+                 stages=None, base_size=None, damsm_weight=None, generator_ema=None, c_dim=100,
+                 kl_weight=1.0, image_size=None, **kwargs):
         damsm = load_damsm(damsm)
         if vocabulary is not None and vocabulary != damsm.vocabulary:
             raise ValueError("The vocabulary differs from the DAMSM's: AttnGAN reads captions "
@@ -97,7 +105,8 @@ class AttnGAN(TextToImageGAN):
             raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
         config = dict(PRESETS[preset])
         config.update({k: v for k, v in dict(gf=gf, df=df, r_num=r_num, stages=stages, base_size=base_size,
-                                              damsm_weight=damsm_weight).items() if v is not None})
+                                              damsm_weight=damsm_weight, generator_ema=generator_ema).items()
+                       if v is not None})
         expected = config["base_size"] * 2 ** (config["stages"] - 1)
         if image_size is not None and image_size != expected:
             raise ValueError(f"image_size {image_size} does not fit {config['stages']} stages from "
@@ -109,6 +118,7 @@ class AttnGAN(TextToImageGAN):
         self.preset, self.c_dim, self.kl_weight = preset, c_dim, kl_weight
         self.gf, self.df, self.r_num = config["gf"], config["df"], config["r_num"]
         self.stages, self.base_size, self.damsm_weight = config["stages"], config["base_size"], config["damsm_weight"]
+        self.generator_ema = config["generator_ema"] or None
         self.stage_sizes = [self.base_size * 2 ** k for k in range(self.stages)]
         dim = self.text_encoder.output_dim
         self.generator = build_generator(self.noise_dim, dim, dim, self.max_length, self.gf, self.r_num,
@@ -117,6 +127,15 @@ class AttnGAN(TextToImageGAN):
             ConditionalDiscriminator(size, self.df, dim, unconditional=True, initializer=INIT,
                                      name=f"discriminator_{size}") for size in self.stage_sizes]
         self.built = True
+
+    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
+        """As `TextToImageGAN.compile`; the default generator Adam keeps the moving average of
+        G's weights when `generator_ema` is set (Keras's `use_ema`: G takes the average when
+        `fit` ends; a checkpoint saved meanwhile holds both)."""
+        if g_optimizer is None and self.generator_ema:
+            g_optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2,
+                                                use_ema=True, ema_momentum=self.generator_ema)
+        super().compile(g_optimizer, d_optimizer, **kwargs)
 
     @property
     def latent_widths(self):
@@ -231,7 +250,8 @@ class AttnGAN(TextToImageGAN):
             config.pop(key)  # they come from the DAMSM and the preset
         config.update(damsm=keras.saving.serialize_keras_object(self.damsm), preset=self.preset,
                       gf=self.gf, df=self.df, r_num=self.r_num, stages=self.stages,
-                      base_size=self.base_size, damsm_weight=self.damsm_weight, c_dim=self.c_dim,
+                      base_size=self.base_size, damsm_weight=self.damsm_weight,
+                      generator_ema=self.generator_ema or 0, c_dim=self.c_dim,
                       kl_weight=self.kl_weight)
         return config
 

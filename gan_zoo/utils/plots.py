@@ -50,8 +50,8 @@ def save_attention_maps(images, maps, words, path, title=None):
 
     images uint8 [N, H, W, 3]; maps [N, T, h, w] (one attention stage of
     `generate(..., return_attention=True)`); words: N lists of the words each caption was read
-    as (padding has no map). Each map is enlarged to the image, scaled to its own maximum and
-    laid over a dimmed copy of the image.
+    as (padding has no map). Each map is enlarged to the image, stretched to [0, 1] between its
+    own minimum and maximum (as the authors draw it) and laid over a dimmed copy of the image.
     """
     plt = _pyplot()
     images, maps = np.asarray(images), np.asarray(maps)
@@ -68,7 +68,8 @@ def save_attention_maps(images, maps, words, path, title=None):
         for t, word in enumerate(caption_words):
             heat = np.repeat(np.repeat(image_maps[t], scale, axis=0), scale, axis=1)
             axes[r, t + 1].imshow((image * 0.4).astype(np.uint8))
-            axes[r, t + 1].imshow(heat / max(heat.max(), 1e-12), cmap="jet", alpha=0.55, vmin=0, vmax=1)
+            heat = (heat - heat.min()) / max(heat.max() - heat.min(), 1e-12)
+            axes[r, t + 1].imshow(heat, cmap="jet", alpha=0.55, vmin=0, vmax=1)
             axes[r, t + 1].set_title(word, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
