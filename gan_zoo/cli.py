@@ -42,9 +42,8 @@ def _train(args):
         json.dump({k: v for k, v in vars(args).items() if k not in ("func", "resume")}, f, indent=1)
 
     keras.utils.set_random_seed(args.seed)
-    if args.data != "shapes":
-        raise SystemExit(f"Unknown --data {args.data!r}: the built-in dataset is 'shapes'.")
     fixed = _parse_fixed(args.fix)
+    on_shapes = args.data == "shapes"
     base = _base_model(args)  # the trained model this one builds on: a Stage-I or a DAMSM
     model_cls = getattr(gan_zoo, MODELS[args.model])
     options = {"seed": args.seed, **({"preset": args.preset} if args.preset else {})}
@@ -54,8 +53,7 @@ def _train(args):
         image_size = model.image_size
     else:
         image_size = args.image_size or (4 * base.image_size if args.model == "stackgan" and base else 64)
-    images, captions, _ = shapes.load("train", args.num_images, image_size, seed=args.seed,
-                                      fixed=fixed, verbose=True)
+    images, captions, labels = _training_data(args, image_size, fixed)
     vocab_path = os.path.join(out, "vocabulary.json")
     if base is not None:
         vocab = base.vocabulary
@@ -64,7 +62,7 @@ def _train(args):
     else:
         vocab = gan_zoo.Vocabulary.build(captions)
     vocab.save(vocab_path)
-    ds = make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed)
+    ds = make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed, labels=labels)
     if args.model == "stackgan":
         options.update(stage=args.stage, **({"stage1": base} if base else {"vocabulary": vocab}))
         model = model_cls(image_size=image_size, **options)
@@ -76,14 +74,16 @@ def _train(args):
                           image_size=image_size, **options)
     model.compile()
     is_gan = args.model != "damsm"
+    prompts = SAMPLE_CAPTIONS if on_shapes else [c[0] for c in captions[:6]]
     extra = [callbacks.LossPlot(os.path.join(out, "losses.png"))]
+    if is_gan and on_shapes:  # the quality monitor reads shapes back with the shapes oracle
+        extra.append(callbacks.QualityMonitor(images, captions, os.path.join(out, "quality.png"),
+                                              every=args.monitor_every, seed=args.seed,
+                                              shapes_options={"fixed": fixed}))
     if is_gan:
-        extra += [callbacks.QualityMonitor(images, captions, os.path.join(out, "quality.png"),
-                                           every=args.monitor_every, seed=args.seed,
-                                           shapes_options={"fixed": fixed}),
-                  callbacks.SampleGrid(SAMPLE_CAPTIONS, os.path.join(out, "samples"))]
+        extra.append(callbacks.SampleGrid(prompts, os.path.join(out, "samples")))
     if args.model == "attngan":
-        extra.append(callbacks.AttentionMaps(SAMPLE_CAPTIONS[:3], os.path.join(out, "attention")))
+        extra.append(callbacks.AttentionMaps(prompts[:3], os.path.join(out, "attention")))
     history = model.fit(ds, epochs=args.epochs, callbacks=[ckpt, *extra])
     model.save(os.path.join(out, "model.keras"))
     metrics_path = os.path.join(out, "metrics.json")
@@ -93,28 +93,47 @@ def _train(args):
             metrics["history"] = json.load(f)["history"]
     for name, values in history.history.items():
         metrics["history"].setdefault(name, []).extend(float(x) for x in values)
+    summary, written = "", "model.keras, losses.png, metrics.json"
     if is_gan:
-        stages = model.generate(SAMPLE_CAPTIONS, seed=0, num_per_caption=6, return_stages=True)
-        save_image_grid(stages_side_by_side(stages), os.path.join(out, "samples.png"),
-                        row_labels=SAMPLE_CAPTIONS)
+        stages = model.generate(prompts, seed=0, num_per_caption=6, return_stages=True)
+        save_image_grid(stages_side_by_side(stages), os.path.join(out, "samples.png"), row_labels=prompts)
+        written += ", samples.png"
+    if is_gan and on_shapes:
         print("Measuring caption alignment on held-out test captions ...")
         metrics["alignment"] = shapes_metrics.alignment(model, num_samples=args.eval_samples, fixed=fixed)
         a = metrics["alignment"]
         summary = (f"Caption alignment (shape and colour right) on {a['num_samples']} held-out captions: "
                    f"{a['alignment']:.1%} (chance {a['chance']:.1%}); per attribute: "
                    + ", ".join(f"{k} {v:.1%}" for k, v in a["accuracy"].items()))
-        written = "model.keras, samples.png, losses.png, quality.png, metrics.json"
-    else:
+        written += ", quality.png"
+    elif on_shapes:
         test_images, test_captions, _ = shapes.load("test", max(args.eval_samples, 100), image_size,
                                                     seed=args.seed + 1, fixed=fixed)
         mean, std = model.r_precision(test_images, [c[0] for c in test_captions])
         metrics["r_precision"] = {"mean": mean, "std": std, "num_samples": len(test_images)}
         summary = (f"R-precision on {len(test_images)} held-out shapes: {mean:.1%} ± {std:.1%} "
                    "(chance 1%)")
-        written = "model.keras, losses.png, metrics.json"
     write_json_atomically(metrics, metrics_path)
-    print(summary)
+    if summary:
+        print(summary)
     print("Wrote " + ", ".join(f"{out}/{name}" for name in written.split(", ")))
+
+
+def _training_data(args, image_size, fixed):
+    """(images, captions, labels) of --data: shapes, cub:PATH or folder:PATH."""
+    from gan_zoo.data import cub, folder, shapes
+
+    kind, _, path = args.data.partition(":")
+    if kind == "shapes":
+        images, captions, _ = shapes.load("train", args.num_images, image_size, seed=args.seed,
+                                          fixed=fixed, verbose=True)
+        return images, captions, None
+    if kind not in ("cub", "folder") or not path:
+        raise SystemExit(f"Unknown --data {args.data!r}: use shapes, cub:PATH (AttnGAN's data/birds "
+                         "layout) or folder:PATH (images with same-name .txt captions).")
+    data = cub.load(path, "train", image_size) if kind == "cub" else folder.load(path, image_size=image_size)
+    print(f"Loaded {data.summary()} from {path}")
+    return data.images, data.captions, data.labels
 
 
 def _base_model(args):
@@ -215,7 +234,9 @@ def build_parser():
     train.add_argument("--model", choices=sorted(MODELS), default="dcgan-cls")
     train.add_argument("--preset", help="width preset: birds (default), coco or small; "
                                         "Stage-II defaults to its Stage-I's")
-    train.add_argument("--data", default="shapes", help="dataset: shapes (built in)")
+    train.add_argument("--data", default="shapes",
+                       help="shapes (built in), cub:PATH (AttnGAN's data/birds layout) or folder:PATH "
+                            "(images with same-name .txt captions)")
     train.add_argument("--fix", action="append", metavar="ATTR=VALUE",
                        help="shapes: hold an attribute fixed, e.g. --fix background=black")
     train.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")

@@ -1,0 +1,59 @@
+"""CUB-200-2011 with Reed et al.'s captions, in the layout AttnGAN, DM-GAN and DF-GAN use:
+
+    birds/CUB_200_2011/images/<NNN.Class>/<name>.jpg
+    birds/CUB_200_2011/images.txt              <id> <NNN.Class>/<name>.jpg
+    birds/CUB_200_2011/bounding_boxes.txt      <id> <x> <y> <w> <h>
+    birds/text/<NNN.Class>/<name>.txt          10 captions, one per line
+    birds/{train,test}/filenames.pickle        ["<NNN.Class>/<name>", ...] (8,855 / 2,933)
+    birds/{train,test}/class_info.pickle       optional: the class id of each filename
+
+Each image is cropped as the authors crop it (`collection.square_around`): a square of
+half-side 0.75 · max(w, h) around the bounding box's centre, clipped to the image.
+"""
+
+import os
+import pickle
+
+from gan_zoo.data.collection import Item, read_items, read_lines, require
+
+LAYOUT = ("birds/CUB_200_2011/{images/, images.txt, bounding_boxes.txt}, birds/text/<class>/<name>.txt, "
+          "birds/<split>/filenames.pickle (AttnGAN's data/birds)")
+
+
+def load(root, split="train", image_size=256, crop=True, strict=False, verbose=True):
+    """Loads a split of CUB from `root` (the folder holding CUB_200_2011/, text/ and the splits).
+
+    Returns a `CaptionedImages` with the class labels (from class_info.pickle, else the
+    class folder's number), so same-class pairs are no negatives in training.
+    """
+    root = require(os.path.expanduser(root), LAYOUT)
+    cub = require(os.path.join(root, "CUB_200_2011"), LAYOUT)
+    names = _unpickle(require(os.path.join(root, split, "filenames.pickle"), LAYOUT))
+    class_info = os.path.join(root, split, "class_info.pickle")
+    labels = _unpickle(class_info) if os.path.exists(class_info) else [int(n.split(".")[0]) for n in names]
+    if len(labels) != len(names):
+        raise ValueError(f"{class_info} has {len(labels)} entries for {len(names)} filenames.")
+    boxes = _boxes(cub) if crop else {}
+    items = []
+    for name, label in zip(names, labels):
+        text_path = os.path.join(root, "text", name + ".txt")
+        captions = read_lines(text_path) if os.path.exists(text_path) else []
+        items.append(Item(os.path.join(cub, "images", name + ".jpg"), captions, int(label),
+                          boxes.get(name)))
+    return read_items(items, image_size, strict, verbose)
+
+
+def _boxes(cub):
+    """{name without extension: (x, y, w, h)} from images.txt and bounding_boxes.txt."""
+    paths = dict(line.split() for line in read_lines(require(os.path.join(cub, "images.txt"), LAYOUT)))
+    boxes = {}
+    for line in read_lines(require(os.path.join(cub, "bounding_boxes.txt"), LAYOUT)):
+        image_id, *values = line.split()
+        boxes[os.path.splitext(paths[image_id])[0]] = tuple(float(v) for v in values)
+    return boxes
+
+
+def _unpickle(path):
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")  # the authors' pickles are Python 2's
+

@@ -1,0 +1,132 @@
+"""Loaders of captioned images on disk, on miniature copies of the real layouts."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_zoo.data import collection, cub, folder
+
+
+def _save(path, array, mode=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(array, mode=mode).save(path)
+
+
+def _write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """A user's folder: good images in three modes, a corrupt one, one without captions and
+    one with an empty caption file."""
+    root = tmp_path / "photos"
+    _save(root / "a.jpg", np.full((40, 30, 3), 200, np.uint8))
+    _write(root / "a.txt", "a grey photo\n\na light grey picture\n")
+    _save(root / "birds" / "b.png", np.full((20, 20, 4), 90, np.uint8))  # RGBA
+    _write(root / "birds" / "b.txt", "a dark square")
+    _save(root / "birds" / "c.png", np.full((16, 16), 65535, np.uint16))  # 16-bit grayscale
+    _write(root / "birds" / "c.txt", "a white square")
+    _write(root / "d.jpg", "this is not a jpeg")
+    _write(root / "d.txt", "a broken file")
+    _save(root / "e.png", np.zeros((8, 8, 3), np.uint8))
+    _save(root / "f.png", np.zeros((8, 8, 3), np.uint8))
+    _write(root / "f.txt", "  \n")
+    return root
+
+
+def test_folder_loads_images_and_captions_and_counts_what_it_skips(photos):
+    with pytest.warns(UserWarning, match="skipped: 1 unreadable images, 2 without captions"):
+        data = folder.load(photos, image_size=32, labels="subfolder", verbose=False)
+    assert len(data) == 3 and data.images.shape == (3, 32, 32, 3) and data.images.dtype == np.uint8
+    assert data.skipped == {"unreadable images": 1, "without captions": 2}
+    by_name = {os.path.basename(p): i for i, p in enumerate(data.paths)}
+    assert data.captions[by_name["a.jpg"]] == ["a grey photo", "a light grey picture"]
+    assert data.images[by_name["c.png"]].min() == 255  # 16-bit white stays white
+    assert data.images[by_name["b.png"]].max() == 90  # RGBA -> RGB
+    assert list(data.labels) == [0, 1, 1]  # the root, then birds/
+    vocab = data.build_vocabulary()
+    batch = next(iter(data.to_dataset(vocab, batch_size=2, image_size=16, use_tf_data=False)))
+    assert batch["images"].shape == (2, 16, 16, 3) and "labels" in batch
+
+
+def test_strict_and_missing_folders_name_the_problem(photos, tmp_path):
+    with pytest.raises(ValueError, match="d.jpg"):
+        folder.load(photos, image_size=32, strict=True, verbose=False)
+    with pytest.raises(FileNotFoundError, match="same-name .txt"):
+        folder.load(tmp_path / "nowhere", verbose=False)
+
+
+def test_manifests_in_csv_and_jsonl(photos):
+    _write(photos / "captions.csv", "image,caption\na.jpg,a grey photo\na.jpg,another caption\n"
+                                    "birds/b.png,a dark square\n")
+    data = folder.load(manifest=str(photos / "captions.csv"), image_size=8, verbose=False)
+    assert data.captions == [["a grey photo", "another caption"], ["a dark square"]]
+    _write(photos / "captions.jsonl", json.dumps({"image": "birds/c.png", "caption": "white"}) + "\n")
+    assert folder.load(manifest=str(photos / "captions.jsonl"), image_size=8, verbose=False).captions == [["white"]]
+    _write(photos / "bad.csv", "path,text\na.jpg,x\n")
+    with pytest.raises(ValueError, match="'image' and 'caption'"):
+        folder.load(manifest=str(photos / "bad.csv"), verbose=False)
+
+
+def _bird(size, box):
+    """A red image with a blue bounding box (x, y, w, h)."""
+    image = np.zeros(size + (3,), np.uint8)
+    image[..., 0] = 255
+    x, y, w, h = box
+    image[y:y + h, x:x + w] = (0, 0, 255)
+    return image
+
+
+@pytest.fixture
+def birds(tmp_path):
+    """CUB in AttnGAN's layout: 2 classes, 3 train images (one corrupt), 1 test image."""
+    root = tmp_path / "birds"
+    names = ["001.Albatross/Albatross_0001", "001.Albatross/Albatross_0002", "002.Auklet/Auklet_0003",
+             "002.Auklet/Auklet_0004"]
+    boxes = [(40, 30, 20, 20), (0, 0, 20, 40), (10, 10, 30, 30), (5, 5, 10, 10)]
+    for i, (name, box) in enumerate(zip(names, boxes)):
+        path = root / "CUB_200_2011" / "images" / f"{name}.jpg"
+        if i == 2:
+            _write(path, "truncated")
+        else:
+            _save(path, _bird((80, 100), box))
+        _write(root / "text" / f"{name}.txt", "\n".join(f"bird {i} caption {k}" for k in range(10)))
+    _write(root / "CUB_200_2011" / "images.txt", "".join(f"{i + 1} {n}.jpg\n" for i, n in enumerate(names)))
+    _write(root / "CUB_200_2011" / "bounding_boxes.txt",
+           "".join(f"{i + 1} {x}.0 {y}.0 {w}.0 {h}.0\n" for i, (x, y, w, h) in enumerate(boxes)))
+    for split, part, classes in (("train", names[:3], [1, 1, 2]), ("test", names[3:], [2])):
+        os.makedirs(root / split)
+        with open(root / split / "filenames.pickle", "wb") as f:
+            pickle.dump(part, f, protocol=2)
+        with open(root / split / "class_info.pickle", "wb") as f:
+            pickle.dump(classes, f, protocol=2)
+    return root
+
+
+def test_cub_split_captions_labels_and_the_authors_crop(birds):
+    with pytest.warns(UserWarning, match="1 unreadable images"):
+        train = cub.load(birds, "train", image_size=30, verbose=False)
+    assert len(train) == 2 and train.skipped == {"unreadable images": 1}
+    assert len(train.captions[0]) == 10 and train.captions[1][0] == "bird 1 caption 0"
+    assert list(train.labels) == [1, 1]
+    # box (40, 30, 20, 20): the 30 px square around its centre, so blue in the middle, red around
+    first = train.images[0].astype(int)
+    assert first[15, 15, 2] > 200 and first[15, 15, 0] < 50 and first[1, 1, 0] > 200
+    assert collection.square_around((0, 0, 20, 40), 100, 80) == (0, 0, 40, 50)  # clipped
+    test = cub.load(birds, "test", image_size=16, crop=False, verbose=False)
+    assert len(test) == 1 and list(test.labels) == [2]
+
+
+def test_cub_missing_files_name_the_layout(birds, tmp_path):
+    with pytest.raises(FileNotFoundError, match="Expected layout: birds/CUB_200_2011"):
+        cub.load(tmp_path / "nothing")
+    os.remove(birds / "test" / "filenames.pickle")
+    with pytest.raises(FileNotFoundError, match="test/filenames.pickle"):
+        cub.load(birds, "test")
