@@ -19,72 +19,30 @@ SAMPLE_CAPTIONS = [
 def _train(args):
     import keras
 
-    import gan_zoo
     from gan_zoo import callbacks
-    from gan_zoo.metrics import shapes_metrics
+    from gan_zoo.data import make_dataset
     from gan_zoo.utils.files import write_json_atomically
-    from gan_zoo.data import make_dataset, shapes
-    from gan_zoo.utils.plots import save_image_grid, stages_side_by_side
 
+    args = _open_run(args)
     out = args.out
-    ckpt = callbacks.Checkpoint(os.path.join(out, "checkpoints"))
-    run_path = os.path.join(out, "run.json")
-    if ckpt.latest()[0] is not None and not args.resume:
-        raise SystemExit(f"{out} already holds a training run: pass --resume to continue it, or "
-                         "choose another --out (nothing is overwritten).")
-    if args.resume and os.path.exists(run_path):
-        with open(run_path) as f:
-            saved = json.load(f)
-        saved["epochs"] = args.epochs
-        args = argparse.Namespace(**{**vars(args), **saved, "resume": True})
-    os.makedirs(out, exist_ok=True)
-    with open(run_path, "w") as f:
-        json.dump({k: v for k, v in vars(args).items() if k not in ("func", "resume")}, f, indent=1)
-
     keras.utils.set_random_seed(args.seed)
     fixed = _parse_fixed(args.fix)
-    on_shapes = args.data == "shapes"
     base = _base_model(args)  # the trained model this one builds on: a Stage-I or a DAMSM
-    model_cls = getattr(gan_zoo, MODELS[args.model])
-    options = {"seed": args.seed, **({"preset": args.preset} if args.preset else {})}
     model = None
-    if args.model == "attngan":
-        model = model_cls(base, image_size=args.image_size, **options)  # its size follows its stages
+    if args.model == "attngan":  # its image size follows from its stages
+        model = _new_model(args, base, None, args.image_size)
         image_size = model.image_size
     else:
         image_size = args.image_size or (4 * base.image_size if args.model == "stackgan" and base else 64)
     images, captions, labels = _training_data(args, image_size, fixed)
-    vocab_path = os.path.join(out, "vocabulary.json")
-    if base is not None:
-        vocab = base.vocabulary
-    elif args.resume and os.path.exists(vocab_path):
-        vocab = gan_zoo.Vocabulary.load(vocab_path)
-    else:
-        vocab = gan_zoo.Vocabulary.build(captions)
-    vocab.save(vocab_path)
-    ds = make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed, labels=labels)
-    if args.model == "stackgan":
-        options.update(stage=args.stage, **({"stage1": base} if base else {"vocabulary": vocab}))
-        model = model_cls(image_size=image_size, **options)
-    elif args.model == "dcgan-cls":
-        model = model_cls(vocabulary=vocab, image_size=image_size, **options)
-    elif args.model == "damsm":
-        options.pop("preset", None)
-        model = model_cls(vocab, image_encoder=args.image_encoder, inception_weights=args.inception_weights,
-                          image_size=image_size, **options)
+    vocab = _vocabulary(args, base, captions)
+    model = model or _new_model(args, base, vocab, image_size)
     model.compile()
-    is_gan = args.model != "damsm"
-    prompts = SAMPLE_CAPTIONS if on_shapes else [c[0] for c in captions[:6]]
-    extra = [callbacks.LossPlot(os.path.join(out, "losses.png"))]
-    if is_gan and on_shapes:  # the quality monitor reads shapes back with the shapes oracle
-        extra.append(callbacks.QualityMonitor(images, captions, os.path.join(out, "quality.png"),
-                                              every=args.monitor_every, seed=args.seed,
-                                              shapes_options={"fixed": fixed}))
-    if is_gan:
-        extra.append(callbacks.SampleGrid(prompts, os.path.join(out, "samples")))
-    if args.model == "attngan":
-        extra.append(callbacks.AttentionMaps(prompts[:3], os.path.join(out, "attention")))
-    history = model.fit(ds, epochs=args.epochs, callbacks=[ckpt, *extra])
+    prompts = SAMPLE_CAPTIONS if args.data == "shapes" else [c[0] for c in captions[:6]]
+    history = model.fit(make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed,
+                                     labels=labels), epochs=args.epochs,
+                        callbacks=[callbacks.Checkpoint(os.path.join(out, "checkpoints")),
+                                   *_run_callbacks(args, images, captions, prompts, fixed)])
     model.save(os.path.join(out, "model.keras"))
     metrics_path = os.path.join(out, "metrics.json")
     metrics = {"history": {}}
@@ -93,30 +51,108 @@ def _train(args):
             metrics["history"] = json.load(f)["history"]
     for name, values in history.history.items():
         metrics["history"].setdefault(name, []).extend(float(x) for x in values)
-    summary, written = "", "model.keras, losses.png, metrics.json"
-    if is_gan:
-        stages = model.generate(prompts, seed=0, num_per_caption=6, return_stages=True)
-        save_image_grid(stages_side_by_side(stages), os.path.join(out, "samples.png"), row_labels=prompts)
-        written += ", samples.png"
-    if is_gan and on_shapes:
-        print("Measuring caption alignment on held-out test captions ...")
-        metrics["alignment"] = shapes_metrics.alignment(model, num_samples=args.eval_samples, fixed=fixed)
-        a = metrics["alignment"]
-        summary = (f"Caption alignment (shape and colour right) on {a['num_samples']} held-out captions: "
-                   f"{a['alignment']:.1%} (chance {a['chance']:.1%}); per attribute: "
-                   + ", ".join(f"{k} {v:.1%}" for k, v in a["accuracy"].items()))
-        written += ", quality.png"
-    elif on_shapes:
-        test_images, test_captions, _ = shapes.load("test", max(args.eval_samples, 100), image_size,
-                                                    seed=args.seed + 1, fixed=fixed)
-        mean, std = model.r_precision(test_images, [c[0] for c in test_captions])
-        metrics["r_precision"] = {"mean": mean, "std": std, "num_samples": len(test_images)}
-        summary = (f"R-precision on {len(test_images)} held-out shapes: {mean:.1%} ± {std:.1%} "
-                   "(chance 1%)")
+    written = ["model.keras", "losses.png", "metrics.json"] + _final_measures(args, model, prompts, fixed,
+                                                                              image_size, metrics)
     write_json_atomically(metrics, metrics_path)
-    if summary:
-        print(summary)
-    print("Wrote " + ", ".join(f"{out}/{name}" for name in written.split(", ")))
+    print("Wrote " + ", ".join(f"{out}/{name}" for name in written))
+
+
+def _open_run(args):
+    """Refuses to overwrite a run without --resume; with it, takes the run's saved options."""
+    from gan_zoo.callbacks import Checkpoint
+
+    run_path = os.path.join(args.out, "run.json")
+    if Checkpoint(os.path.join(args.out, "checkpoints")).latest()[0] is not None and not args.resume:
+        raise SystemExit(f"{args.out} already holds a training run: pass --resume to continue it, or "
+                         "choose another --out (nothing is overwritten).")
+    if args.resume and os.path.exists(run_path):
+        with open(run_path) as f:
+            saved = json.load(f)
+        saved["epochs"] = args.epochs
+        args = argparse.Namespace(**{**vars(args), **saved, "resume": True})
+    os.makedirs(args.out, exist_ok=True)
+    with open(run_path, "w") as f:
+        json.dump({k: v for k, v in vars(args).items() if k not in ("func", "resume")}, f, indent=1)
+    return args
+
+
+def _vocabulary(args, base, captions):
+    """The base model's vocabulary, a resumed run's, or one built from the captions; saved."""
+    from gan_zoo import Vocabulary
+
+    path = os.path.join(args.out, "vocabulary.json")
+    if base is not None:
+        vocab = base.vocabulary
+    elif args.resume and os.path.exists(path):
+        vocab = Vocabulary.load(path)
+    else:
+        vocab = Vocabulary.build(captions)
+    vocab.save(path)
+    return vocab
+
+
+def _new_model(args, base, vocab, image_size):
+    import gan_zoo
+
+    model_cls = getattr(gan_zoo, MODELS[args.model])
+    options = {"seed": args.seed, **({"preset": args.preset} if args.preset else {})}
+    if args.model == "attngan":
+        return model_cls(base, image_size=image_size, **options)
+    if args.model == "stackgan":
+        return model_cls(image_size=image_size, stage=args.stage,
+                         **({"stage1": base} if base else {"vocabulary": vocab}), **options)
+    if args.model == "damsm":
+        return model_cls(vocab, image_encoder=args.image_encoder, inception_weights=args.inception_weights,
+                         image_size=image_size, seed=args.seed)
+    return model_cls(vocabulary=vocab, image_size=image_size, **options)
+
+
+def _run_callbacks(args, images, captions, prompts, fixed):
+    """Loss plot; for GANs sample grids (AttnGAN: attention maps) and, on shapes, the quality
+    monitor, which reads shapes back with the shapes oracle."""
+    from gan_zoo import callbacks
+
+    out = args.out
+    extra = [callbacks.LossPlot(os.path.join(out, "losses.png"))]
+    if args.model == "damsm":
+        return extra
+    if args.data == "shapes":
+        extra.append(callbacks.QualityMonitor(images, captions, os.path.join(out, "quality.png"),
+                                              every=args.monitor_every, seed=args.seed,
+                                              shapes_options={"fixed": fixed}))
+    extra.append(callbacks.SampleGrid(prompts, os.path.join(out, "samples")))
+    if args.model == "attngan":
+        extra.append(callbacks.AttentionMaps(prompts[:3], os.path.join(out, "attention")))
+    return extra
+
+
+def _final_measures(args, model, prompts, fixed, image_size, metrics):
+    """The final sample grid and, on shapes, alignment (GANs) or R-precision (DAMSM), into
+    `metrics` and printed; returns the names of the files written."""
+    from gan_zoo.data import shapes
+    from gan_zoo.metrics import shapes_metrics
+    from gan_zoo.utils.plots import save_image_grid, stages_side_by_side
+
+    written = []
+    if args.model != "damsm":
+        stages = model.generate(prompts, seed=0, num_per_caption=6, return_stages=True)
+        save_image_grid(stages_side_by_side(stages), os.path.join(args.out, "samples.png"), row_labels=prompts)
+        written.append("samples.png")
+    if args.data != "shapes":
+        return written
+    if args.model == "damsm":
+        images, captions, _ = shapes.load("test", max(args.eval_samples, 100), image_size,
+                                          seed=args.seed + 1, fixed=fixed)
+        mean, std = model.r_precision(images, [c[0] for c in captions])
+        metrics["r_precision"] = {"mean": mean, "std": std, "num_samples": len(images)}
+        print(f"R-precision on {len(images)} held-out shapes: {mean:.1%} ± {std:.1%} (chance 1%)")
+        return written
+    print("Measuring caption alignment on held-out test captions ...")
+    a = metrics["alignment"] = shapes_metrics.alignment(model, num_samples=args.eval_samples, fixed=fixed)
+    print(f"Caption alignment (shape and colour right) on {a['num_samples']} held-out captions: "
+          f"{a['alignment']:.1%} (chance {a['chance']:.1%}); per attribute: "
+          + ", ".join(f"{k} {v:.1%}" for k, v in a["accuracy"].items()))
+    return written + ["quality.png"]
 
 
 def _training_data(args, image_size, fixed):

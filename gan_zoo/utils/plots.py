@@ -6,23 +6,22 @@ import os
 import numpy as np
 
 
-def _pyplot():
-    import matplotlib
+def _figure(rows=1, cols=1, figsize=None, squeeze=True):
+    """A matplotlib Figure and its axes, made without pyplot: no display, and no change to the
+    pyplot backend of the session calling us (a notebook keeps showing its own plots)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, squeeze=squeeze)
 
 
 def save_image_grid(images, path, row_labels=None, title=None):
     """Saves uint8 images [R·C, H, W, 3] as a grid of R rows (one label per row)."""
-    plt = _pyplot()
     images = np.asarray(images)
     rows = len(row_labels) if row_labels else 1
     cols = len(images) // rows
-    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols + (3.2 if row_labels else 0), 1.2 * rows),
-                             squeeze=False)
+    fig, axes = _figure(rows, cols, figsize=(1.2 * cols + (3.2 if row_labels else 0), 1.2 * rows),
+                        squeeze=False)
     for r in range(rows):
         for c in range(cols):
             axes[r, c].imshow(images[r * cols + c])
@@ -53,10 +52,9 @@ def save_attention_maps(images, maps, words, path, title=None):
     as (padding has no map). Each map is enlarged to the image, stretched to [0, 1] between its
     own minimum and maximum (as the authors draw it) and laid over a dimmed copy of the image.
     """
-    plt = _pyplot()
     images, maps = np.asarray(images), np.asarray(maps)
     cols = 1 + max(len(w) for w in words)
-    fig, axes = plt.subplots(len(images), cols, figsize=(1.3 * cols, 1.4 * len(images)), squeeze=False)
+    fig, axes = _figure(len(images), cols, figsize=(1.3 * cols, 1.4 * len(images)), squeeze=False)
     for r, (image, image_maps, caption_words) in enumerate(zip(images, maps, words)):
         scale = image.shape[0] // image_maps.shape[-2]
         for c, ax in enumerate(axes[r]):
@@ -79,8 +77,7 @@ def save_attention_maps(images, maps, words, path, title=None):
 
 def save_loss_plot(history, path):
     """Plots each logged loss against the training step it was logged at."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _figure(figsize=(7, 3.5))
     steps = history["step"]
     for name, values in history.items():
         if name != "step":
@@ -95,9 +92,8 @@ def save_loss_plot(history, path):
 
 def save_metric_curves(history, path, x="epoch"):
     """One small panel per metric (their scales differ), each against `history[x]`."""
-    plt = _pyplot()
     names = [n for n in history if n != x]
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), squeeze=False)
+    fig, axes = _figure(1, len(names), figsize=(3.2 * len(names), 2.8), squeeze=False)
     for ax, name in zip(axes[0], names):
         ax.plot(history[x], history[name], marker="o", linewidth=1)
         ax.set_title(name, fontsize=9)
@@ -112,5 +108,4 @@ def _save_figure(fig, path):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp.png"
     fig.savefig(tmp, dpi=100)
-    _pyplot().close(fig)
     os.replace(tmp, path)
