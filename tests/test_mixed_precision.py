@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_dcgan
-from gan_zoo import StackGAN
+from gan_zoo import DAMSM, AttnGAN, StackGAN
 from gan_zoo.data import make_dataset
 
 
@@ -27,6 +27,10 @@ def models(vocab, size):
     stage1 = StackGAN(vocabulary=vocab, preset="small", image_size=size, seed=0)
     yield stage1
     yield StackGAN(stage=2, stage1=stage1, image_size=2 * size, seed=0)
+    damsm = DAMSM(vocab, image_encoder="small", image_size=size, seed=0)
+    damsm.compile()
+    yield damsm
+    yield AttnGAN(damsm, preset="small", seed=0)
 
 
 def test_every_model_trains_in_mixed_precision(policy, shapes32):
@@ -37,6 +41,12 @@ def test_every_model_trains_in_mixed_precision(policy, shapes32):
     images64 = images.repeat(2, axis=1).repeat(2, axis=2)
     for model in models(vocab, 32):
         assert model.dtype_policy.name == policy
+        if isinstance(model, DAMSM):  # the encoders AttnGAN then uses, frozen
+            if policy == "mixed_float16":
+                assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+            history = model.fit(make_dataset(images, captions, vocab, batch_size=8), epochs=1, verbose=0)
+            assert np.all(np.isfinite(history.history["loss"]))
+            continue
         model.compile()
         if policy == "mixed_float16":  # both players' losses are scaled
             assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)

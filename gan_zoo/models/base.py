@@ -16,7 +16,7 @@ from gan_zoo.text import TextEncoder, Vocabulary
 from gan_zoo.training.optimizers import PlayerOptimizers
 
 
-def _reject_raw_strings(batch):
+def reject_raw_strings(batch):
     """Captions must reach a model as token ids; raw strings get an error that says how."""
     if not isinstance(batch, dict):
         return
@@ -44,7 +44,7 @@ class CaptionedImageModel(keras.Model):
                 f"The dataset was encoded with a different vocabulary ({len(data_vocabulary)} "
                 f"entries) than the model's ({len(self.vocabulary)}): build it with "
                 "make_dataset(..., vocabulary=model.vocabulary).")
-        _reject_raw_strings(getattr(x, "element_spec", x))  # before JAX's jit sees them
+        reject_raw_strings(getattr(x, "element_spec", x))  # before JAX's jit sees them
         callbacks = list(callbacks or [])
         for callback in callbacks:
             if isinstance(callback, Checkpoint):
@@ -306,7 +306,7 @@ class TextToImageGAN(CaptionedImageModel):
             raise TypeError("gan_zoo models train on dict batches {'images', 'tokens'} such as "
                             "gan_zoo.data.make_dataset(images, captions, vocabulary) builds; got "
                             f"{type(data).__name__}.")
-        _reject_raw_strings(data)
+        reject_raw_strings(data)
         if "images" not in data:
             raise ValueError(f"The batch has no 'images' entry; it has {sorted(data)}.")
         shape = tuple(data["images"].shape)

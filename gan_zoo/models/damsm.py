@@ -17,7 +17,7 @@ from keras import ops
 from gan_zoo import losses, training
 from gan_zoo.data.validation import check_images
 from gan_zoo.metrics.retrieval import r_precision
-from gan_zoo.models.base import CaptionedImageModel, _reject_raw_strings
+from gan_zoo.models.base import CaptionedImageModel, reject_raw_strings
 from gan_zoo.models.image_encoders import InceptionEncoder, SmallEncoder
 from gan_zoo.text import TextEncoder, Vocabulary
 
@@ -98,7 +98,7 @@ class DAMSM(CaptionedImageModel):
     def compile(self, text_optimizer=None, image_optimizer=None, jit_compile=None, **kwargs):
         """The authors' Adam for both encoders; the text encoder's clips its gradients' global
         norm at `text_clipnorm` (their clip_grad_norm_ on the RNN; Keras's `clipnorm` would clip
-        each variable on its own)."""
+        each variable on its own). Under `mixed_float16` both sit behind one loss scaler."""
         adam = dict(learning_rate=self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2)
         text_optimizer = text_optimizer or keras.optimizers.Adam(global_clipnorm=self.text_clipnorm, **adam)
         image_optimizer = image_optimizer or keras.optimizers.Adam(**adam)
@@ -108,6 +108,8 @@ class DAMSM(CaptionedImageModel):
         self.text_optimizer, self.image_optimizer = text_optimizer, image_optimizer
         encoders = keras.optimizers.MultiOptimizer(
             lambda v: text_optimizer if id(v) in text_ids else image_optimizer)
+        if self.dtype_policy.name == "mixed_float16":
+            encoders = keras.optimizers.LossScaleOptimizer(encoders)
         self._make_trackers()
         if jit_compile is None:
             jit_compile = training.default_jit_compile()
@@ -153,7 +155,7 @@ class DAMSM(CaptionedImageModel):
         if not isinstance(data, dict) or "images" not in data or "tokens" not in data:
             raise ValueError("DAMSM trains on dict batches {'images', 'tokens'} such as "
                              "gan_zoo.data.make_dataset(images, captions, vocabulary) builds.")
-        _reject_raw_strings(data)
+        reject_raw_strings(data)
         if len(data["images"].shape) != 4 or data["images"].shape[-1] != 3:
             raise ValueError(f"images must be [batch, H, W, 3]; got {tuple(data['images'].shape)}")
         if tuple(data["tokens"].shape)[1:] != (self.max_length,):
