@@ -156,18 +156,22 @@ def _final_measures(args, model, prompts, fixed, image_size, metrics):
 
 
 def _training_data(args, image_size, fixed):
-    """(images, captions, labels) of --data: shapes, cub:PATH or folder:PATH."""
-    from gan_zoo.data import cub, folder, shapes
+    """(images, captions, labels) of --data: shapes, cub:PATH, coco:PATH or folder:PATH."""
+    from gan_zoo.data import coco, cub, folder, shapes
 
     kind, _, path = args.data.partition(":")
     if kind == "shapes":
         images, captions, _ = shapes.load("train", args.num_images, image_size, seed=args.seed,
                                           fixed=fixed, verbose=True)
         return images, captions, None
-    if kind not in ("cub", "folder") or not path:
+    loaders = {"cub": lambda: cub.load(path, "train", image_size),
+               "coco": lambda: coco.load(path, "train", image_size),
+               "folder": lambda: folder.load(path, image_size=image_size)}
+    if kind not in loaders or not path:
         raise SystemExit(f"Unknown --data {args.data!r}: use shapes, cub:PATH (AttnGAN's data/birds "
-                         "layout) or folder:PATH (images with same-name .txt captions).")
-    data = cub.load(path, "train", image_size) if kind == "cub" else folder.load(path, image_size=image_size)
+                         "layout), coco:PATH (AttnGAN's or the official 2014 layout) or folder:PATH "
+                         "(images with same-name .txt captions).")
+    data = loaders[kind]()
     print(f"Loaded {data.summary()} from {path}")
     return data.images, data.captions, data.labels
 
@@ -271,8 +275,9 @@ def build_parser():
     train.add_argument("--preset", help="width preset: birds (default), coco or small; "
                                         "Stage-II defaults to its Stage-I's")
     train.add_argument("--data", default="shapes",
-                       help="shapes (built in), cub:PATH (AttnGAN's data/birds layout) or folder:PATH "
-                            "(images with same-name .txt captions)")
+                       help="shapes (built in), cub:PATH (AttnGAN's data/birds layout), coco:PATH "
+                            "(AttnGAN's or the official 2014 layout) or folder:PATH (images with "
+                            "same-name .txt captions)")
     train.add_argument("--fix", action="append", metavar="ATTR=VALUE",
                        help="shapes: hold an attribute fixed, e.g. --fix background=black")
     train.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")

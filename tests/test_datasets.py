@@ -130,3 +130,43 @@ def test_cub_missing_files_name_the_layout(birds, tmp_path):
     os.remove(birds / "test" / "filenames.pickle")
     with pytest.raises(FileNotFoundError, match="test/filenames.pickle"):
         cub.load(birds, "test")
+
+
+def test_images_keep_their_aspect_ratio(tmp_path):
+    """A wide image is cut to its central square before resizing, not squashed."""
+    wide = np.zeros((20, 60, 3), np.uint8)
+    wide[:, 20:40] = 255  # the central square is white, the sides black
+    _save(tmp_path / "wide.png", wide)
+    assert collection.read_image(tmp_path / "wide.png", 10).min() == 255
+
+
+def test_coco_in_the_attngan_and_the_official_layouts(tmp_path):
+    from gan_zoo.data import coco
+
+    attn = tmp_path / "coco"
+    names = ["COCO_train2014_000000000009", "COCO_train2014_000000000025"]
+    for name in names:
+        _save(attn / "images" / f"{name}.jpg", np.full((30, 40, 3), 120, np.uint8))
+        _write(attn / "text" / f"{name}.txt", "\n".join(f"{name} caption {k}" for k in range(5)))
+    os.makedirs(attn / "train")
+    with open(attn / "train" / "filenames.pickle", "wb") as f:
+        pickle.dump(names, f, protocol=2)
+    data = coco.load(attn, "train", image_size=16, verbose=False)
+    assert len(data) == 2 and len(data.captions[0]) == 5 and data.labels is None
+
+    official = tmp_path / "official"
+    _save(official / "val2014" / "COCO_val2014_000000000042.jpg", np.full((30, 40, 3), 7, np.uint8))
+    _write(official / "annotations" / "captions_val2014.json", json.dumps({
+        "images": [{"id": 42, "file_name": "COCO_val2014_000000000042.jpg"},
+                   {"id": 43, "file_name": "COCO_val2014_000000000043.jpg"},  # listed, not on disk
+                   {"id": 44, "file_name": "COCO_val2014_000000000044.jpg"}],  # and no caption
+        "annotations": [{"image_id": 42, "id": 1, "caption": "a plate of food"},
+                        {"image_id": 42, "id": 2, "caption": "some food on a plate"},
+                        {"image_id": 43, "id": 3, "caption": "a missing picture"}]}))
+    with pytest.warns(UserWarning, match="1 missing images, 1 without captions"):
+        test = coco.load(official, "test", image_size=16, verbose=False)
+    assert test.captions == [["a plate of food", "some food on a plate"]]
+    with pytest.raises(FileNotFoundError, match="captions_train2014.json"):
+        coco.load(official, "train", verbose=False)
+    with pytest.raises(FileNotFoundError, match="Expected layout"):
+        coco.load(tmp_path, "train", verbose=False)

@@ -59,8 +59,9 @@ def square_around(box, width, height):
 def read_image(path, image_size, box=None):
     """An image file -> uint8 [image_size, image_size, 3]: decoded fully (a truncated file is an
     error), converted to RGB (grayscale, palette, RGBA and 16-bit too), cropped around the
-    bounding box `box` (x, y, w, h; `square_around`) and resized (bilinear, antialiased, as
-    the authors' PIL resize)."""
+    bounding box `box` (x, y, w, h; `square_around`), cut to its central square (as the
+    authors' shorter-side resize and crop keep the aspect ratio) and resized (bilinear,
+    antialiased, as the authors' PIL resize)."""
     from PIL import Image
 
     with Image.open(path) as image:
@@ -71,6 +72,10 @@ def read_image(path, image_size, box=None):
         image = image.convert("RGB")
         if box is not None:
             image = image.crop(square_around(box, *image.size))
+        width, height = image.size
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
         image = image.resize((image_size, image_size), Image.BILINEAR)
         return np.asarray(image, dtype=np.uint8)
 
@@ -95,7 +100,9 @@ def read_items(items, image_size, strict=False, verbose=True):
         except unreadable as error:
             if strict:
                 raise ValueError(f"Cannot use {item.path}: {error}") from error
-            skipped["without captions" if not text else "unreadable images"] += 1
+            reason = ("without captions" if not text else "missing images"
+                      if not os.path.exists(item.path) else "unreadable images")
+            skipped[reason] += 1
         else:
             images.append(image)
             captions.append(text)

@@ -1,0 +1,56 @@
+"""MS-COCO 2014 captions, in either of the two layouts the papers' code reads:
+
+- AttnGAN / DM-GAN: `coco/{train,test}/filenames.pickle`, `coco/text/<name>.txt` (5 captions,
+  one per line) and `coco/images/<name>.jpg` (train2014 and val2014 together);
+- the official release: `annotations/captions_{train,val}2014.json` with `train2014/` and
+  `val2014/`; split "test" is val2014 (40,504 images), the papers' test set.
+
+COCO has no classes, so no labels.
+"""
+
+import json
+import os
+import pickle
+
+from gan_zoo.data.collection import Item, read_items, read_lines, require
+
+LAYOUT = ("coco/{train,test}/filenames.pickle + coco/text/<name>.txt + coco/images/<name>.jpg (AttnGAN), "
+          "or annotations/captions_{train,val}2014.json + train2014/ + val2014/ (official)")
+OFFICIAL_SPLITS = {"train": "train2014", "test": "val2014"}
+
+
+def load(root, split="train", image_size=256, strict=False, verbose=True):
+    """Loads a split of COCO 2014 from `root`, whichever layout it holds."""
+    if split not in OFFICIAL_SPLITS:
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    root = require(os.path.expanduser(root), LAYOUT)
+    if os.path.exists(os.path.join(root, split, "filenames.pickle")):
+        items = _attngan_items(root, split)
+    elif os.path.isdir(os.path.join(root, "annotations")):
+        items = _official_items(root, OFFICIAL_SPLITS[split])
+    else:
+        raise FileNotFoundError(f"Neither {os.path.join(root, split, 'filenames.pickle')} nor "
+                                f"{os.path.join(root, 'annotations')} exists. Expected layout: {LAYOUT}")
+    return read_items(items, image_size, strict, verbose)
+
+
+def _attngan_items(root, split):
+    with open(os.path.join(root, split, "filenames.pickle"), "rb") as f:
+        names = pickle.load(f, encoding="latin1")  # the authors' pickles are Python 2's
+    items = []
+    for name in names:
+        text_path = os.path.join(root, "text", name + ".txt")
+        captions = read_lines(text_path) if os.path.exists(text_path) else []
+        items.append(Item(os.path.join(root, "images", name + ".jpg"), captions))
+    return items
+
+
+def _official_items(root, folder):
+    path = require(os.path.join(root, "annotations", f"captions_{folder}.json"), LAYOUT)
+    with open(path, encoding="utf-8") as f:
+        annotations = json.load(f)
+    captions = {}
+    for entry in annotations["annotations"]:
+        captions.setdefault(entry["image_id"], []).append(entry["caption"])
+    return [Item(os.path.join(root, folder, image["file_name"]), captions.get(image["id"], []))
+            for image in sorted(annotations["images"], key=lambda image: image["id"])]
