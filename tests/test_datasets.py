@@ -107,6 +107,9 @@ def birds(tmp_path):
             pickle.dump(part, f, protocol=2)
         with open(root / split / "class_info.pickle", "wb") as f:
             pickle.dump(classes, f, protocol=2)
+    # StackGAN's char-CNN-RNN embeddings, [N, 10, E] (E 1024 in theirs), row i for filename i
+    with open(root / "train" / "char-CNN-RNN-embeddings.pickle", "wb") as f:
+        pickle.dump(np.arange(3 * 10 * 16, dtype="float32").reshape(3, 10, 16), f, protocol=2)
     return root
 
 
@@ -170,3 +173,24 @@ def test_coco_in_the_attngan_and_the_official_layouts(tmp_path):
         coco.load(official, "train", verbose=False)
     with pytest.raises(FileNotFoundError, match="Expected layout"):
         coco.load(tmp_path, "train", verbose=False)
+
+
+@pytest.mark.parametrize("use_tf_data", [True, False])
+def test_cub_with_stackgan_embeddings_trains_an_embedding_model(birds, use_tf_data):
+    from conftest import tiny_dcgan
+
+    with pytest.warns(UserWarning, match="1 unreadable images"):
+        train = cub.load(birds, "train", image_size=32, embeddings=True, verbose=False)
+    expected = np.arange(3 * 10 * 16, dtype="float32").reshape(3, 10, 16)[:2]  # row 2 was unreadable
+    np.testing.assert_array_equal(train.embeddings, expected)
+    ds = train.to_dataset(batch_size=2, use_tf_data=use_tf_data, seed=0)
+    batch = next(iter(ds))
+    assert set(batch) == {"images", "embeddings", "labels"} and tuple(batch["embeddings"].shape) == (2, 16)
+    rows = np.asarray(batch["embeddings"])
+    assert all(any(np.array_equal(r, e) for e in expected.reshape(-1, 16)) for r in rows)
+    model = tiny_dcgan(None, embedding_dim=16)
+    model.compile()
+    history = model.fit(ds, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][-1])
+    with pytest.raises(ValueError, match="vocabulary"):
+        cub.load(birds, "test", image_size=16, verbose=False).to_dataset()

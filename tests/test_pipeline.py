@@ -91,3 +91,16 @@ def test_caption_problems_are_named(data):
     broken[3] = ["fine caption", "  "]
     with pytest.raises(ValueError, match="image 3.*empty"):
         make_dataset(images, broken, vocab, batch_size=2)
+
+
+def test_precomputed_embeddings_instead_of_captions(shapes32):
+    images, captions, _, vocab = shapes32
+    vectors = np.random.default_rng(0).standard_normal((len(images), 24)).astype("float32")
+    batch = next(iter(make_dataset(images, embeddings=vectors, batch_size=8, shuffle=False,
+                                   use_tf_data=False)))
+    np.testing.assert_array_equal(batch["embeddings"], vectors[:8])
+    assert "tokens" not in batch
+    with pytest.raises(ValueError, match=r"\[128, E\] or \[128, C, E\]"):
+        make_dataset(images, embeddings=vectors[:-1])
+    with pytest.raises(ValueError, match="captions and vocabulary, or embeddings"):
+        make_dataset(images, captions)

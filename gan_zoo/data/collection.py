@@ -15,16 +15,16 @@ import numpy as np
 from gan_zoo.data.pipeline import make_dataset
 from gan_zoo.text import Vocabulary
 
-Item = collections.namedtuple("Item", "path captions label box", defaults=(None, None))
+Item = collections.namedtuple("Item", "path captions label box embeddings", defaults=(None, None, None))
 
 
 class CaptionedImages:
     """uint8 images [N, S, S, 3], N caption lists, optional int labels [N] (classes, for DAMSM's
-    and the discriminator's same-class masking), the image paths, and `skipped`: a count of
-    what was left out, by reason."""
+    and the discriminator's same-class masking), optional precomputed sentence embeddings
+    [N, C, E], the image paths, and `skipped`: a count of what was left out, by reason."""
 
-    def __init__(self, images, captions, labels=None, paths=None, skipped=None):
-        self.images, self.captions, self.labels = images, captions, labels
+    def __init__(self, images, captions, labels=None, paths=None, skipped=None, embeddings=None):
+        self.images, self.captions, self.labels, self.embeddings = images, captions, labels, embeddings
         self.paths, self.skipped = paths or [], dict(skipped or {})
 
     def __len__(self):
@@ -34,8 +34,15 @@ class CaptionedImages:
         """A `Vocabulary` of these captions (`Vocabulary.build` arguments)."""
         return Vocabulary.build(self.captions, **kwargs)
 
-    def to_dataset(self, vocabulary, batch_size=64, **kwargs):
-        """The training input for `fit`: `make_dataset` over these images, captions and labels."""
+    def to_dataset(self, vocabulary=None, batch_size=64, **kwargs):
+        """The training input for `fit`: `make_dataset` over these images, their captions
+        encoded with `vocabulary` (or, without one, their precomputed embeddings) and labels."""
+        if vocabulary is None:
+            if self.embeddings is None:
+                raise ValueError("Pass the vocabulary to encode the captions with; this dataset "
+                                 "has no precomputed embeddings.")
+            return make_dataset(self.images, embeddings=self.embeddings, batch_size=batch_size,
+                                labels=self.labels, **kwargs)
         return make_dataset(self.images, self.captions, vocabulary, batch_size=batch_size,
                             labels=self.labels, **kwargs)
 
@@ -88,7 +95,7 @@ def read_items(items, image_size, strict=False, verbose=True):
     # Pillow reports broken files as OSError (truncated, unidentified), SyntaxError (broken
     # PNG chunks) or ValueError, and oversized ones as DecompressionBombError.
     unreadable = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
-    images, captions, labels, paths = [], [], [], []
+    images, captions, labels, paths, embeddings = [], [], [], [], []
     skipped = collections.Counter()
     progress = _progress_bar(len(items), verbose)
     for i, item in enumerate(items):
@@ -108,13 +115,15 @@ def read_items(items, image_size, strict=False, verbose=True):
             captions.append(text)
             labels.append(item.label)
             paths.append(item.path)
+            embeddings.append(item.embeddings)
         if progress is not None:
             progress.update(i + 1)
     if not images:
         raise ValueError(f"None of the {len(items)} images could be used ({dict(skipped)}).")
     result = CaptionedImages(np.stack(images), captions,
                              None if any(label is None for label in labels) else np.array(labels, "int32"),
-                             paths, skipped)
+                             paths, skipped,
+                             None if any(e is None for e in embeddings) else np.stack(embeddings).astype("float32"))
     if skipped:
         warnings.warn(f"Loaded {result.summary()}.", stacklevel=3)
     return result

@@ -6,6 +6,7 @@
     birds/text/<NNN.Class>/<name>.txt          10 captions, one per line
     birds/{train,test}/filenames.pickle        ["<NNN.Class>/<name>", ...] (8,855 / 2,933)
     birds/{train,test}/class_info.pickle       optional: the class id of each filename
+    birds/{train,test}/char-CNN-RNN-embeddings.pickle   optional: StackGAN's [N, 10, 1024]
 
 Each image is cropped as the authors crop it (`collection.square_around`): a square of
 half-side 0.75 · max(w, h) around the bounding box's centre, clipped to the image.
@@ -20,11 +21,13 @@ LAYOUT = ("birds/CUB_200_2011/{images/, images.txt, bounding_boxes.txt}, birds/t
           "birds/<split>/filenames.pickle (AttnGAN's data/birds)")
 
 
-def load(root, split="train", image_size=256, crop=True, strict=False, verbose=True):
+def load(root, split="train", image_size=256, crop=True, embeddings=False, strict=False, verbose=True):
     """Loads a split of CUB from `root` (the folder holding CUB_200_2011/, text/ and the splits).
 
     Returns a `CaptionedImages` with the class labels (from class_info.pickle, else the
-    class folder's number), so same-class pairs are no negatives in training.
+    class folder's number), so same-class pairs are no negatives in training. With
+    `embeddings=True` it also carries StackGAN's char-CNN-RNN sentence embeddings, and
+    `to_dataset()` without a vocabulary feeds them (models built with `embedding_dim=1024`).
     """
     root = require(os.path.expanduser(root), LAYOUT)
     cub = require(os.path.join(root, "CUB_200_2011"), LAYOUT)
@@ -33,13 +36,19 @@ def load(root, split="train", image_size=256, crop=True, strict=False, verbose=T
     labels = _unpickle(class_info) if os.path.exists(class_info) else [int(n.split(".")[0]) for n in names]
     if len(labels) != len(names):
         raise ValueError(f"{class_info} has {len(labels)} entries for {len(names)} filenames.")
+    vectors = [None] * len(names)
+    if embeddings:
+        path = require(os.path.join(root, split, "char-CNN-RNN-embeddings.pickle"), LAYOUT)
+        vectors = _unpickle(path)
+        if len(vectors) != len(names):
+            raise ValueError(f"{path} has {len(vectors)} rows for {len(names)} filenames.")
     boxes = _boxes(cub) if crop else {}
     items = []
-    for name, label in zip(names, labels):
+    for name, label, vector in zip(names, labels, vectors):
         text_path = os.path.join(root, "text", name + ".txt")
         captions = read_lines(text_path) if os.path.exists(text_path) else []
         items.append(Item(os.path.join(cub, "images", name + ".jpg"), captions, int(label),
-                          boxes.get(name)))
+                          boxes.get(name), vector))
     return read_items(items, image_size, strict, verbose)
 
 

@@ -26,15 +26,18 @@ def encode_caption_sets(captions, vocabulary, max_length):
     return tokens, np.array([len(s) for s in sets], dtype="int32")
 
 
-def make_dataset(images, captions, vocabulary, batch_size=64, image_size=None, max_length=18,
+def make_dataset(images, captions=None, vocabulary=None, batch_size=64, image_size=None, max_length=18,
                  labels=None, shuffle=True, random_crop=False, flip=False, seed=None,
-                 drop_remainder=True, use_tf_data=None):
+                 drop_remainder=True, use_tf_data=None, embeddings=None):
     """Builds the training input every gan_zoo model's `fit` takes.
 
     Args:
         images: uint8 [N, S, S, 3] in [0, 255] or floats in [-1, 1].
         captions: N captions, or N lists of captions (one is drawn per image each epoch).
         vocabulary: the `Vocabulary` the model was built with.
+        embeddings: instead of captions and vocabulary, precomputed sentence embeddings [N, E]
+            or [N, C, E] (one of the C is drawn per image each epoch), for models built with
+            `embedding_dim=E` (StackGAN's char-CNN-RNN vectors, say).
         image_size: output size; images are resized to it (default: their own size).
         labels: optional int class labels [N]; mismatched pairs then skip same-class pairs.
         random_crop: load at 76/64 of the size and crop back at random, as the papers do.
@@ -43,11 +46,21 @@ def make_dataset(images, captions, vocabulary, batch_size=64, image_size=None, m
         use_tf_data: tf.data when TensorFlow is installed (default), else a keras PyDataset.
 
     Returns:
-        A `tf.data.Dataset` or a `keras.utils.PyDataset` of dicts {"images", "tokens"[, "labels"]},
-        carrying the vocabulary as `.vocabulary` so `fit` can check that it matches the model.
+        A `tf.data.Dataset` or a `keras.utils.PyDataset` of dicts {"images", "tokens" (or
+        "embeddings")[, "labels"]}, carrying the vocabulary as `.vocabulary` so `fit` can check
+        that it matches the model.
     """
     images = check_images(images)
-    if len(captions) != len(images):
+    if (embeddings is None) == (captions is None or vocabulary is None):
+        raise ValueError("Give captions and vocabulary, or embeddings= (precomputed), not both.")
+    if embeddings is not None:
+        texts = np.asarray(embeddings, dtype="float32")
+        texts = texts[:, None] if texts.ndim == 2 else texts
+        if texts.ndim != 3 or len(texts) != len(images):
+            raise ValueError(f"embeddings must be [{len(images)}, E] or [{len(images)}, C, E]; "
+                             f"got {np.shape(embeddings)}")
+        counts, key = np.full(len(texts), texts.shape[1], dtype="int32"), "embeddings"
+    elif len(captions) != len(images):
         raise ValueError(f"Got {len(images)} images but {len(captions)} caption entries.")
     if labels is not None:
         labels = np.asarray(labels, dtype="int32")
@@ -55,14 +68,15 @@ def make_dataset(images, captions, vocabulary, batch_size=64, image_size=None, m
             raise ValueError(f"labels must have shape [{len(images)}]; got {labels.shape}")
     if batch_size > len(images) and drop_remainder:
         raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(images)} images).")
-    tokens, counts = encode_caption_sets(captions, vocabulary, max_length)
+    if embeddings is None:
+        (texts, counts), key = encode_caption_sets(captions, vocabulary, max_length), "tokens"
     image_size = image_size or images.shape[1]
     if use_tf_data is None:
         use_tf_data = _tensorflow_available()
     build = _tf_dataset if use_tf_data else ArrayDataset
-    dataset = build(images, tokens, counts, labels, batch_size=batch_size, image_size=image_size,
+    dataset = build(images, texts, counts, labels, batch_size=batch_size, image_size=image_size,
                     shuffle=shuffle, random_crop=random_crop, flip=flip, seed=seed,
-                    drop_remainder=drop_remainder)
+                    drop_remainder=drop_remainder, text_key=key)
     dataset.vocabulary = vocabulary
     return dataset
 
@@ -75,12 +89,12 @@ def _tensorflow_available():
     return True
 
 
-def _tf_dataset(images, tokens, counts, labels, batch_size, image_size, shuffle, random_crop, flip,
-                seed, drop_remainder):
+def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, random_crop, flip,
+                seed, drop_remainder, text_key="tokens"):
     import tensorflow as tf
 
     load_size = round(image_size * LOAD_RATIO) if random_crop else image_size
-    columns = {"images": images, "tokens": tokens, "counts": counts}
+    columns = {"images": images, "texts": texts, "counts": counts}
     if labels is not None:
         columns["labels"] = labels
     ds = tf.data.Dataset.from_tensor_slices(columns)
@@ -98,7 +112,7 @@ def _tf_dataset(images, tokens, counts, labels, batch_size, image_size, shuffle,
         if flip:
             image = tf.image.random_flip_left_right(image, seed=seed)
         pick = tf.random.uniform((), 0, example["counts"], dtype=tf.int32, seed=seed)
-        out = {"images": tf.clip_by_value(image, -1.0, 1.0), "tokens": example["tokens"][pick]}
+        out = {"images": tf.clip_by_value(image, -1.0, 1.0), text_key: example["texts"][pick]}
         if "labels" in example:
             out["labels"] = example["labels"]
         return out
@@ -114,11 +128,12 @@ class ArrayDataset(keras.utils.PyDataset):
     batches as an uninterrupted one.
     """
 
-    def __init__(self, images, tokens, counts, labels=None, batch_size=64, image_size=None,
-                 shuffle=True, random_crop=False, flip=False, seed=None, drop_remainder=True):
+    def __init__(self, images, texts, counts, labels=None, batch_size=64, image_size=None,
+                 shuffle=True, random_crop=False, flip=False, seed=None, drop_remainder=True,
+                 text_key="tokens"):
         super().__init__()
         self.images = to_unit_range(_resize(images, image_size, random_crop))
-        self.tokens, self.counts, self.labels = tokens, counts, labels
+        self.texts, self.counts, self.labels, self.text_key = texts, counts, labels, text_key
         self.batch_size, self.image_size = batch_size, image_size or images.shape[1]
         self.shuffle, self.random_crop, self.flip = shuffle, random_crop, flip
         self.seed = 0 if seed is None else seed
@@ -154,7 +169,7 @@ class ArrayDataset(keras.utils.PyDataset):
             top, left = self._offsets[i]
             image = self.images[i, top:top + size, left:left + size]
             batch_images[row] = image[:, ::-1] if self._flips[i] else image
-        out = {"images": batch_images, "tokens": self.tokens[idx, self._caption_pick[idx]]}
+        out = {"images": batch_images, self.text_key: self.texts[idx, self._caption_pick[idx]]}
         if self.labels is not None:
             out["labels"] = self.labels[idx]
         return out
