@@ -10,9 +10,8 @@ COCO has no classes, so no labels.
 
 import json
 import os
-import pickle
 
-from gan_zoo.data.collection import Item, read_items, read_lines, require
+from gan_zoo.data.collection import Item, read_items, read_lines, read_pickle, require
 
 LAYOUT = ("coco/{train,test}/filenames.pickle + coco/text/<name>.txt + coco/images/<name>.jpg (AttnGAN), "
           "or annotations/captions_{train,val}2014.json + train2014/ + val2014/ (official)")
@@ -35,8 +34,7 @@ def load(root, split="train", image_size=256, strict=False, verbose=True):
 
 
 def _attngan_items(root, split):
-    with open(os.path.join(root, split, "filenames.pickle"), "rb") as f:
-        names = pickle.load(f, encoding="latin1")  # the authors' pickles are Python 2's
+    names = read_pickle(os.path.join(root, split, "filenames.pickle"))
     items = []
     for name in names:
         text_path = os.path.join(root, "text", name + ".txt")

@@ -8,12 +8,14 @@ failing half-way (`strict=True` raises at the first one instead).
 
 import collections
 import os
+import pickle
 import warnings
 
 import numpy as np
 
 from gan_zoo.data.pipeline import make_dataset
 from gan_zoo.text import Vocabulary
+from gan_zoo.utils.progress import progress_bar
 
 Item = collections.namedtuple("Item", "path captions label box embeddings", defaults=(None, None, None))
 
@@ -97,7 +99,7 @@ def read_items(items, image_size, strict=False, verbose=True):
     unreadable = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
     images, captions, labels, paths, embeddings = [], [], [], [], []
     skipped = collections.Counter()
-    progress = _progress_bar(len(items), verbose)
+    progress = progress_bar(len(items), verbose)
     for i, item in enumerate(items):
         text = [c.strip() for c in item.captions if c.strip()]
         try:
@@ -129,12 +131,11 @@ def read_items(items, image_size, strict=False, verbose=True):
     return result
 
 
-def _progress_bar(total, verbose):
-    if not verbose:
-        return None
-    import keras
 
-    return keras.utils.Progbar(total, unit_name="image")
+def read_pickle(path):
+    """A pickle as the authors wrote them (Python 2: latin-1 strings)."""
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")
 
 
 def read_lines(path):

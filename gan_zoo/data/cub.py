@@ -13,9 +13,8 @@ half-side 0.75 · max(w, h) around the bounding box's centre, clipped to the ima
 """
 
 import os
-import pickle
 
-from gan_zoo.data.collection import Item, read_items, read_lines, require
+from gan_zoo.data.collection import Item, read_items, read_lines, read_pickle, require
 
 LAYOUT = ("birds/CUB_200_2011/{images/, images.txt, bounding_boxes.txt}, birds/text/<class>/<name>.txt, "
           "birds/<split>/filenames.pickle (AttnGAN's data/birds)")
@@ -31,15 +30,15 @@ def load(root, split="train", image_size=256, crop=True, embeddings=False, stric
     """
     root = require(os.path.expanduser(root), LAYOUT)
     cub = require(os.path.join(root, "CUB_200_2011"), LAYOUT)
-    names = _unpickle(require(os.path.join(root, split, "filenames.pickle"), LAYOUT))
+    names = read_pickle(require(os.path.join(root, split, "filenames.pickle"), LAYOUT))
     class_info = os.path.join(root, split, "class_info.pickle")
-    labels = _unpickle(class_info) if os.path.exists(class_info) else [int(n.split(".")[0]) for n in names]
+    labels = read_pickle(class_info) if os.path.exists(class_info) else [int(n.split(".")[0]) for n in names]
     if len(labels) != len(names):
         raise ValueError(f"{class_info} has {len(labels)} entries for {len(names)} filenames.")
     vectors = [None] * len(names)
     if embeddings:
         path = require(os.path.join(root, split, "char-CNN-RNN-embeddings.pickle"), LAYOUT)
-        vectors = _unpickle(path)
+        vectors = read_pickle(path)
         if len(vectors) != len(names):
             raise ValueError(f"{path} has {len(vectors)} rows for {len(names)} filenames.")
     boxes = _boxes(cub) if crop else {}
@@ -60,9 +59,3 @@ def _boxes(cub):
         image_id, *values = line.split()
         boxes[os.path.splitext(paths[image_id])[0]] = tuple(float(v) for v in values)
     return boxes
-
-
-def _unpickle(path):
-    with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")  # the authors' pickles are Python 2's
-

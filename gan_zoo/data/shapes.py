@@ -8,6 +8,8 @@ included, which makes "does the image follow the caption?" a number.
 
 import numpy as np
 
+from gan_zoo.utils.progress import progress_bar
+
 ATTRIBUTES = {
     "shape": ("circle", "square", "triangle"),
     "colour": ("red", "green", "blue", "yellow", "purple", "cyan"),
@@ -152,7 +154,7 @@ def load(split="train", num_images=5000, image_size=64, seed=0, holdout=None, ca
     images = np.empty((num_images, image_size, image_size, 3), dtype="uint8")
     captions = []
     attributes = {a: np.empty(num_images, dtype="int32") for a in ATTRIBUTES}
-    progress = _progress_bar(num_images, verbose)
+    progress = progress_bar(num_images, verbose)
     for i in range(num_images):
         sample = _sample_attributes(rng, combos, split, fixed)
         images[i] = draw(sample, image_size, rng)
@@ -163,13 +165,6 @@ def load(split="train", num_images=5000, image_size=64, seed=0, holdout=None, ca
             progress.update(i + 1)
     return images, captions, attributes
 
-
-def _progress_bar(total, verbose):
-    if not verbose:
-        return None
-    import keras
-
-    return keras.utils.Progbar(total, unit_name="image")
 
 
 def caption_attributes(caption):

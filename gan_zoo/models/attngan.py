@@ -12,7 +12,6 @@ import keras
 from keras import layers, ops
 
 from gan_zoo import losses
-from gan_zoo.data.validation import to_uint8
 from gan_zoo.layers import (ConditioningAugmentation, ResidualBlock, WordAttention, activation,
                             batch_norm, conv_initializer, to_image, up_block)
 from gan_zoo.models.base import TextToImageGAN, deserialize_entry
@@ -187,8 +186,7 @@ class AttnGAN(TextToImageGAN):
             return super().generate(captions, seed, num_per_caption, embeddings, batch_size, return_stages)
         noise, condition = self._generation_inputs(captions, embeddings, seed, num_per_caption)
         stages, maps = self._batched(self.synthesize_with_attention, noise, condition, batch_size)
-        stages = {size: to_uint8(images) for size, images in stages.items()}
-        return (stages if return_stages else stages[max(stages)]), maps
+        return self._as_images(stages, return_stages), maps
 
     # ----------------------------------------------------------------- losses
     def _fake(self, batch):

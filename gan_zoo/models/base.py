@@ -352,9 +352,8 @@ class TextToImageGAN(CaptionedImageModel):
         `return_stages=True`, a dict {size: images} with every stage's output.
         """
         noise, condition = self._generation_inputs(captions, embeddings, seed, num_per_caption)
-        stages = self._batched(self._synthesize_stages, noise, condition, batch_size)
-        stages = {size: to_uint8(images) for size, images in stages.items()}
-        return stages if return_stages else stages[max(stages)]
+        return self._as_images(self._batched(self._synthesize_stages, noise, condition, batch_size),
+                               return_stages)
 
     def interpolate(self, caption_a, caption_b, steps=8, seed=0):
         """GAN-INT: images along the line between two captions' conditions, one fixed z (word
@@ -382,6 +381,12 @@ class TextToImageGAN(CaptionedImageModel):
         condition = keras.tree.map_structure(lambda a: np.repeat(a, num_per_caption, axis=0), condition)
         rows = len(keras.tree.flatten(condition)[0])
         return self._latent(np.random.default_rng(seed), rows), condition
+
+    @staticmethod
+    def _as_images(stages, return_stages):
+        """{size: float images} -> uint8: every stage's, or the largest stage's alone."""
+        stages = {size: to_uint8(images) for size, images in stages.items()}
+        return stages if return_stages else stages[max(stages)]
 
     def _synthesize_stages(self, noise, condition):
         out = self.synthesize(noise, condition)

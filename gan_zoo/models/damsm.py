@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from gan_zoo import losses, training
-from gan_zoo.data.validation import check_images
+from gan_zoo.data.validation import check_images, to_unit_range
 from gan_zoo.metrics.retrieval import r_precision
 from gan_zoo.models.base import CaptionedImageModel, reject_raw_strings
 from gan_zoo.models.image_encoders import InceptionEncoder, SmallEncoder
@@ -175,8 +175,7 @@ class DAMSM(CaptionedImageModel):
         images = check_images(images)
         out = []
         for i in range(0, len(images), batch_size):
-            chunk = images[i:i + batch_size]
-            chunk = chunk.astype("float32") / 127.5 - 1.0 if chunk.dtype == np.uint8 else chunk
+            chunk = to_unit_range(images[i:i + batch_size])
             out.append(ops.convert_to_numpy(self.encode_images(chunk)[1]))
         return np.concatenate(out)
 
