@@ -38,3 +38,17 @@ def test_keras_serialisation_registers_the_layer():
     layer = ConditioningAugmentation(4)
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert isinstance(restored, ConditioningAugmentation)
+
+
+def test_functional_graph_keeps_c_mu_and_logvar_apart():
+    """In a functional model the three outputs are three tensors, each what the layer gives
+    when called directly (one shared output spec once made all three log σ²)."""
+    sentence, noise = keras.Input((8,)), keras.Input((3,))
+    layer = ConditioningAugmentation(3, "glu", seed=0)
+    model = keras.Model([sentence, noise], list(layer(sentence, noise=noise)))
+    x = np.random.default_rng(0).standard_normal((4, 8)).astype("float32")
+    eps = np.random.default_rng(1).standard_normal((4, 3)).astype("float32")
+    for got, want in zip(model([x, eps]), layer(x, noise=eps)):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), atol=1e-6)
+    c, mu, logvar = (keras.ops.convert_to_numpy(t) for t in model([x, eps]))
+    assert not np.allclose(mu, logvar)

@@ -38,8 +38,9 @@ class ConditioningAugmentation(layers.Layer):
         return mu + ops.exp(0.5 * logvar) * noise, mu, logvar
 
     def compute_output_spec(self, embedding, noise=None):
-        spec = keras.KerasTensor((embedding.shape[0], self.units), dtype=self.compute_dtype)
-        return spec, spec, spec
+        # Three distinct tensors: a functional graph tells outputs apart by identity.
+        return tuple(keras.KerasTensor((embedding.shape[0], self.units), dtype=self.compute_dtype)
+                     for _ in range(3))
 
     def get_config(self):
         config = super().get_config()
