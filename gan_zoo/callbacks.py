@@ -9,7 +9,7 @@ import warnings
 import keras
 from keras import ops
 
-from gan_zoo.utils.files import write_json_atomically
+from gan_zoo.utils.files import save_model_atomically, write_json_atomically
 from gan_zoo.utils.plots import (save_attention_maps, save_image_grid, save_loss_plot, save_metric_curves,
                                  stages_side_by_side)
 
@@ -219,9 +219,7 @@ class Checkpoint(keras.callbacks.Callback):
         os.makedirs(self.directory, exist_ok=True)
         previous, _ = self.latest()
         name = f"epoch_{epoch + 1:03d}.keras"
-        tmp = os.path.join(self.directory, f"partial_{name}")
-        self.model.save(tmp)
-        os.replace(tmp, os.path.join(self.directory, name))
+        save_model_atomically(self.model, os.path.join(self.directory, name))
         state = {"epoch": epoch + 1, "checkpoint": name,
                  "logs": {k: float(ops.convert_to_numpy(v)) for k, v in (logs or {}).items()}}
         write_json_atomically(state, self.state_path)

@@ -1,4 +1,4 @@
-"""The `gan-zoo` command line: train, generate, evaluate."""
+"""The `gan-zoo` command line: train, generate, evaluate, convert."""
 
 import argparse
 import json
@@ -6,6 +6,10 @@ import os
 import sys
 
 MODELS = {"dcgan-cls": "DCGANCLS", "stackgan": "StackGAN", "attngan": "AttnGAN", "damsm": "DAMSM"}
+DATASETS = {"cub": "AttnGAN's data/birds layout", "flowers": "StackGAN's Data/flowers layout",
+            "coco": "AttnGAN's or the official 2014 layout",
+            "tfds_coco": "a data_dir holding tensorflow-datasets' prepared coco_captions",
+            "folder": "images with same-name .txt captions, or a CSV/JSONL manifest"}
 SAMPLE_CAPTIONS = [
     "a small red circle on the left",
     "a big blue square at the top",
@@ -156,24 +160,25 @@ def _final_measures(args, model, prompts, fixed, image_size, metrics):
 
 
 def _training_data(args, image_size, fixed):
-    """(images, captions, labels) of --data: shapes, cub:PATH, coco:PATH or folder:PATH."""
-    from gan_zoo.data import coco, cub, folder, shapes
+    """(images, captions, labels) of --data: shapes or DATASET:PATH (see DATASETS)."""
+    from gan_zoo import data
 
     kind, _, path = args.data.partition(":")
     if kind == "shapes":
-        images, captions, _ = shapes.load("train", args.num_images, image_size, seed=args.seed,
-                                          fixed=fixed, verbose=True)
+        images, captions, _ = data.shapes.load("train", args.num_images, image_size, seed=args.seed,
+                                               fixed=fixed, verbose=True)
         return images, captions, None
-    loaders = {"cub": lambda: cub.load(path, "train", image_size),
-               "coco": lambda: coco.load(path, "train", image_size),
-               "folder": lambda: folder.load(path, image_size=image_size)}
-    if kind not in loaders or not path:
-        raise SystemExit(f"Unknown --data {args.data!r}: use shapes, cub:PATH (AttnGAN's data/birds "
-                         "layout), coco:PATH (AttnGAN's or the official 2014 layout) or folder:PATH "
-                         "(images with same-name .txt captions).")
-    data = loaders[kind]()
-    print(f"Loaded {data.summary()} from {path}")
-    return data.images, data.captions, data.labels
+    if kind not in DATASETS or not path:
+        raise SystemExit(f"Unknown --data {args.data!r}: use shapes or " + ", ".join(
+            f"{name}:PATH ({layout})" for name, layout in DATASETS.items()) + ".")
+    loader = getattr(data, kind).load
+    if kind == "folder":  # a folder of images, or a manifest file listing them
+        source = {"manifest" if os.path.isfile(path) else "root": path}
+        loaded = loader(**source, image_size=image_size, cache=args.cache)
+    else:
+        loaded = loader(path, "train", image_size, cache=args.cache)
+    print(f"Loaded {loaded.summary()} from {path}")
+    return loaded.images, loaded.captions, loaded.labels
 
 
 def _base_model(args):
@@ -255,6 +260,28 @@ def _evaluate(args):
         print(f"Wrote {args.out} and {os.path.splitext(args.out)[0]}.md")
 
 
+def _convert(args):
+    """The authors' PyTorch checkpoint(s) -> one .keras file (written atomically)."""
+    from gan_zoo import convert
+    from gan_zoo.utils.files import save_model_atomically
+
+    if args.network == "damsm":
+        if not (args.text_encoder and args.image_encoder and args.captions):
+            raise SystemExit("convert damsm needs --text-encoder, --image-encoder and --captions.")
+        model = convert.damsm_from_authors(args.text_encoder, args.image_encoder, args.captions)
+    elif not args.checkpoint:
+        raise SystemExit(f"convert {args.network} needs the generator's .pth file.")
+    elif args.network == "attngan":
+        if not args.damsm:
+            raise SystemExit("convert attngan needs --damsm, the converted DAMSM .keras file.")
+        model = convert.attngan_from_authors(args.checkpoint, _load_model(args.damsm), args.preset or "birds")
+    else:
+        model = convert.stackgan_from_authors(args.checkpoint, args.discriminator, args.stage,
+                                              args.preset or "coco")
+    save_model_atomically(model, args.out)
+    print(f"Wrote {args.out}: a {type(model).__name__} with the weights of {args.checkpoint or args.text_encoder}")
+
+
 def _parse_fixed(items):
     """["background=black", ...] -> {"background": "black", ...} for shapes.load(fixed=...)."""
     fixed = {}
@@ -275,9 +302,8 @@ def build_parser():
     train.add_argument("--preset", help="width preset: birds (default), coco or small; "
                                         "Stage-II defaults to its Stage-I's")
     train.add_argument("--data", default="shapes",
-                       help="shapes (built in), cub:PATH (AttnGAN's data/birds layout), coco:PATH "
-                            "(AttnGAN's or the official 2014 layout) or folder:PATH (images with "
-                            "same-name .txt captions)")
+                       help="shapes (built in) or " + ", ".join(f"{k}:PATH" for k in DATASETS))
+    train.add_argument("--cache", help="a .npz file keeping the decoded dataset for the next run")
     train.add_argument("--fix", action="append", metavar="ATTR=VALUE",
                        help="shapes: hold an attribute fixed, e.g. --fix background=black")
     train.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")
@@ -325,6 +351,19 @@ def build_parser():
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", help="JSON report path (a Markdown table is written beside it)")
     evaluate.set_defaults(func=_evaluate)
+
+    convert = sub.add_parser("convert", help="the authors' PyTorch checkpoints -> a .keras file")
+    convert.add_argument("network", choices=("damsm", "attngan", "stackgan"))
+    convert.add_argument("checkpoint", nargs="?", help="attngan/stackgan: the generator .pth (netG_epoch_N.pth)")
+    convert.add_argument("--text-encoder", help="damsm: text_encoder*.pth")
+    convert.add_argument("--image-encoder", help="damsm: image_encoder*.pth")
+    convert.add_argument("--captions", help="damsm: the captions.pickle holding the encoder's vocabulary")
+    convert.add_argument("--damsm", help="attngan: the converted DAMSM .keras file")
+    convert.add_argument("--discriminator", help="stackgan: netD .pth too (to go on training)")
+    convert.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")
+    convert.add_argument("--preset", help="birds or coco (attngan default birds, stackgan coco)")
+    convert.add_argument("--out", required=True, help="the .keras file to write")
+    convert.set_defaults(func=_convert)
     return parser
 
 
@@ -332,8 +371,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"gan-zoo: error: {error}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, KeyError, ImportError) as error:
+        print(f"gan-zoo: error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
     return 0
 

@@ -133,9 +133,12 @@ def test_train_on_a_folder_of_captioned_images(tmp_path):
         Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(root / f"{i}.png")
         (root / f"{i}.txt").write_text(f"a noisy picture number {i}\nsome random pixels\n")
     run = tmp_path / "run"
+    cache = tmp_path / "mine_32.npz"
     assert cli.main(["train", "--model", "dcgan-cls", "--preset", "small", "--data", f"folder:{root}",
-                     "--image-size", "32", "--batch-size", "4", "--epochs", "1", "--out", str(run)]) == 0
+                     "--cache", str(cache), "--image-size", "32", "--batch-size", "4", "--epochs", "1",
+                     "--out", str(run)]) == 0
     assert (run / "samples.png").exists() and (run / "model.keras").exists()
+    assert len(np.load(cache)["images"]) == 8
     assert not (run / "quality.png").exists()  # the shapes oracle has nothing to read here
     with pytest.raises(SystemExit, match="folder:PATH"):
         cli.main(["train", "--data", "imagenet", "--out", str(tmp_path / "x")])

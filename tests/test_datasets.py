@@ -194,3 +194,207 @@ def test_cub_with_stackgan_embeddings_trains_an_embedding_model(birds, use_tf_da
     assert np.isfinite(history.history["d_loss"][-1])
     with pytest.raises(ValueError, match="vocabulary"):
         cub.load(birds, "test", image_size=16, verbose=False).to_dataset()
+
+
+def _colour(value, size=(30, 40)):
+    """A flat image whose three channels encode `value`, to tell images apart after resizing."""
+    return np.full(size + (3,), (value, 255 - value, 128), np.uint8)
+
+
+def _pickle(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=2)
+
+
+@pytest.fixture
+def flowers_root(tmp_path):
+    """Oxford-102 in StackGAN's layout: 2 classes, 4 train images (one a truncated JPEG, one with
+    an empty caption file; entries in both "jpg/..." and "class_XXXXX/..." form, with
+    class_info and embeddings) and 1 test image (no class_info.pickle)."""
+    root = tmp_path / "flowers"
+    classes = {1: [1, 2, 3], 2: [4, 5]}
+    for label, numbers in classes.items():
+        for n in numbers:
+            _save(root / "jpg" / f"image_{n:05d}.jpg", _colour(40 * n))
+            _write(root / "text_c10" / f"class_{label:05d}" / f"image_{n:05d}.txt",
+                   "\n".join(f"flower {n} caption {k}" for k in range(10)))
+    with open(root / "jpg" / "image_00002.jpg", "rb") as f:
+        whole = f.read()
+    with open(root / "jpg" / "image_00002.jpg", "wb") as f:
+        f.write(whole[: len(whole) // 2])
+    _write(root / "text_c10" / "class_00001" / "image_00003.txt", " \n\n")
+    _pickle(root / "train" / "filenames.pickle",
+            ["jpg/image_00001", "jpg/image_00002", "jpg/image_00003", "class_00002/image_00004"])
+    _pickle(root / "train" / "class_info.pickle", [1, 1, 1, 2])
+    _pickle(root / "train" / "char-CNN-RNN-embeddings.pickle",
+            np.arange(4 * 10 * 8, dtype="float32").reshape(4, 10, 8))
+    _pickle(root / "test" / "filenames.pickle", ["jpg/image_00005"])
+    return root
+
+
+def test_flowers_split_captions_labels_embeddings_and_what_it_skips(flowers_root):
+    from gan_zoo.data import flowers
+
+    with pytest.warns(UserWarning, match="skipped: 1 unreadable images, 1 without captions"):
+        train = flowers.load(flowers_root, "train", image_size=16, embeddings=True, verbose=False)
+    assert len(train) == 2 and train.skipped == {"unreadable images": 1, "without captions": 1}
+    assert [os.path.basename(p) for p in train.paths] == ["image_00001.jpg", "image_00004.jpg"]
+    assert train.captions[1] == [f"flower 4 caption {k}" for k in range(10)]
+    assert list(train.labels) == [1, 2]
+    np.testing.assert_array_equal(train.embeddings, np.arange(320, dtype="float32").reshape(4, 10, 8)[[0, 3]])
+    # flat colours survive the central cut and the resize (JPEG moves them a little)
+    assert np.abs(train.images[1].astype(int) - _colour(160)[:16, :16]).max() <= 3
+    test = flowers.load(flowers_root, "test", image_size=16, verbose=False)
+    assert len(test) == 1 and list(test.labels) == [2]  # the class of its caption folder
+    assert test.embeddings is None
+    with pytest.raises(ValueError, match="image_00002.jpg"):
+        flowers.load(flowers_root, "train", image_size=16, strict=True, verbose=False)
+
+
+def test_flowers_missing_files_name_the_layout(flowers_root, tmp_path):
+    from gan_zoo.data import flowers
+
+    with pytest.raises(FileNotFoundError, match="Expected layout: flowers/jpg"):
+        flowers.load(tmp_path / "nothing", verbose=False)
+    with pytest.raises(FileNotFoundError, match="char-CNN-RNN-embeddings.pickle"):
+        flowers.load(flowers_root, "test", embeddings=True, verbose=False)
+    _pickle(flowers_root / "test" / "class_info.pickle", [2, 2])
+    with pytest.raises(ValueError, match="2 rows for 1 filenames"):
+        flowers.load(flowers_root, "test", verbose=False)
+    os.rename(flowers_root / "text_c10", flowers_root / "text")
+    with pytest.raises(FileNotFoundError, match="text_c10"):
+        flowers.load(flowers_root, "train", verbose=False)
+
+
+def _many_items(tmp_path, count=14):
+    """Random pictures of several sizes and modes, with a broken one and an uncaptioned one."""
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(count):
+        path = tmp_path / "many" / f"{i:02d}.png"
+        _save(path, rng.integers(0, 256, (20 + 3 * i, 50 - 2 * i, 3), dtype=np.uint8))
+        items.append(collection.Item(str(path), [f"picture {i}"], label=i))
+    _write(tmp_path / "many" / "broken.png", "not a png")
+    items.insert(3, collection.Item(str(tmp_path / "many" / "broken.png"), ["broken"], label=99))
+    items.insert(7, items[0]._replace(captions=[" "]))
+    return items
+
+
+def test_parallel_decoding_gives_what_sequential_decoding_gives(tmp_path):
+    items = _many_items(tmp_path)
+    with pytest.warns(UserWarning, match="1 unreadable images, 1 without captions"):
+        one = collection.read_items(items, 24, verbose=False, workers=1)
+    with pytest.warns(UserWarning, match="1 unreadable images, 1 without captions"):
+        four = collection.read_items(iter(items), 24, verbose=False, total=len(items), workers=4)
+    expected = np.stack([collection.read_image(item.path, 24) for item in items if item.label < 14 and
+                         item.captions != [" "]])
+    np.testing.assert_array_equal(one.images, expected)
+    np.testing.assert_array_equal(four.images, expected)
+    assert one.paths == four.paths and one.captions == four.captions and one.skipped == four.skipped
+    assert list(four.labels) == list(range(14))
+    with pytest.raises(ValueError, match="broken.png"):  # the first bad item, whichever thread ends first
+        collection.read_items(items, 24, strict=True, verbose=False, workers=4)
+
+
+def _same(a, b):
+    """Two CaptionedImages hold the same data."""
+    np.testing.assert_array_equal(a.images, b.images)
+    for name in ("labels", "embeddings"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None)
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+    assert a.captions == b.captions and a.paths == b.paths and a.skipped == b.skipped
+
+
+def test_cache_is_read_back_and_rebuilt_when_its_settings_differ(flowers_root, tmp_path, capsys):
+    from gan_zoo.data import flowers
+
+    cache = tmp_path / "caches" / "flowers_train.npz"
+    with pytest.warns(UserWarning, match="1 unreadable"):
+        built = flowers.load(flowers_root, image_size=16, embeddings=True, verbose=False, cache=cache)
+    assert os.listdir(cache.parent) == ["flowers_train.npz"]
+    with open(cache, "rb") as f:
+        assert f.read(2) == b"PK"  # an .npz archive, no pickle inside (read with allow_pickle=False)
+    os.rename(flowers_root / "jpg", flowers_root / "gone")  # so only the cache can give the images
+    with pytest.warns(UserWarning, match="from the cache"):
+        cached = flowers.load(flowers_root, image_size=16, embeddings=True, verbose=True, cache=cache)
+    _same(built, cached)
+    assert "from the cache" in capsys.readouterr().out
+    # other settings: rebuilt (here from the images, which are back), and the cache replaced
+    os.rename(flowers_root / "gone", flowers_root / "jpg")
+    with pytest.warns(UserWarning) as caught:
+        small = flowers.load(flowers_root, image_size=8, verbose=False, cache=cache)
+    assert any("other settings" in str(w.message) and "'image_size': (16, 8)" in str(w.message)
+               and "'embeddings': (True, False)" in str(w.message) for w in caught)
+    assert small.images.shape == (2, 8, 8, 3) and small.embeddings is None
+    os.rename(flowers_root / "jpg", flowers_root / "gone")
+    with pytest.warns(UserWarning, match="from the cache"):
+        _same(small, flowers.load(flowers_root, image_size=8, verbose=False, cache=cache))
+    # strict: a cache that skipped images is no answer; the rebuild raises at the first one
+    with pytest.raises(ValueError, match="image_00001.jpg"):
+        flowers.load(flowers_root, image_size=8, strict=True, verbose=False, cache=cache)
+
+
+def test_a_killed_cache_write_leaves_no_cache_and_a_corrupt_cache_is_rebuilt(photos, tmp_path, monkeypatch):
+    from gan_zoo.data import disk_cache
+
+    cache = tmp_path / "caches" / "photos.npz"
+
+    def killed(f, **arrays):
+        f.write(b"PK\x03\x04 the first bytes of an archive")
+        raise KeyboardInterrupt  # as a Ctrl-C half-way through writing
+
+    with monkeypatch.context() as patch:
+        patch.setattr(disk_cache.np, "savez", killed)
+        with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning):
+            folder.load(photos, image_size=8, verbose=False, cache=cache)
+    assert os.listdir(cache.parent) == []  # neither a cache nor its temporary file
+    with pytest.warns(UserWarning, match="skipped"):
+        built = folder.load(photos, image_size=8, verbose=False, cache=cache)
+    with open(cache, "r+b") as f:  # cut short, as a copy that did not finish
+        f.truncate(os.path.getsize(cache) // 2)
+    with pytest.warns(UserWarning) as caught:
+        rebuilt = folder.load(photos, image_size=8, verbose=False, cache=cache)
+    assert any("Rebuilding the cache" in str(w.message) and "cannot be read" in str(w.message) for w in caught)
+    _same(built, rebuilt)
+    _write(cache, "not an archive at all")
+    with pytest.warns(UserWarning, match="cannot be read"), pytest.warns(UserWarning, match="skipped"):
+        _same(built, folder.load(photos, image_size=8, verbose=False, cache=cache))
+    assert disk_cache.read(cache)[1]["loader"] == "folder"  # rewritten whole
+
+
+def test_coco_captions_from_tensorflow_datasets(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from unittest import mock
+
+    from gan_zoo.data import tfds_coco
+
+    data_dir = tmp_path / "tensorflow_datasets"
+    with pytest.raises(FileNotFoundError, match=f"tfds build coco_captions --data_dir {data_dir}"):
+        tfds_coco.load(data_dir, verbose=False)
+    assert not data_dir.exists()  # nothing downloaded, nothing prepared
+
+    cache = tmp_path / "coco_test.npz"
+    asked = []
+    with tfds.testing.mock_data(num_examples=3):  # random examples from the builder's features
+        mocked = tfds.core.DatasetBuilder.as_dataset
+
+        def recording(builder, **kwargs):
+            asked.append(kwargs["split"])
+            return mocked(builder, **kwargs)
+
+        features = tfds.decode.PartialDecoding({"image": True, "image/filename": True, "captions": {"text": True}})
+        examples = list(tfds.as_numpy(tfds.load("coco_captions", split="train", decoders=features)))
+        with mock.patch.object(tfds.core.DatasetBuilder, "as_dataset", recording):
+            data = tfds_coco.load(data_dir, "test", image_size=16, verbose=False, cache=cache)
+            tfds_coco.load(data_dir, "train", image_size=16, verbose=False)
+    assert asked == ["val+test+restval", "train"]  # the papers' test set is all of val2014
+    assert data.images.shape == (3, 16, 16, 3) and data.labels is None and not data.skipped
+    for i, example in enumerate(examples):  # the mock gives every split the same examples
+        expected = collection.fit_image(Image.fromarray(example["image"]), 16)
+        np.testing.assert_array_equal(data.images[i], expected)
+        assert data.paths[i] == example["image/filename"].decode()
+        assert data.captions[i] == [t.decode().strip() for t in example["captions"]["text"] if t.strip()]
+    _same(data, tfds_coco.load(data_dir, "test", image_size=16, verbose=False, cache=cache))  # no TFDS data now

@@ -12,25 +12,34 @@ import json
 import os
 
 from gan_zoo.data.collection import Item, read_items, read_lines, read_pickle, require
+from gan_zoo.data.disk_cache import cached, key_path
 
 LAYOUT = ("coco/{train,test}/filenames.pickle + coco/text/<name>.txt + coco/images/<name>.jpg (AttnGAN), "
           "or annotations/captions_{train,val}2014.json + train2014/ + val2014/ (official)")
 OFFICIAL_SPLITS = {"train": "train2014", "test": "val2014"}
 
 
-def load(root, split="train", image_size=256, strict=False, verbose=True):
-    """Loads a split of COCO 2014 from `root`, whichever layout it holds."""
+def load(root, split="train", image_size=256, strict=False, verbose=True, cache=None):
+    """Loads a split of COCO 2014 from `root`, whichever layout it holds.
+
+    cache: an .npz file to keep the decoded split in and read it back from (`disk_cache`).
+    """
     if split not in OFFICIAL_SPLITS:
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    settings = dict(loader="coco", root=key_path(root), split=split, image_size=image_size)
+    return cached(cache, settings, lambda: read_items(_items(root, split), image_size, strict, verbose),
+                  strict, verbose)
+
+
+def _items(root, split):
+    """The split's `Item`s from whichever layout `root` holds."""
     root = require(os.path.expanduser(root), LAYOUT)
     if os.path.exists(os.path.join(root, split, "filenames.pickle")):
-        items = _attngan_items(root, split)
-    elif os.path.isdir(os.path.join(root, "annotations")):
-        items = _official_items(root, OFFICIAL_SPLITS[split])
-    else:
-        raise FileNotFoundError(f"Neither {os.path.join(root, split, 'filenames.pickle')} nor "
-                                f"{os.path.join(root, 'annotations')} exists. Expected layout: {LAYOUT}")
-    return read_items(items, image_size, strict, verbose)
+        return _attngan_items(root, split)
+    if os.path.isdir(os.path.join(root, "annotations")):
+        return _official_items(root, OFFICIAL_SPLITS[split])
+    raise FileNotFoundError(f"Neither {os.path.join(root, split, 'filenames.pickle')} nor "
+                            f"{os.path.join(root, 'annotations')} exists. Expected layout: {LAYOUT}")
 
 
 def _attngan_items(root, split):

@@ -1,14 +1,18 @@
 """CaptionedImages: images read from disk with their captions, and what was skipped on the way.
 
 Every loader (your own folder, CUB, ...) lists (image path, captions, label, crop box) items and
-hands them to `read_items`, which decodes them with Pillow (installed with matplotlib), shows a
-progress bar, and skips, counts and reports unreadable images and empty captions instead of
-failing half-way (`strict=True` raises at the first one instead).
+hands them to `read_items`, which decodes them with Pillow (installed with matplotlib) on a
+pool of threads, shows a progress bar, and skips, counts and reports unreadable images and
+empty captions instead of failing half-way (`strict=True` raises at the first one instead).
 """
 
 import collections
+import concurrent.futures
+import contextlib
+import functools
 import os
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -17,7 +21,9 @@ from gan_zoo.data.pipeline import make_dataset
 from gan_zoo.text import Vocabulary
 from gan_zoo.utils.progress import progress_bar
 
-Item = collections.namedtuple("Item", "path captions label box embeddings", defaults=(None, None, None))
+# data: the decoded image itself (uint8 [H, W, 3]), for sources without image files
+# (tensorflow-datasets); `path` then only names it.
+Item = collections.namedtuple("Item", "path captions label box embeddings data", defaults=(None,) * 4)
 
 
 class CaptionedImages:
@@ -67,69 +73,123 @@ def square_around(box, width, height):
 
 def read_image(path, image_size, box=None):
     """An image file -> uint8 [image_size, image_size, 3]: decoded fully (a truncated file is an
-    error), converted to RGB (grayscale, palette, RGBA and 16-bit too), cropped around the
-    bounding box `box` (x, y, w, h; `square_around`), cut to its central square (as the
-    authors' shorter-side resize and crop keep the aspect ratio) and resized (bilinear,
-    antialiased, as the authors' PIL resize)."""
+    error), then cut and resized by `fit_image`."""
     from PIL import Image
 
     with Image.open(path) as image:
         image.load()
-        if image.mode.startswith("I"):  # 16/32-bit integers: scale to 8 bits
-            values = np.asarray(image, dtype="float64")
-            image = Image.fromarray(np.uint8(np.clip(values / max(values.max(), 1) * 255, 0, 255)))
-        image = image.convert("RGB")
-        if box is not None:
-            image = image.crop(square_around(box, *image.size))
-        width, height = image.size
-        side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        image = image.crop((left, top, left + side, top + side))
-        image = image.resize((image_size, image_size), Image.BILINEAR)
-        return np.asarray(image, dtype=np.uint8)
+        return fit_image(image, image_size, box)
 
 
-def read_items(items, image_size, strict=False, verbose=True):
-    """Reads every item into a `CaptionedImages`, skipping (and counting) unreadable images and
-    items without captions; `strict` raises at the first instead."""
+def fit_image(image, image_size, box=None):
+    """A Pillow image -> uint8 [image_size, image_size, 3]: converted to RGB (grayscale, palette,
+    RGBA and 16-bit too), cropped around the bounding box `box` (x, y, w, h; `square_around`),
+    cut to its central square (as the authors' shorter-side resize and crop keep the aspect
+    ratio) and resized (bilinear, antialiased, as the authors' PIL resize)."""
     from PIL import Image
 
-    # Pillow reports broken files as OSError (truncated, unidentified), SyntaxError (broken
-    # PNG chunks) or ValueError, and oversized ones as DecompressionBombError.
-    unreadable = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+    if image.mode.startswith("I"):  # 16/32-bit integers: scale to 8 bits
+        values = np.asarray(image, dtype="float64")
+        image = Image.fromarray(np.uint8(np.clip(values / max(values.max(), 1) * 255, 0, 255)))
+    image = image.convert("RGB")
+    if box is not None:
+        image = image.crop(square_around(box, *image.size))
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    image = image.crop((left, top, left + side, top + side))
+    image = image.resize((image_size, image_size), Image.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def read_items(items, image_size, strict=False, verbose=True, total=None, workers=None):
+    """Reads every item into a `CaptionedImages`, skipping (and counting) unreadable images and
+    items without captions; `strict` raises at the first instead.
+
+    items: a list of `Item`s, or any iterable of them with `total` its length (read lazily, so
+        a stream of images never sits in memory all at once).
+    workers: decoding threads (default: one per CPU; Pillow releases the GIL while it decodes
+        and resizes). The result is the same, in the same order, for any number.
+    """
+    total = len(items) if total is None else total
     images, captions, labels, paths, embeddings = [], [], [], [], []
     skipped = collections.Counter()
-    progress = progress_bar(len(items), verbose)
-    for i, item in enumerate(items):
-        text = [c.strip() for c in item.captions if c.strip()]
-        try:
-            if not text:
-                raise ValueError(f"{item.path} has no caption (empty caption file)")
-            image = read_image(item.path, image_size, item.box)
-        except unreadable as error:
-            if strict:
-                raise ValueError(f"Cannot use {item.path}: {error}") from error
-            reason = ("without captions" if not text else "missing images"
-                      if not os.path.exists(item.path) else "unreadable images")
-            skipped[reason] += 1
-        else:
-            images.append(image)
-            captions.append(text)
-            labels.append(item.label)
-            paths.append(item.path)
-            embeddings.append(item.embeddings)
-        if progress is not None:
-            progress.update(i + 1)
+    progress = progress_bar(total, verbose)
+    decoded = _ordered_map(functools.partial(_decode, image_size=image_size), items,
+                           workers or os.cpu_count() or 1)
+    with contextlib.closing(decoded):  # a strict error shuts the threads down here
+        for done, (item, text, image) in enumerate(decoded, 1):
+            if isinstance(image, Exception):
+                if strict:
+                    raise ValueError(f"Cannot use {item.path}: {image}") from image
+                skipped[_reason(item, text)] += 1
+            else:
+                images.append(image)
+                captions.append(text)
+                labels.append(item.label)
+                paths.append(item.path)
+                embeddings.append(item.embeddings)
+            if progress is not None:
+                progress.update(done)
     if not images:
-        raise ValueError(f"None of the {len(items)} images could be used ({dict(skipped)}).")
+        raise ValueError(f"None of the {total} images could be used ({dict(skipped)}).")
     result = CaptionedImages(np.stack(images), captions,
                              None if any(label is None for label in labels) else np.array(labels, "int32"),
                              paths, skipped,
                              None if any(e is None for e in embeddings) else np.stack(embeddings).astype("float32"))
     if skipped:
-        warnings.warn(f"Loaded {result.summary()}.", stacklevel=3)
+        warn(f"Loaded {result.summary()}.")
     return result
 
+
+def _decode(item, image_size):
+    """(item, its non-blank captions, its image or the error that keeps it out): one worker's
+    job. An item without captions is not decoded."""
+    from PIL import Image
+
+    # Pillow reports broken files as OSError (truncated, unidentified), SyntaxError (broken
+    # PNG chunks) or ValueError, and oversized ones as DecompressionBombError.
+    unreadable = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+    text = [c.strip() for c in item.captions if c.strip()]
+    try:
+        if not text:
+            raise ValueError(f"{item.path} has no caption (empty caption file)")
+        if item.data is None:
+            return item, text, read_image(item.path, image_size, item.box)
+        return item, text, fit_image(Image.fromarray(item.data), image_size, item.box)
+    except unreadable as error:
+        return item, text, error
+
+
+def _reason(item, text):
+    """Why an item was skipped, as `CaptionedImages.skipped` counts it."""
+    if not text:
+        return "without captions"
+    if item.data is None and not os.path.exists(item.path):
+        return "missing images"
+    return "unreadable images"
+
+
+def _ordered_map(function, iterable, workers):
+    """`function` over `iterable` on `workers` threads, yielded in the input's order. At most
+    2 · workers calls are in flight, so a lazy input is read only as fast as it is decoded."""
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        pending = collections.deque()
+        for value in iterable:
+            pending.append(pool.submit(function, value))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def warn(message):
+    """A UserWarning attributed to the first caller outside gan_zoo.data: the user's line that
+    loaded the dataset, however deep in the loaders the reason was found."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("gan_zoo.data"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, stacklevel=level)
 
 
 def read_pickle(path):
@@ -149,3 +209,25 @@ def require(path, layout):
     if not os.path.exists(path):
         raise FileNotFoundError(f"Missing {path}. Expected layout: {layout}")
     return path
+
+
+def read_split(folder, layout, embeddings=False):
+    """StackGAN's split files in `folder` (CUB's and Oxford-102's train/ and test/): the names in
+    filenames.pickle; the class of each in class_info.pickle (None without that file); and,
+    with `embeddings`, the rows of char-CNN-RNN-embeddings.pickle ([N, 10, 1024], row i for
+    name i), else N Nones."""
+    names = read_pickle(require(os.path.join(folder, "filenames.pickle"), layout))
+    class_info = os.path.join(folder, "class_info.pickle")
+    labels = _rows(class_info, names) if os.path.exists(class_info) else None
+    vectors = [None] * len(names)
+    if embeddings:
+        vectors = _rows(require(os.path.join(folder, "char-CNN-RNN-embeddings.pickle"), layout), names)
+    return names, labels, vectors
+
+
+def _rows(path, names):
+    """A pickle of one row per filename; a ValueError naming it when the counts differ."""
+    rows = read_pickle(path)
+    if len(rows) != len(names):
+        raise ValueError(f"{path} has {len(rows)} rows for {len(names)} filenames.")
+    return rows

@@ -14,33 +14,36 @@ half-side 0.75 · max(w, h) around the bounding box's centre, clipped to the ima
 
 import os
 
-from gan_zoo.data.collection import Item, read_items, read_lines, read_pickle, require
+from gan_zoo.data.collection import Item, read_items, read_lines, read_split, require
+from gan_zoo.data.disk_cache import cached, key_path
 
 LAYOUT = ("birds/CUB_200_2011/{images/, images.txt, bounding_boxes.txt}, birds/text/<class>/<name>.txt, "
           "birds/<split>/filenames.pickle (AttnGAN's data/birds)")
 
 
-def load(root, split="train", image_size=256, crop=True, embeddings=False, strict=False, verbose=True):
+def load(root, split="train", image_size=256, crop=True, embeddings=False, strict=False, verbose=True,
+         cache=None):
     """Loads a split of CUB from `root` (the folder holding CUB_200_2011/, text/ and the splits).
 
     Returns a `CaptionedImages` with the class labels (from class_info.pickle, else the
     class folder's number), so same-class pairs are no negatives in training. With
     `embeddings=True` it also carries StackGAN's char-CNN-RNN sentence embeddings, and
     `to_dataset()` without a vocabulary feeds them (models built with `embedding_dim=1024`).
+    cache: an .npz file to keep the decoded split in and read it back from (`disk_cache`).
     """
+    settings = dict(loader="cub", root=key_path(root), split=split, image_size=image_size, crop=crop,
+                    embeddings=embeddings)
+    return cached(cache, settings, lambda: read_items(_items(root, split, crop, embeddings), image_size,
+                                                      strict, verbose), strict, verbose)
+
+
+def _items(root, split, crop, embeddings):
+    """The split's `Item`s: image, its 10 captions, class, bounding box (with `crop`), embeddings."""
     root = require(os.path.expanduser(root), LAYOUT)
     cub = require(os.path.join(root, "CUB_200_2011"), LAYOUT)
-    names = read_pickle(require(os.path.join(root, split, "filenames.pickle"), LAYOUT))
-    class_info = os.path.join(root, split, "class_info.pickle")
-    labels = read_pickle(class_info) if os.path.exists(class_info) else [int(n.split(".")[0]) for n in names]
-    if len(labels) != len(names):
-        raise ValueError(f"{class_info} has {len(labels)} entries for {len(names)} filenames.")
-    vectors = [None] * len(names)
-    if embeddings:
-        path = require(os.path.join(root, split, "char-CNN-RNN-embeddings.pickle"), LAYOUT)
-        vectors = read_pickle(path)
-        if len(vectors) != len(names):
-            raise ValueError(f"{path} has {len(vectors)} rows for {len(names)} filenames.")
+    names, labels, vectors = read_split(os.path.join(root, split), LAYOUT, embeddings)
+    if labels is None:
+        labels = [int(n.split(".")[0]) for n in names]
     boxes = _boxes(cub) if crop else {}
     items = []
     for name, label, vector in zip(names, labels, vectors):
@@ -48,7 +51,7 @@ def load(root, split="train", image_size=256, crop=True, embeddings=False, stric
         captions = read_lines(text_path) if os.path.exists(text_path) else []
         items.append(Item(os.path.join(cub, "images", name + ".jpg"), captions, int(label),
                           boxes.get(name), vector))
-    return read_items(items, image_size, strict, verbose)
+    return items
 
 
 def _boxes(cub):

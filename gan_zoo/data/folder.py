@@ -12,30 +12,41 @@ import json
 import os
 
 from gan_zoo.data.collection import Item, read_items, read_lines, require
+from gan_zoo.data.disk_cache import cached, key_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 LAYOUT = "a folder of images, each with a same-name .txt file of captions (one per line)"
 
 
-def load(root=None, manifest=None, image_size=64, labels=None, strict=False, verbose=True):
+def load(root=None, manifest=None, image_size=64, labels=None, strict=False, verbose=True, cache=None):
     """Loads captioned images from `root` (image + .txt pairs) or from a `manifest` file.
 
     labels: "subfolder" gives each image the class of its folder below `root` (or of its
         manifest path's folder); None leaves the dataset unlabelled.
     strict: raise at the first unreadable image or empty caption file instead of skipping it.
+    cache: an .npz file to keep the decoded images in and read them back from (`disk_cache`);
+        it is not refreshed when the folder changes: delete it then.
     Returns a `CaptionedImages`; images without a caption file count as skipped.
     """
     if (root is None) == (manifest is None):
         raise ValueError("Give root= (a folder of images and .txt captions) or manifest= (CSV/JSONL).")
     if labels not in (None, "subfolder"):
         raise ValueError(f"labels must be None or 'subfolder'; got {labels!r}")
+    settings = dict(loader="folder", root=key_path(root), manifest=key_path(manifest), image_size=image_size,
+                    labels=labels)
+    return cached(cache, settings, lambda: read_items(_items(root, manifest, labels), image_size, strict, verbose),
+                  strict, verbose)
+
+
+def _items(root, manifest, labels):
+    """The `Item`s of the folder or manifest, with their subfolder classes if asked."""
     items = _folder_items(root) if root is not None else _manifest_items(manifest)
     base = os.path.expanduser(root if root is not None else os.path.dirname(os.path.abspath(manifest)))
     if labels == "subfolder":
         classes = sorted({os.path.dirname(os.path.relpath(i.path, base)) for i in items})
         items = [i._replace(label=classes.index(os.path.dirname(os.path.relpath(i.path, base))))
                  for i in items]
-    return read_items(items, image_size, strict, verbose)
+    return items
 
 
 def _folder_items(root):
