@@ -242,7 +242,13 @@ def _evaluate(args):
     if args.data != "shapes":
         raise SystemExit("evaluate supports --data shapes so far (real datasets: issue #8).")
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    if args.features == "inception" or args.inception_weights:
+    if args.features == "pytorch-fid":
+        from gan_zoo.convert import fid_inception_from_pytorch_fid
+        if not args.inception_weights:
+            raise SystemExit("--features pytorch-fid needs --inception-weights "
+                             "pt_inception-2015-12-05-6726825d.pth (pytorch-fid's releases).")
+        extractor = fid_inception_from_pytorch_fid(args.inception_weights)
+    elif args.features == "inception" or args.inception_weights:
         extractor = metrics.inception_v3(args.inception_weights)
     else:
         extractor = metrics.pixels()
@@ -342,9 +348,11 @@ def build_parser():
                           help="shapes: attributes held fixed in training (as in train --fix)")
     evaluate.add_argument("--metrics", default="fid,kid,alignment,diversity",
                           help="comma-separated: fid, kid, is, r_precision, alignment, diversity")
-    evaluate.add_argument("--features", choices=("pixels", "inception"), default="pixels",
-                          help="feature space of FID/KID/diversity (inception needs --inception-weights)")
-    evaluate.add_argument("--inception-weights", help="local keras.applications InceptionV3 weights file")
+    evaluate.add_argument("--features", choices=("pixels", "inception", "pytorch-fid"), default="pixels",
+                          help="feature space of FID/KID/IS/diversity; inception (keras.applications "
+                               "weights) and pytorch-fid (the papers' network) need --inception-weights")
+    evaluate.add_argument("--inception-weights", help="local weights: keras.applications InceptionV3 "
+                                                      "(.h5) or pytorch-fid's pt_inception-2015-12-05-6726825d.pth")
     evaluate.add_argument("--damsm", help="r_precision: a trained DAMSM .keras file or run directory "
                                           "(an AttnGAN uses its own)")
     evaluate.add_argument("--num-samples", type=int, default=1000)

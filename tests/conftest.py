@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run on the backend in KERAS_BACKEND (TensorFlow by default)."""
 
+import json
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -47,6 +48,38 @@ def tiny_dcgan(vocabulary, seed=0, **kwargs):
 def trainable_count(model):
     """Trainable parameters, counted as PyTorch's `requires_grad` parameters are."""
     return sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+
+
+def authors_layout(network):
+    """Names and shapes of one of the authors' checkpoints (tests/data/authors_state_dicts,
+    listed from their own classes): {"state_dict": {name: shape}, "trainable_params": ...}."""
+    with open(os.path.join(os.path.dirname(__file__), "data", "authors_state_dicts", f"{network}.json")) as f:
+        return json.load(f)
+
+
+def fabricate_state_dict(shapes, seed=0, gain=1.0, prefix=""):
+    """Random torch tensors with exactly these names and shapes, as a checkpoint of the authors'
+    holds them: kernels N(0, gain²/fan_in) so activations keep their scale, BatchNorm
+    statistics near the identity, `num_batches_tracked` an int64 scalar."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in shapes.items():
+        module = key.rsplit(".", 1)[0]
+        batch_norm = f"{module}.running_var" in shapes
+        if key.endswith("num_batches_tracked"):
+            value = torch.tensor(3, dtype=torch.int64)
+        elif key.endswith("running_var"):
+            value = torch.rand(shape, generator=generator) + 0.5
+        elif batch_norm and key.endswith(".weight"):
+            value = 1 + 0.1 * torch.randn(shape, generator=generator)
+        elif len(shape) == 1:  # biases, BatchNorm betas and running means
+            value = 0.1 * torch.randn(shape, generator=generator)
+        else:
+            value = torch.randn(shape, generator=generator) * gain / np.sqrt(np.prod(shape[1:]))
+        state[prefix + key] = value
+    return state
 
 
 def pytest_collection_modifyitems(config, items):

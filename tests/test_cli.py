@@ -62,6 +62,10 @@ def test_generate_and_evaluate(run_dir, tmp_path):
     assert "| FID |" in (tmp_path / "report.md").read_text()
     assert cli.main(["evaluate", "--checkpoint", str(run_dir), "--metrics", "fid,sharpness"]) == 2
     assert cli.main(["evaluate", "--checkpoint", str(run_dir), "--metrics", "r_precision"]) == 2
+    with pytest.raises(SystemExit, match="pytorch-fid needs --inception-weights"):
+        cli.main(["evaluate", "--checkpoint", str(run_dir), "--features", "pytorch-fid"])
+    assert cli.main(["evaluate", "--checkpoint", str(run_dir), "--features", "pytorch-fid",
+                     "--inception-weights", str(tmp_path / "missing.pth")]) == 2
 
 
 def test_missing_checkpoint_is_named(tmp_path):

@@ -16,11 +16,11 @@ def conv_initializer(kind="normal"):
 
 
 def conv2d(filters, kernel, strides=1, padding="same", transpose=False, use_bias=False,
-           initializer="normal"):
+           initializer="normal", name=None):
     """A (transposed) convolution with a GAN initialisation and, by default, no bias."""
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
     return conv(filters, kernel, strides=strides, padding=padding, use_bias=use_bias,
-                kernel_initializer=conv_initializer(initializer))
+                kernel_initializer=conv_initializer(initializer), name=name)
 
 
 def tile_spatially(vector, size):
@@ -66,17 +66,18 @@ def widening(kind):
     return 2 if kind == "glu" else 1
 
 
-def up_block(x, filters, kind="relu", initializer="normal"):
+def up_block(x, filters, kind="relu", initializer="normal", name=None):
     """Nearest x2, conv3x3 (no bias), BN, activation, leaving `filters` channels: StackGAN's
-    upBlock with ReLU, AttnGAN's with GLU (the conv then gives twice the channels)."""
+    upBlock with ReLU, AttnGAN's with GLU (the conv then gives twice the channels). With a
+    `name`, the conv and BN are `<name>_conv` and `<name>_bn` (the weight converters find them)."""
     x = layers.UpSampling2D(2, interpolation="nearest")(x)
-    x = conv2d(filters * widening(kind), 3, initializer=initializer)(x)
-    return activation(kind)(batch_norm()(x))
+    x = conv2d(filters * widening(kind), 3, initializer=initializer, name=name and f"{name}_conv")(x)
+    return activation(kind)(batch_norm(name and f"{name}_bn")(x))
 
 
-def to_image(x, initializer="normal"):
+def to_image(x, initializer="normal", name=None):
     """conv3x3 (no bias) -> tanh, in float32: the image head of StackGAN and AttnGAN."""
-    return layers.Activation("tanh", dtype="float32")(conv2d(3, 3, initializer=initializer)(x))
+    return layers.Activation("tanh", dtype="float32")(conv2d(3, 3, initializer=initializer, name=name)(x))
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")

@@ -8,7 +8,9 @@ images themselves, shrunk (a crude but offline and deterministic feature space).
 model can be wrapped with `FeatureExtractor`.
 
 Resizing is bicubic (antialiased) on float values with no re-quantisation to uint8 after it,
-as clean-fid recommends; FIDs computed with other resizers differ by several points.
+as clean-fid recommends; FIDs computed with other resizers differ by several points. An
+extractor that reproduces a published tool resizes as that tool does (pytorch-fid: bilinear,
+not antialiased; see `gan_zoo.convert.fid_inception_from_pytorch_fid`).
 """
 
 import os
@@ -29,11 +31,14 @@ class FeatureExtractor:
         preprocess: maps float images in [0, 255] to the model's input range.
         name: how reports label the feature space.
         comparable_with_papers: whether scores match the published protocol's network.
+        interpolation, antialias: how images are resized to `image_size` (`ops.image.resize`).
     """
 
-    def __init__(self, model, image_size, preprocess=None, name=None, comparable_with_papers=False):
+    def __init__(self, model, image_size, preprocess=None, name=None, comparable_with_papers=False,
+                 interpolation="bicubic", antialias=True):
         self.model = model
         self.image_size = image_size
+        self.interpolation, self.antialias = interpolation, antialias
         self.preprocess = preprocess or (lambda x: x / 127.5 - 1.0)
         self.name = name or model.name
         self.comparable_with_papers = comparable_with_papers
@@ -47,13 +52,13 @@ class FeatureExtractor:
 
     def resize(self, images):
         """uint8 [B, H, W, 3] (or floats in [-1, 1]) -> float32 [B, S, S, 3] in [0, 255],
-        bicubic, not re-quantised."""
+        not re-quantised."""
         x = ops.cast(images, "float32")
         if images.dtype != np.uint8:
             x = (x + 1.0) * 127.5
         if images.shape[1:3] != (self.image_size, self.image_size):
-            x = ops.image.resize(x, (self.image_size, self.image_size), interpolation="bicubic",
-                                 antialias=True)
+            x = ops.image.resize(x, (self.image_size, self.image_size), interpolation=self.interpolation,
+                                 antialias=self.antialias)
         return ops.clip(x, 0.0, 255.0)
 
     def __call__(self, images, batch_size=50):

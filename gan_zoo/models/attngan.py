@@ -50,18 +50,19 @@ def build_generator(noise_dim, sentence_dim, word_dim, max_length, gf=32, r_num=
     width = gf * 2 ** up_steps
     x = layers.Dense(4 * 4 * width * 2, use_bias=False, kernel_initializer=conv_initializer(INIT),
                      name="fc")(layers.Concatenate()([c, z]))
-    x = layers.Reshape((4, 4, width))(activation("glu")(batch_norm()(x)))
-    for _ in range(up_steps):
+    x = layers.Reshape((4, 4, width))(activation("glu")(batch_norm("fc_bn")(x)))
+    for step in range(1, up_steps + 1):
         width //= 2
-        x = up_block(x, width, "glu", INIT)
-    images, maps = [to_image(x, INIT)], []
+        x = up_block(x, width, "glu", INIT, name=f"stage0_up{step}")
+    images, maps = [to_image(x, INIT, name="image_0")], []
     for stage in range(1, stages):
         context, attention = WordAttention(initializer=INIT, name=f"attention_{stage}")(x, words, mask)
         x = layers.Concatenate()([x, context])
-        for _ in range(r_num):
-            x = ResidualBlock(activation="glu", activate_output=False, initializer=INIT)(x)
-        x = up_block(x, gf, "glu", INIT)
-        images.append(to_image(x, INIT))
+        for block in range(r_num):
+            x = ResidualBlock(activation="glu", activate_output=False, initializer=INIT,
+                              name=f"stage{stage}_residual{block}")(x)
+        x = up_block(x, gf, "glu", INIT, name=f"stage{stage}_up")
+        images.append(to_image(x, INIT, name=f"image_{stage}"))
         maps.append(attention)
     return keras.Model([z, sentence, words, mask, eps], images + maps + [mu, logvar], name="generator")
 

@@ -35,6 +35,8 @@ class DAMSM(CaptionedImageModel):
             scratch, for 32-128 px data).
         inception_weights: local file of keras.applications InceptionV3 weights (with or
             without the top); None leaves the trunk random, which is only good for tests.
+        inception_trunk: "keras" (keras.applications' layout) or "torchvision" (the layout of
+            the authors' encoder, which `gan_zoo.convert.damsm_from_authors` fills).
         image_size: the small encoder's input side (images of other sizes are resized).
         max_length: caption length in tokens (WORDS_NUM 18).
         gamma1, gamma2, gamma3: the attention sharpness, word-score and loss scales (4, 5, 10).
@@ -47,7 +49,7 @@ class DAMSM(CaptionedImageModel):
     loss_names = ("loss", "w_loss", "s_loss")
 
     def __init__(self, vocabulary, image_encoder="inception_v3", inception_weights=None, image_size=64,
-                 max_length=18, gamma1=4.0, gamma2=5.0, gamma3=10.0, learning_rate=2e-3, beta_1=0.5,
+                 max_length=18, inception_trunk="keras", gamma1=4.0, gamma2=5.0, gamma3=10.0, learning_rate=2e-3, beta_1=0.5,
                  beta_2=0.999, lr_decay=0.98, text_clipnorm=0.25, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(vocabulary, dict):
@@ -57,13 +59,15 @@ class DAMSM(CaptionedImageModel):
         if image_encoder not in IMAGE_ENCODERS:
             raise ValueError(f"Unknown image_encoder {image_encoder!r}; choose from {IMAGE_ENCODERS}.")
         self.vocabulary, self.image_encoder_name, self.image_size = vocabulary, image_encoder, image_size
+        self.inception_trunk = inception_trunk
         self.max_length, self.gammas = max_length, (gamma1, gamma2, gamma3)
         self.learning_rate, self.beta_1, self.beta_2 = learning_rate, beta_1, beta_2
         self.lr_decay, self.text_clipnorm, self.seed = lr_decay, text_clipnorm, seed
         self.text_encoder = TextEncoder(len(vocabulary), seed=seed, name="text_encoder")
         self.text_encoder.build((None, max_length))
         if image_encoder == "inception_v3":
-            self.image_encoder = InceptionEncoder(self.embedding_dim, inception_weights, name="image_encoder")
+            self.image_encoder = InceptionEncoder(self.embedding_dim, inception_weights, inception_trunk,
+                                                  name="image_encoder")
         else:
             self.image_encoder = SmallEncoder(image_size, self.embedding_dim, name="image_encoder")
         self.image_encoder.build((None, image_size, image_size, 3))
@@ -189,6 +193,7 @@ class DAMSM(CaptionedImageModel):
         gamma1, gamma2, gamma3 = self.gammas
         return {"name": self.name, "vocabulary": self.vocabulary.get_config(),
                 "image_encoder": self.image_encoder_name, "image_size": self.image_size,
+                "inception_trunk": self.inception_trunk,
                 "max_length": self.max_length, "gamma1": gamma1, "gamma2": gamma2, "gamma3": gamma3,
                 "learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "lr_decay": self.lr_decay, "text_clipnorm": self.text_clipnorm, "seed": self.seed}

@@ -2,8 +2,11 @@
 
 `InceptionEncoder` is the authors' CNN_ENCODER: a frozen ImageNet Inception-v3, its
 Mixed_6e map (Keras's `mixed7`, 17x17x768) projected to D per region and its Mixed_7c
-features (Keras's `mixed10`) average-pooled and projected to D. `SmallEncoder` is a small
-convolutional network, trained from scratch, for 32-128 px data such as the built-in shapes.
+features (Keras's `mixed10`) average-pooled and projected to D. Its trunk is keras.applications'
+InceptionV3 or, with `trunk="torchvision"`, torchvision's layout (`gan_zoo.models.inception`),
+which `gan_zoo.convert.load_cnn_encoder` fills with the authors' trained encoder. `SmallEncoder`
+is a small convolutional network, trained from scratch, for 32-128 px data such as the built-in
+shapes.
 """
 
 import os
@@ -13,6 +16,7 @@ from keras import layers, ops
 
 from gan_zoo.layers import activation, batch_norm, conv2d
 from gan_zoo.models.discriminator import doublings
+from gan_zoo.models.inception import inception_network
 
 INCEPTION_SIZE = 299
 
@@ -52,19 +56,36 @@ def inception_trunk(weights=None):
                        name="inception_v3_trunk")
 
 
+def torchvision_trunk():
+    """torchvision's Inception3 (random weights) -> [Mixed_6e, Mixed_7c], as CNN_ENCODER runs it."""
+    net = inception_network("torchvision", input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+    return keras.Model(net.input, [net.get_layer("Mixed_6e").output, net.get_layer("Mixed_7c").output],
+                       name="inception_v3_trunk")
+
+
+TRUNKS = ("keras", "torchvision")
+
+
 @keras.saving.register_keras_serializable(package="gan_zoo")
 class InceptionEncoder(layers.Layer):
     """Images in [-1, 1], any size (resized to 299, bilinear, as the authors' nn.Upsample) ->
     (289 regions x D, code D). The trunk is frozen and runs in inference mode; only the two
     projections train (721,152 parameters at D = 256, as in the authors' code).
 
+    `trunk`: "keras" (keras.applications' InceptionV3, `weights` a file of its weights) or
+    "torchvision" (torchvision's layout, random until `gan_zoo.convert.load_cnn_encoder`).
     `weights` is read at construction only: a saved model carries the trunk's values itself.
     """
 
-    def __init__(self, output_dim=256, weights=None, **kwargs):
+    def __init__(self, output_dim=256, weights=None, trunk="keras", **kwargs):
         super().__init__(**kwargs)
-        self.output_dim = output_dim
-        self.trunk = inception_trunk(weights)
+        if trunk not in TRUNKS:
+            raise ValueError(f"InceptionEncoder trunk {trunk!r} is not one of {TRUNKS}.")
+        if trunk == "torchvision" and weights is not None:
+            raise ValueError("The torchvision trunk takes no keras.applications weights file: fill it "
+                             "with gan_zoo.convert.load_cnn_encoder.")
+        self.output_dim, self.trunk_layout = output_dim, trunk
+        self.trunk = torchvision_trunk() if trunk == "torchvision" else inception_trunk(weights)
         self.trunk.trainable = False
         self.regions = layers.Dense(output_dim, use_bias=False, kernel_initializer=_head_initializer(),
                                     name="emb_features")
@@ -80,14 +101,14 @@ class InceptionEncoder(layers.Layer):
         local = ops.reshape(local, (ops.shape(local)[0], -1, local.shape[-1]))
         return self.regions(local), self.code(ops.mean(deep, axis=(1, 2)))
 
-    def compute_output_spec(self, images):
+    def compute_output_spec(self, images, training=False):
         batch = images.shape[0]
         return (keras.KerasTensor((batch, 17 * 17, self.output_dim), dtype=self.compute_dtype),
                 keras.KerasTensor((batch, self.output_dim), dtype=self.compute_dtype))
 
     def get_config(self):
         config = super().get_config()
-        config.update(output_dim=self.output_dim)
+        config.update(output_dim=self.output_dim, trunk=self.trunk_layout)
         return config
 
 
@@ -136,7 +157,7 @@ class SmallEncoder(layers.Layer):
         local = ops.reshape(local, (ops.shape(local)[0], -1, local.shape[-1]))
         return self.regions(local), self.code(ops.mean(deep, axis=(1, 2)))
 
-    def compute_output_spec(self, images):
+    def compute_output_spec(self, images, training=False):
         batch = images.shape[0]
         return (keras.KerasTensor((batch, 64, self.output_dim), dtype=self.compute_dtype),
                 keras.KerasTensor((batch, self.output_dim), dtype=self.compute_dtype))

@@ -28,7 +28,7 @@ LR_DECAY_EVERY = {1: 50, 2: 100}  # TF StackGAN birds: Stage-I every 50, Stage-I
 def _conditioning(embedding, eps, c_dim, text_batch_norm):
     """[BN ->] conditioning augmentation: (c, μ, log σ²)."""
     if text_batch_norm:
-        embedding = batch_norm()(embedding)
+        embedding = batch_norm("text_bn")(embedding)
     return ConditioningAugmentation(c_dim, name="ca")(embedding, noise=eps)
 
 
@@ -39,12 +39,12 @@ def build_stage1_generator(noise_dim, embedding_dim, image_size=64, gf=128, c_di
     embedding = keras.Input((embedding_dim,), name="embedding")
     eps = keras.Input((c_dim,), name="ca_noise")
     c, mu, logvar = _conditioning(embedding, eps, c_dim, text_batch_norm)
-    x = layers.Dense(4 * 4 * gf * 8, use_bias=False, kernel_initializer=conv_initializer())(
+    x = layers.Dense(4 * 4 * gf * 8, use_bias=False, kernel_initializer=conv_initializer(), name="fc")(
         layers.Concatenate()([z, c]))
-    x = layers.Reshape((4, 4, gf * 8))(layers.ReLU()(batch_norm()(x)))
+    x = layers.Reshape((4, 4, gf * 8))(layers.ReLU()(batch_norm("fc_bn")(x)))
     for i in range(doublings(image_size / 4, "Stage-I's image size from 4x4")):
-        x = up_block(x, gf * 8 // 2 ** (i + 1))
-    return keras.Model([z, embedding, eps], [to_image(x), mu, logvar], name="stage1_generator")
+        x = up_block(x, gf * 8 // 2 ** (i + 1), name=f"up{i + 1}")
+    return keras.Model([z, embedding, eps], [to_image(x, name="image"), mu, logvar], name="stage1_generator")
 
 
 def build_stage2_generator(stage1_generator, noise_dim, embedding_dim, image_size=256, gf=128,
@@ -62,16 +62,16 @@ def build_stage2_generator(stage1_generator, noise_dim, embedding_dim, image_siz
     eps2 = keras.Input((c_dim,), name="ca_noise")
     low, _, _ = stage1_generator([z, embedding, eps1], training=False)
     c, mu, logvar = _conditioning(embedding, eps2, c_dim, text_batch_norm)
-    x = layers.ReLU()(conv2d(gf, 3)(low))
-    for width in (gf * 2, gf * 4):
-        x = layers.ReLU()(batch_norm()(conv2d(width, 4, strides=2)(x)))
+    x = layers.ReLU()(conv2d(gf, 3, name="encoder_conv0")(low))
+    for i, width in enumerate((gf * 2, gf * 4), start=1):
+        x = layers.ReLU()(batch_norm(f"encoder_bn{i}")(conv2d(width, 4, strides=2, name=f"encoder_conv{i}")(x)))
     x = layers.Concatenate()([x, tile_spatially(c, low_size // 4)])
-    x = layers.ReLU()(batch_norm()(conv2d(gf * 4, 3)(x)))
-    for _ in range(r_num):
-        x = ResidualBlock(activation="relu")(x)
+    x = layers.ReLU()(batch_norm("joint_bn")(conv2d(gf * 4, 3, name="joint_conv")(x)))
+    for i in range(r_num):
+        x = ResidualBlock(activation="relu", name=f"residual{i}")(x)
     for i in range(doublings(image_size / (low_size // 4), "Stage-II's image size from its 16x16 code")):
-        x = up_block(x, gf * 4 // 2 ** (i + 1))
-    return keras.Model([z, embedding, eps1, eps2], [to_image(x), low, mu, logvar],
+        x = up_block(x, gf * 4 // 2 ** (i + 1), name=f"up{i + 1}")
+    return keras.Model([z, embedding, eps1, eps2], [to_image(x, name="image"), low, mu, logvar],
                        name="stage2_generator")
 
 

@@ -45,23 +45,34 @@ def _words_of(caption, position):
 class Vocabulary:
     """Maps words to integer ids: 0 is padding, 1 stands for any unknown word.
 
+    `unknown=None` gives the AttnGAN authors' convention instead: words from id 1 on and
+    unknown words dropped (their `captions.pickle` vocabularies; see `from_authors`).
+
     Captions are encoded to a fixed length (`max_length`, AttnGAN's WORDS_NUM = 18 by default)
     so tensor shapes never change under XLA. Longer captions keep their first `max_length`
     words (AttnGAN samples 18 words at random instead; keeping the first is deterministic).
     """
 
     pad_id = 0
-    oov_id = 1
 
-    def __init__(self, words):
+    def __init__(self, words, unknown=OOV_TOKEN):
         words = list(words)
         if len(set(words)) != len(words):
             raise ValueError("Vocabulary words must be unique.")
-        for reserved in (PAD_TOKEN, OOV_TOKEN):
+        for reserved in (PAD_TOKEN, unknown):
             if reserved in words:
                 raise ValueError(f"{reserved!r} is reserved and cannot be a vocabulary word.")
-        self._words = [PAD_TOKEN, OOV_TOKEN] + words
+        self.unknown = unknown
+        self.oov_id = None if unknown is None else 1
+        self._words = [PAD_TOKEN] + ([] if unknown is None else [unknown]) + words
         self._index = {word: i for i, word in enumerate(self._words)}
+
+    @classmethod
+    def from_authors(cls, ixtoword):
+        """The vocabulary of an AttnGAN `captions.pickle` (its `ixtoword`: id -> word, id 0 the
+        end/padding token), with the same ids, so converted text encoders read the same rows."""
+        words = [ixtoword[i] for i in range(len(ixtoword))]
+        return cls(words[1:], unknown=None)
 
     @classmethod
     def build(cls, captions, min_count=1, max_size=None):
@@ -96,8 +107,11 @@ class Vocabulary:
         captions = list(iter_captions(captions))
         ids = np.zeros((len(captions), max_length), dtype="int32")
         for i, caption in enumerate(captions):
-            words = _words_of(caption, i)[:max_length]
-            ids[i, : len(words)] = [self._index.get(w, self.oov_id) for w in words]
+            words = [self._index.get(w, self.oov_id) for w in _words_of(caption, i)]
+            words = [w for w in words if w is not None][:max_length]
+            if not words:
+                raise ValueError(f"Caption {i} has no word this vocabulary knows: {caption!r}")
+            ids[i, : len(words)] = words
         return ids
 
     def decode(self, ids):
@@ -105,11 +119,14 @@ class Vocabulary:
         return [" ".join(self._words[i] for i in row if i != self.pad_id) for row in np.asarray(ids)]
 
     def get_config(self):
-        return {"words": self._words[2:]}
+        config = {"words": self._words[1 if self.unknown is None else 2:]}
+        if self.unknown != OOV_TOKEN:
+            config["unknown"] = self.unknown
+        return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(config["words"])
+        return cls(config["words"], config.get("unknown", OOV_TOKEN))
 
     def save(self, path):
         """Writes the vocabulary as JSON."""
