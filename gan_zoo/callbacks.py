@@ -9,6 +9,7 @@ import warnings
 import keras
 from keras import ops
 
+from gan_zoo.text.vocabulary import first_caption
 from gan_zoo.utils.files import save_model_atomically, write_json_atomically
 from gan_zoo.utils.plots import (save_attention_maps, save_image_grid, save_loss_plot, save_metric_curves,
                                  stages_side_by_side)
@@ -124,7 +125,7 @@ class QualityMonitor(keras.callbacks.Callback):
 
         if self._real is None:
             self._real = metrics.GaussianStatistics.of(self.extractor(self.images)["features"])
-        prompts = [self.captions[i % len(self.captions)][0] for i in range(self.num_samples)]
+        prompts = [first_caption(self.captions[i % len(self.captions)]) for i in range(self.num_samples)]
         fake = self.model.generate(prompts, seed=self.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a few hundred samples: a cheap, biased estimate

@@ -62,6 +62,8 @@ def test_kid_unbiased_estimator_on_a_hand_case():
     mean, _ = metrics.kernel_inception_distance(same, other, num_subsets=100, subset_size=200)
     far, _ = metrics.kernel_inception_distance(same, same + 3.0, num_subsets=100, subset_size=200)
     assert abs(mean) < 0.02 and far > 1.0
+    _, spread = metrics.kernel_inception_distance(same[:50], other[:50])  # fewer than a subset
+    assert spread > 0  # half-size subsets differ; whole-set ones would all be one set
 
 
 def test_inception_score_bounds_and_hand_case():

@@ -46,3 +46,11 @@ def test_json_round_trip(tmp_path):
 def test_missing_vocabulary_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.json"):
         Vocabulary.load(tmp_path / "nothing.json")
+
+
+def test_first_caption_takes_a_string_or_the_first_of_a_list():
+    from gan_zoo.text.vocabulary import first_caption
+
+    assert first_caption("a red circle") == "a red circle"
+    assert first_caption(b"a red circle") == "a red circle"
+    assert first_caption(["a red circle", "a circle, red"]) == "a red circle"

@@ -22,12 +22,14 @@ def polynomial_mmd(x, y):
 
 
 def kernel_inception_distance(real, fake, num_subsets=100, subset_size=1000, seed=0):
-    """(mean, std) of the unbiased MMD² over random subsets; a subset is at most as large as
-    the smaller set."""
+    """(mean, std) of the unbiased MMD² over random subsets of `subset_size`. With fewer
+    samples than that, subsets take half the smaller set, so they differ and the std says
+    something (subsets of the whole set would all be the same set, std 0)."""
     real, fake = np.asarray(real), np.asarray(fake)
-    size = min(subset_size, len(real), len(fake))
+    smaller = min(len(real), len(fake))
+    size = subset_size if subset_size < smaller else smaller // 2
     if size < 2:
-        raise ValueError("KID needs at least 2 real and 2 generated samples")
+        raise ValueError("KID needs at least 4 real and 4 generated samples")
     rng = np.random.default_rng(seed)
     values = [polynomial_mmd(real[rng.choice(len(real), size, replace=False)],
                              fake[rng.choice(len(fake), size, replace=False)])

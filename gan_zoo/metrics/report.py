@@ -9,6 +9,7 @@ from gan_zoo.metrics.retrieval import r_precision
 from gan_zoo.metrics.gaussian import frechet_distance
 from gan_zoo.metrics.inception_score import inception_score
 from gan_zoo.metrics.kernel import kernel_inception_distance
+from gan_zoo.text.vocabulary import first_caption
 
 METRICS = ("fid", "kid", "is", "r_precision", "alignment", "diversity")
 SHAPES_ONLY = ("alignment", "diversity")
@@ -69,7 +70,7 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
     distribution = [m for m in metrics if m in ("fid", "kid", "is", "r_precision")]
     if distribution:
         real = check_images(dataset["images"])[:num_samples]
-        prompts = [dataset["captions"][i % len(dataset["captions"])][0] for i in range(num_samples)]
+        prompts = [first_caption(dataset["captions"][i % len(dataset["captions"])]) for i in range(num_samples)]
         fake = _generated(model, prompts, seed, batch_size, verbose)
     if "r_precision" in metrics:
         report["r_precision"], report["r_precision_std"] = r_precision(

@@ -166,11 +166,14 @@ class TextToImageGAN(CaptionedImageModel):
     def latent_dim(self):
         return sum(self.latent_widths)
 
-    def _latent(self, rng, count):
-        """Latent noise for `generate`: each part drawn in turn, so a model whose inputs extend
-        another's (Stage-II over Stage-I) sees the same first parts for the same seed."""
-        return np.concatenate([rng.standard_normal((count, w)) for w in self.latent_widths],
-                              axis=1).astype("float32")
+    def _latent(self, seed, count):
+        """Latent noise for `generate`, row i drawn from (seed, i): a row's noise does not depend
+        on how many rows are drawn with it, and its parts come in turn, so a model whose inputs
+        extend another's (Stage-II over Stage-I) sees the same first parts for the same seed."""
+        seed = np.random.SeedSequence(seed).entropy  # None: a fresh random seed
+        width = sum(self.latent_widths)
+        return np.stack([np.random.default_rng([seed, i]).standard_normal(width) for i in range(count)]
+                        ).astype("float32").reshape(count, width)
 
     @property
     def condition_dim(self):
@@ -368,7 +371,7 @@ class TextToImageGAN(CaptionedImageModel):
             return (1.0 - w) * end[0] + w * end[1]
 
         condition = keras.tree.map_structure(blend, ends)
-        noise = np.repeat(self._latent(np.random.default_rng(seed), 1), steps, axis=0)
+        noise = np.repeat(self._latent(seed, 1), steps, axis=0)
         stages = self._batched(self._synthesize_stages, noise, condition, steps)
         return to_uint8(stages[max(stages)])
 
@@ -380,7 +383,7 @@ class TextToImageGAN(CaptionedImageModel):
                      else self.encode_captions(captions))
         condition = keras.tree.map_structure(lambda a: np.repeat(a, num_per_caption, axis=0), condition)
         rows = len(keras.tree.flatten(condition)[0])
-        return self._latent(np.random.default_rng(seed), rows), condition
+        return self._latent(seed, rows), condition
 
     @staticmethod
     def _as_images(stages, return_stages):

@@ -20,7 +20,8 @@ from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 PRESETS = {
     "birds": {"gf": 128, "df": 64, "c_dim": 128, "r_num": 4},  # StackGAN-Pytorch / TF birds
     "coco": {"gf": 192, "df": 96, "c_dim": 128, "r_num": 2},  # StackGAN-Pytorch coco_s1/s2.yml
-    "small": {"gf": 16, "df": 16, "c_dim": 32, "r_num": 1},  # for CPU work
+    # for CPU work; Stage-II ends at gf/4 channels, so its gf is 64 (16 would leave 4)
+    "small": {"gf": 16, "df": 16, "c_dim": 32, "r_num": 1, "stage2": {"gf": 64}},
 }
 LR_DECAY_EVERY = {1: 50, 2: 100}  # TF StackGAN birds: Stage-I every 50, Stage-II every 100 epochs
 
@@ -126,6 +127,9 @@ class StackGAN(TextToImageGAN):
                          lr_decay_every=LR_DECAY_EVERY[stage] if lr_decay_every is None else lr_decay_every,
                          **kwargs)
         widths = dict(PRESETS[preset])
+        stage2_widths = widths.pop("stage2", {})
+        if stage == 2:
+            widths.update(stage2_widths)
         widths.update({k: v for k, v in dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num).items() if v})
         self.stage, self.preset, self.kl_weight = stage, preset, kl_weight
         self.text_batch_norm = vocabulary is not None if text_batch_norm is None else text_batch_norm

@@ -32,6 +32,13 @@ def iter_captions(captions):
             raise TypeError(f"Captions must be strings; got {type(item).__name__}: {item!r}")
 
 
+def first_caption(entry):
+    """One image's caption: the entry itself if it is a string, else the first of its list."""
+    if isinstance(entry, bytes):
+        entry = entry.decode("utf-8")
+    return entry if isinstance(entry, str) else entry[0]
+
+
 def _words_of(caption, position):
     """The caption's words, or a ValueError that says which caption is empty."""
     if not caption.strip():
