@@ -8,9 +8,13 @@ Each run trains the real `train_step` (through `fit`) on synthetic batches for `
 steps (tracing and compilation, reported as compile seconds) and then `--steps` timed steps,
 and prints one JSON line: step time (median and p90 of the per-step intervals, which include
 any host synchronisation), images per second over the timed steps, generation images per
-second (`generate` at `--generate-batch`), and peak host and device memory. The backend is
-chosen with `--backend` (set before Keras is imported). A Markdown table closes the output.
-FLOPs and MFU are not measured yet.
+second (`generate` at `--generate-batch`), peak host and device memory, and on JAX the FLOPs
+of one compiled step from XLA's cost analysis with the MFU they imply against the nominal
+peak in PEAK_FLOPS. The backend is chosen with `--backend` (set before Keras is imported).
+`--input pipeline` feeds uint8 images through the real input pipeline (`make_dataset`: tf.data
+on TensorFlow, a PyDataset elsewhere; random crop and flip on) instead of arrays already in
+memory, and `--input both` runs both and reports the share of the step spent waiting for input.
+A Markdown table closes the output.
 """
 
 import argparse
@@ -40,6 +44,15 @@ QUICK = {
     "attngan": dict(batch=16, size=32, options=dict(preset="small")),
 }
 CUB_WORDS = 5449  # the authors' CUB vocabulary, padding aside
+# Nominal dense peak FLOP/s that MFU is measured against, by device and compute precision.
+# H100/H200 SXM: 989 TFLOP/s BF16/FP16 tensor cores, 495 TF32 (what float32 matmuls use on
+# them by default); the CPU figure is this project's 2-core AVX-512 machine: 2 cores x 3 GHz x
+# 64 FP32 FLOP/cycle (two 16-lane FMA units), a nominal bound, not a measured one.
+PEAK_FLOPS = {
+    "H100": {"float32": 495e12, "mixed_bfloat16": 989e12, "mixed_float16": 989e12},
+    "H200": {"float32": 495e12, "mixed_bfloat16": 989e12, "mixed_float16": 989e12},
+    "cpu": {"float32": 384e9, "mixed_bfloat16": 384e9, "mixed_float16": 384e9},
+}
 
 
 def parse_args(argv=None):
@@ -58,6 +71,8 @@ def parse_args(argv=None):
     parser.add_argument("--generate-batch", type=int, default=256)
     parser.add_argument("--quick", action="store_true", help="every model, small presets")
     parser.add_argument("--all", action="store_true", help="every model, the papers' configs")
+    parser.add_argument("--input", choices=("resident", "pipeline", "both"), default="resident",
+                        help="arrays in memory, the real make_dataset pipeline, or both compared")
     return parser.parse_args(argv)
 
 
@@ -166,7 +181,47 @@ def prompt_arguments(model, rng, count):
     return {"captions": model.vocabulary.decode(cond["tokens"])}
 
 
-def measure(name, batch, size, options, args):
+def training_data(model, batch, size, count, input_mode, rng):
+    """`fit`'s input: arrays in memory, or uint8 images through `make_dataset` (the real
+    pipeline: conversion, random crop, flip, caption sampling, batching)."""
+    cond = conditions(model, rng, count)
+    if input_mode == "resident":
+        return {"images": rng.uniform(-1, 1, (count, size, size, 3)).astype("float32"), **cond}
+    from gan_zoo.data import make_dataset
+
+    images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+    if "embeddings" in cond:
+        return make_dataset(images, embeddings=cond["embeddings"], batch_size=batch, random_crop=True,
+                            flip=True, seed=0)
+    return make_dataset(images, model.vocabulary.decode(cond["tokens"]), model.vocabulary,
+                        batch_size=batch, max_length=model.max_length, random_crop=True, flip=True, seed=0)
+
+
+def xla_flops(model, batch):
+    """FLOPs of one compiled training step from XLA's cost analysis: JAX only (None elsewhere)."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    state = tuple([v.value for v in group] for group in (
+        model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
+        model.metrics_variables))
+    cost = jax.jit(model.train_step).lower(state, (batch,)).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost["flops"]) if cost and cost.get("flops") else None
+
+
+def peak_flops(device, precision):
+    """The nominal peak of PEAK_FLOPS for this device, or None for one not in the table."""
+    for name, peaks in PEAK_FLOPS.items():
+        if name.lower() in device.lower():
+            return peaks[precision]
+    return None
+
+
+def measure(name, batch, size, options, args, input_mode="resident"):
     import keras
 
     keras.config.set_dtype_policy(args.precision)
@@ -176,11 +231,13 @@ def measure(name, batch, size, options, args):
     model.compile(jit_compile=jit)
     rng = np.random.default_rng(0)
     count = batch * (args.warmup + args.steps)
-    data = {"images": rng.uniform(-1, 1, (count, size, size, 3)).astype("float32"),
-            **conditions(model, rng, count)}
+    data = training_data(model, batch, size, count, input_mode, rng)
     timer = step_timer()
     start = time.perf_counter()
-    model.fit(data, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
+    if input_mode == "resident":
+        model.fit(data, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
+    else:
+        model.fit(data, epochs=1, verbose=0, callbacks=[timer])
     keras.ops.convert_to_numpy(model.generator.trainable_variables[0])  # wait for the device
     ends = np.array([start] + timer.ends)
     steps = np.diff(ends)[args.warmup:]
@@ -190,25 +247,31 @@ def measure(name, batch, size, options, args):
     t = time.perf_counter()
     model.generate(seed=1, batch_size=args.generate_batch, **prompts)
     generate_seconds = time.perf_counter() - t
+    one_batch = {k: v[:batch] for k, v in training_data(model, batch, size, batch, "resident", rng).items()}
+    flops = xla_flops(model, one_batch) if model.jit_compile else None
+    peak = peak_flops(device_name(), args.precision)
+    step_s = float(np.median(steps))
     return {
         "model": name, "preset": options.get("preset", "custom"), "batch": batch, "resolution": size,
         "backend": keras.backend.backend(), "precision": args.precision, "jit": bool(model.jit_compile),
-        "device": device_name(), "compile_s": round(float(ends[args.warmup] - start), 2),
-        "step_ms_median": round(float(np.median(steps)) * 1000, 2),
+        "input": input_mode, "device": device_name(), "compile_s": round(float(ends[args.warmup] - start), 2),
+        "step_ms_median": round(step_s * 1000, 2),
         "step_ms_p90": round(float(np.percentile(steps, 90)) * 1000, 2),
         "train_img_s": round(batch * args.steps / timed, 1),
         "generate_img_s": round(args.generate_batch / generate_seconds, 1),
         "host_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "device_peak_mb": (lambda b: None if b is None else round(b / 2 ** 20, 1))(device_memory_peak()),
-        "flops_per_step": None, "mfu": None,
+        "gflops_per_step": None if flops is None else round(flops / 1e9, 2),
+        "mfu_pct": None if flops is None or peak is None else round(100 * flops / step_s / peak, 2),
     }
 
 
 def markdown(rows):
-    keys = ["model", "preset", "batch", "resolution", "backend", "precision", "jit", "device",
-            "compile_s", "step_ms_median", "step_ms_p90", "train_img_s", "generate_img_s"]
+    keys = ["model", "preset", "batch", "resolution", "backend", "precision", "jit", "input", "device",
+            "compile_s", "step_ms_median", "step_ms_p90", "train_img_s", "generate_img_s",
+            "gflops_per_step", "mfu_pct", "input_wait_pct"]
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(row.get(k)) for k in keys) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -218,10 +281,15 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     rows = []
+    modes = ["resident", "pipeline"] if args.input == "both" else [args.input]
     for name, batch, size, options in configurations(args):
-        row = measure(name, batch, size, options, args)
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+        runs = {mode: measure(name, batch, size, options, args, mode) for mode in modes}
+        if len(runs) == 2:  # the share of a pipeline-fed step spent waiting for its input
+            fed, resident = runs["pipeline"]["step_ms_median"], runs["resident"]["step_ms_median"]
+            runs["pipeline"]["input_wait_pct"] = round(max(0.0, 100 * (1 - resident / fed)), 1)
+        for row in runs.values():
+            print(json.dumps(row), flush=True)
+            rows.append(row)
     print(markdown(rows))
     return rows
 

@@ -17,7 +17,7 @@ def test_benchmark_prints_a_json_line_and_a_table(model):
     result = subprocess.run(
         [sys.executable, SCRIPT, "--model", model, "--preset", "small", "--size", "32",
          "--batch", "4", "--steps", "2", "--warmup", "1", "--generate-batch", "4",
-         "--backend", keras.backend.backend()],
+         "--backend", keras.backend.backend(), "--input", "both"],
         capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
@@ -26,4 +26,8 @@ def test_benchmark_prints_a_json_line_and_a_table(model):
     assert row["batch"] == 4 and row["resolution"] == 32 and row["device"]
     assert row["train_img_s"] > 0 and row["generate_img_s"] > 0 and row["step_ms_median"] > 0
     assert row["step_ms_p90"] >= row["step_ms_median"] and row["host_peak_mb"] > 0
-    assert lines[1].startswith("| model |") and model in lines[-1]
+    fed = json.loads(lines[1])  # the same run fed through make_dataset
+    assert (row["input"], fed["input"]) == ("resident", "pipeline") and 0 <= fed["input_wait_pct"] <= 100
+    if keras.backend.backend() == "jax":  # XLA's cost analysis: FLOPs and the MFU they imply
+        assert row["gflops_per_step"] > 0 and 0 < row["mfu_pct"] < 100
+    assert lines[2].startswith("| model |") and model in lines[-1]
