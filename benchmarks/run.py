@@ -12,7 +12,7 @@ second (`generate` at `--generate-batch`), peak host and device memory, and on J
 of one compiled step from XLA's cost analysis with the MFU they imply against the nominal
 peak in PEAK_FLOPS. The backend is chosen with `--backend` (set before Keras is imported).
 `--input pipeline` feeds uint8 images through the real input pipeline (`make_dataset`: tf.data
-on TensorFlow, a PyDataset elsewhere; random crop and flip on) instead of arrays already in
+wherever TensorFlow is installed, whatever the backend, else a PyDataset; random crop and flip) instead of arrays already in
 memory, and `--input both` runs both and reports the share of the step spent waiting for input.
 A Markdown table closes the output.
 """
@@ -46,12 +46,12 @@ QUICK = {
 CUB_WORDS = 5449  # the authors' CUB vocabulary, padding aside
 # Nominal dense peak FLOP/s that MFU is measured against, by device and compute precision.
 # H100/H200 SXM: 989 TFLOP/s BF16/FP16 tensor cores, 495 TF32 (what float32 matmuls use on
-# them by default); the CPU figure is this project's 2-core AVX-512 machine: 2 cores x 3 GHz x
-# 64 FP32 FLOP/cycle (two 16-lane FMA units), a nominal bound, not a measured one.
+# them by default); the CPU figure is this project's 2-core AMD EPYC (Zen 4) machine: 2 cores x
+# 3 GHz x 32 FP32 FLOP/cycle (AVX-512 on two 256-bit FMA pipes), a nominal bound, not measured.
 PEAK_FLOPS = {
     "H100": {"float32": 495e12, "mixed_bfloat16": 989e12, "mixed_float16": 989e12},
     "H200": {"float32": 495e12, "mixed_bfloat16": 989e12, "mixed_float16": 989e12},
-    "cpu": {"float32": 384e9, "mixed_bfloat16": 384e9, "mixed_float16": 384e9},
+    "cpu": {"float32": 192e9, "mixed_bfloat16": 192e9, "mixed_float16": 192e9},
 }
 
 
