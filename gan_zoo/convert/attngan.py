@@ -1,7 +1,7 @@
 """The authors' AttnGAN generator (`G_NET`, `netG_epoch_*.pth`) as an `AttnGAN`."""
 
 from gan_zoo.convert.state_dict import (StateDict, load_conv, load_dense, load_reshaped_stem,
-                                        load_residual, load_up_block, read_state_dict)
+                                        load_residual, load_up_block)
 from gan_zoo.models.attngan import AttnGAN
 from gan_zoo.models.discriminator import doublings
 
@@ -12,8 +12,7 @@ def attngan_from_authors(source, damsm, preset="birds", **kwargs):
     (e.g. `damsm_from_authors(...)`, the encoders it was trained with). Its discriminators
     stay new: the authors release no D."""
     model = AttnGAN(damsm=damsm, preset=preset, **kwargs)
-    name = source if isinstance(source, str) else "the G_NET state dict"
-    state = StateDict(read_state_dict(source), f"AttnGAN G_NET ({preset} preset)", name)
+    state = StateDict.read(source, f"AttnGAN G_NET ({preset} preset)")
     load_generator(state, model)
     state.finish()
     return model

@@ -1,7 +1,7 @@
 """The authors' pretrained DAMSM (`text_encoder*.pth` + `image_encoder*.pth`) as a `DAMSM`."""
 
 from gan_zoo.convert.inception import load_cnn_encoder
-from gan_zoo.convert.state_dict import StateDict, read_state_dict
+from gan_zoo.convert.state_dict import StateDict
 from gan_zoo.convert.text import load_text_encoder, text_state, vocabulary_from_captions_pickle
 from gan_zoo.models.damsm import DAMSM
 
@@ -16,7 +16,6 @@ def damsm_from_authors(text_encoder, image_encoder, captions_pickle, max_length=
     text = text_state(text_encoder)
     load_text_encoder(text, damsm.text_encoder)
     text.finish()
-    image = StateDict(read_state_dict(image_encoder), "AttnGAN CNN_ENCODER (DAMSM image encoder)",
-                      image_encoder if isinstance(image_encoder, str) else "the image encoder state dict")
+    image = StateDict.read(image_encoder, "AttnGAN CNN_ENCODER (DAMSM image encoder)")
     load_cnn_encoder(image, damsm.image_encoder)
     return damsm

@@ -8,13 +8,10 @@ PyTorch by pytorch-fid; released at https://github.com/mseitzer/pytorch-fid/rele
 image encoder (`image_encoder200.pth`). Both check every tensor's name and shape.
 """
 
-import os
-
 import keras
 from keras import layers
 
-from gan_zoo.convert.state_dict import (StateDict, assign, batch_norm, conv_kernel, dense_kernel,
-                                        read_state_dict)
+from gan_zoo.convert.state_dict import StateDict, assign, batch_norm, conv_kernel, dense_kernel
 from gan_zoo.metrics.features import FeatureExtractor
 from gan_zoo.models.image_encoders import INCEPTION_SIZE
 from gan_zoo.models.inception import Bias, inception_network, pytorch_name
@@ -52,8 +49,7 @@ def fid_inception_from_pytorch_fid(source):
     code (improved-gan) computed them. Images are resized as pytorch-fid does: bilinear to
     299 px, not antialiased, then scaled to [-1, 1].
     """
-    name = os.path.basename(source) if isinstance(source, (str, os.PathLike)) else "the state dict"
-    state = StateDict(read_state_dict(source), "pytorch-fid FIDInceptionV3", name)
+    state = StateDict.read(source, "pytorch-fid FIDInceptionV3")
     network = inception_network("fid", FID_CLASSES, (INCEPTION_SIZE, INCEPTION_SIZE, 3))
     load_inception(state, network)
     state.finish()

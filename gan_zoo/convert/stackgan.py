@@ -7,8 +7,7 @@ converted models are too (`generate(embeddings=...)`, datasets with `embeddings=
 from keras import layers
 
 from gan_zoo.convert.state_dict import (StateDict, load_batch_norm, load_conv, load_dense,
-                                        load_reshaped_stem, load_residual, load_up_block,
-                                        read_state_dict)
+                                        load_reshaped_stem, load_residual, load_up_block)
 from gan_zoo.models.discriminator import doublings
 from gan_zoo.models.stackgan import StackGAN
 
@@ -18,7 +17,7 @@ def stackgan_from_authors(generator, discriminator=None, stage=1, preset="coco")
     (STAGE1_G, or STAGE2_G, whose frozen STAGE1_G copy becomes the Stage-I model inside),
     `discriminator` optionally the matching `netD_epoch_last.pth` (needed only to go on
     training). `preset` "coco" is what the authors release; "birds" fits birds runs."""
-    g_state = _state(generator, f"StackGAN STAGE{stage}_G ({preset} preset)")
+    g_state = StateDict.read(generator, f"StackGAN STAGE{stage}_G ({preset} preset)")
     embedding_dim = g_state.take("ca_net.fc.weight").shape[1]
     stage1 = StackGAN(stage=1, preset=preset, embedding_dim=embedding_dim, image_size=64)
     if stage == 1:
@@ -30,15 +29,10 @@ def stackgan_from_authors(generator, discriminator=None, stage=1, preset="coco")
         load_stage2_generator(g_state, model)
     g_state.finish()
     if discriminator is not None:
-        d_state = _state(discriminator, f"StackGAN STAGE{stage}_D ({preset} preset)")
+        d_state = StateDict.read(discriminator, f"StackGAN STAGE{stage}_D ({preset} preset)")
         load_discriminator(d_state, model.discriminator)
         d_state.finish()
     return model
-
-
-def _state(source, network):
-    return StateDict(read_state_dict(source), network,
-                     source if isinstance(source, str) else f"the {network} state dict")
 
 
 def load_stage1_generator(state, g, prefix=""):

@@ -58,6 +58,13 @@ class StateDict:
         self.tensors, self.network, self.source = dict(tensors), network, source
         self.used = set()
 
+    @classmethod
+    def read(cls, source, network):
+        """The StateDict of a `.pth` path or an in-memory mapping (see `read_state_dict`),
+        its errors naming the file."""
+        name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"the {network} state dict"
+        return cls(read_state_dict(source), network, name)
+
     def take(self, key, shape=None):
         """The tensor `key` as float32, after checking it exists and has `shape`."""
         if key not in self.tensors:

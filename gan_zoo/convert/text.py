@@ -1,6 +1,6 @@
 """The authors' DAMSM text encoder (AttnGAN `RNN_ENCODER`, also DF-GAN's) and its vocabulary."""
 
-from gan_zoo.convert.state_dict import StateDict, assign, dense_kernel, read_state_dict
+from gan_zoo.convert.state_dict import StateDict, assign, dense_kernel
 from gan_zoo.data.collection import read_pickle
 from gan_zoo.text import TextEncoder, Vocabulary
 
@@ -29,8 +29,7 @@ def text_encoder_from_authors(source, vocabulary):
 
 def text_state(source):
     """A StateDict of an RNN_ENCODER checkpoint."""
-    return StateDict(read_state_dict(source), "AttnGAN RNN_ENCODER (DAMSM text encoder)",
-                     source if isinstance(source, str) else "the text encoder state dict")
+    return StateDict.read(source, "AttnGAN RNN_ENCODER (DAMSM text encoder)")
 
 
 def load_text_encoder(state, encoder):
