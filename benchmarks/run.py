@@ -12,8 +12,9 @@ second (`generate` at `--generate-batch`), peak host and device memory, and on J
 of one compiled step from XLA's cost analysis with the MFU they imply against the nominal
 peak in PEAK_FLOPS. The backend is chosen with `--backend` (set before Keras is imported).
 `--input pipeline` feeds uint8 images through the real input pipeline (`make_dataset`: tf.data
-wherever TensorFlow is installed, whatever the backend, else a PyDataset; random crop and flip) instead of arrays already in
-memory, and `--input both` runs both and reports the share of the step spent waiting for input.
+wherever TensorFlow is installed, whatever the backend, else a PyDataset; random crop and
+flip) instead of arrays already in memory, and `--input both` runs both and reports the share
+of the step spent waiting for input.
 A Markdown table closes the output.
 """
 
@@ -247,7 +248,7 @@ def measure(name, batch, size, options, args, input_mode="resident"):
     t = time.perf_counter()
     model.generate(seed=1, batch_size=args.generate_batch, **prompts)
     generate_seconds = time.perf_counter() - t
-    one_batch = {k: v[:batch] for k, v in training_data(model, batch, size, batch, "resident", rng).items()}
+    one_batch = training_data(model, batch, size, batch, "resident", rng)
     flops = xla_flops(model, one_batch) if model.jit_compile else None
     peak = peak_flops(device_name(), args.precision)
     step_s = float(np.median(steps))
