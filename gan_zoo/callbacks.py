@@ -60,8 +60,11 @@ class AttentionMaps(keras.callbacks.Callback):
 class LossPlot(keras.callbacks.Callback):
     """Records the logged losses every `every` steps and redraws a PNG at each epoch end.
 
-    The numbers are kept in a JSON file beside the PNG; an existing one is continued, so a
-    resumed run's plot covers the whole run.
+    Every term the model logs is kept (a GAN's `loss_names`: d_real, d_wrong, kl, w_loss, ...;
+    otherwise each log whose name holds "loss"), and the plot puts the discriminator's terms
+    and the generator's in two panels under the model's name. The numbers are kept in a JSON
+    file beside the PNG; an existing one is continued, so a resumed run's plot covers the
+    whole run.
     """
 
     def __init__(self, path, every=10):
@@ -82,13 +85,14 @@ class LossPlot(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not self.history["step"] or self.history["step"][-1] != self._step:
             self._record(logs)  # every epoch ends with a point, however short it was
-        save_loss_plot(self.history, self.path)
+        save_loss_plot(self.history, self.path, title=self.model.name)
         write_json_atomically(self.history, self.history_path)
 
     def _record(self, logs):
+        names = getattr(self.model, "loss_names", ())
         self.history["step"].append(self._step)
         for name, value in (logs or {}).items():
-            if "loss" in name:
+            if name in names or "loss" in name:
                 self.history.setdefault(name, []).append(float(value))
 
 

@@ -25,6 +25,9 @@ def test_train_writes_checkpoints_grids_plots_and_metrics(run_dir):
     assert (run_dir / "samples.png").exists() and (run_dir / "losses.png").exists()
     state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
     assert state["epoch"] == 1 and (run_dir / "checkpoints" / state["checkpoint"]).exists()
+    losses = json.loads((run_dir / "losses.json").read_text())  # every term D and G log
+    assert set(losses) == {"step", "d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake", "g_interp"}
+    assert losses["step"][-1] == 2 and all(len(v) == len(losses["step"]) for v in losses.values())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert len(metrics["history"]["d_loss"]) == 1
     assert 0.0 <= metrics["alignment"]["alignment"] <= 1.0
@@ -40,6 +43,7 @@ def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, capsys)
     assert state["epoch"] == 2
     assert sorted(os.listdir(run_dir / "checkpoints")) == ["epoch_002.keras", "state.json"]
     assert (run_dir / "samples" / "samples_epoch_002.png").exists()
+    assert json.loads((run_dir / "losses.json").read_text())["step"] == [2, 4]  # the plot continues
     quality = json.loads((run_dir / "quality.json").read_text())  # the monitor's curves
     assert quality["epoch"] == [1, 2] and set(quality) >= {"fid", "alignment", "diversity"}
     assert (run_dir / "quality.png").exists()

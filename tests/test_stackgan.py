@@ -56,6 +56,17 @@ def test_output_shapes_per_stage(stages):
     np.testing.assert_array_equal(both[32], stage1.generate(["a red circle"], seed=0))
 
 
+def test_stage2_conditioning_starts_from_stage1s(stages):
+    stage1, stage2 = stages
+    for name in ("text_bn", "ca"):
+        for a, b in zip(stage1.generator.get_layer(name).weights, stage2.generator.get_layer(name).weights):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    fresh = StackGAN(stage=2, stage1=stage1, seed=0, start_from_stage1_conditioning=False)
+    assert not np.array_equal(keras.ops.convert_to_numpy(fresh.generator.get_layer("ca").weights[0]),
+                              keras.ops.convert_to_numpy(stage1.generator.get_layer("ca").weights[0]))
+    assert not fresh.get_config()["start_from_stage1_conditioning"]
+
+
 def test_stage1_stays_frozen_while_stage2_trains(stages, shapes32):
     stage1, stage2 = stages
     images, captions, _, vocab = shapes32

@@ -95,6 +95,10 @@ class StackGAN(TextToImageGAN):
             smaller than the CA noise (G would see noise only); off for precomputed
             embeddings, as in the authors' code.
         lr_decay_every: halve both learning rates every that many epochs (50 / 100).
+        start_from_stage1_conditioning: Stage-II's conditioning augmentation (and text
+            BatchNorm) start as copies of Stage-I's trained layers where their shapes match.
+            The authors start them afresh; then the KL term pulls μ to 0 before D, which is
+            conditioned on μ, learns to match captions, and Stage-II ignores the text.
         **kwargs: `TextToImageGAN` arguments (image_size, noise_dim, seed, ...).
     """
 
@@ -102,7 +106,7 @@ class StackGAN(TextToImageGAN):
 
     def __init__(self, vocabulary=None, stage=1, stage1=None, preset=None, gf=None, df=None,
                  c_dim=None, r_num=None, kl_weight=2.0, text_batch_norm=None, lr_decay_every=None,
-                 image_size=None, embedding_dim=None, **kwargs):
+                 start_from_stage1_conditioning=True, image_size=None, embedding_dim=None, **kwargs):
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2; got {stage!r}")
         if stage == 2:
@@ -143,6 +147,9 @@ class StackGAN(TextToImageGAN):
             self.generator = build_stage2_generator(stage1.generator, self.noise_dim, self.condition_dim,
                                                     self.image_size, self.gf, self.c_dim, self.r_num,
                                                     self.text_batch_norm)
+            self.start_from_stage1_conditioning = start_from_stage1_conditioning
+            if start_from_stage1_conditioning:
+                _copy_conditioning(stage1.generator, self.generator)
         self.discriminator = ConditionalDiscriminator(self.image_size, self.df, self.c_dim,
                                                       unconditional=stage == 2, name="discriminator")
         self.built = True
@@ -224,11 +231,23 @@ class StackGAN(TextToImageGAN):
             for key in ("vocabulary", "embedding_dim", "noise_dim", "max_length", "train_text_encoder"):
                 config.pop(key)  # they come from Stage-I
             config["stage1"] = self.stage1_config
+            config["start_from_stage1_conditioning"] = self.start_from_stage1_conditioning
         return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**deserialize_entry(config, "stage1"))
+
+
+def _copy_conditioning(source, target):
+    """Copies the text BatchNorm and CA layers from one generator to another where shapes match."""
+    for name in ("text_bn", "ca"):
+        try:
+            from_layer, to_layer = source.get_layer(name), target.get_layer(name)
+        except ValueError:
+            continue
+        if [w.shape for w in from_layer.weights] == [w.shape for w in to_layer.weights]:
+            to_layer.set_weights(from_layer.get_weights())
 
 
 def _load_stage1(stage1):

@@ -75,17 +75,25 @@ def save_attention_maps(images, maps, words, path, title=None):
     _save_figure(fig, path)
 
 
-def save_loss_plot(history, path):
-    """Plots each logged loss against the training step it was logged at."""
-    fig, ax = _figure(figsize=(7, 3.5))
+def save_loss_plot(history, path, title=None):
+    """Plots each logged term against the training step it was logged at: the discriminator's
+    (`d_*`) in one panel, the rest (generator, KL, DAMSM, ...) in another."""
     steps = history["step"]
-    for name, values in history.items():
-        if name != "step":
-            ax.plot(steps, values, label=name, linewidth=1, marker="o" if len(steps) < 20 else None)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
+    names = [n for n in history if n != "step"]
+    panels = [(label, group) for label, group in (
+        ("discriminator", [n for n in names if n.startswith("d_")]),
+        ("generator" if any(n.startswith("d_") for n in names) else "loss",
+         [n for n in names if not n.startswith("d_")])) if group]
+    fig, axes = _figure(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, (label, group) in zip(axes[0], panels):
+        for name in group:
+            ax.plot(steps, history[name], label=name, linewidth=1, marker="o" if len(steps) < 20 else None)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save_figure(fig, path)
 
