@@ -14,7 +14,9 @@ peak in PEAK_FLOPS. The backend is chosen with `--backend` (set before Keras is 
 `--input pipeline` feeds uint8 images through the real input pipeline (`make_dataset`: tf.data
 wherever TensorFlow is installed, whatever the backend, else a PyDataset; random crop and
 flip) instead of arrays already in memory, and `--input both` runs both and reports the share
-of the step spent waiting for input.
+of the step spent waiting for input. `--trace DIR` (JAX) records a profiler trace of the timed
+steps (TensorBoard's profile plugin or Perfetto open it) and adds the operations that took the
+most device time to the JSON line.
 A Markdown table closes the output.
 """
 
@@ -74,7 +76,17 @@ def parse_args(argv=None):
     parser.add_argument("--all", action="store_true", help="every model, the papers' configs")
     parser.add_argument("--input", choices=("resident", "pipeline", "both"), default="resident",
                         help="arrays in memory, the real make_dataset pipeline, or both compared")
-    return parser.parse_args(argv)
+    parser.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
+                        help="N training steps per compiled call (Keras's steps_per_execution): "
+                             "one host round trip per N steps")
+    parser.add_argument("--trace", metavar="DIR",
+                        help="JAX: profile the timed steps into DIR and report the slowest operations")
+    args = parser.parse_args(argv)
+    if args.trace and args.backend != "jax":
+        parser.error("--trace needs --backend jax")
+    if args.steps % args.steps_per_execution or args.warmup % args.steps_per_execution:
+        parser.error("--steps and --warmup must be multiples of --steps-per-execution")
+    return args
 
 
 def configurations(args):
@@ -122,6 +134,60 @@ def step_timer():
             self.ends.append(time.perf_counter())
 
     return StepTimer()
+
+
+def profiler(directory, first_step):
+    """A Keras callback that traces steps `first_step`.. of `fit` with JAX's profiler into a
+    Perfetto file under `directory` (no trace when `directory` is None)."""
+    import keras
+
+    class Profiler(keras.callbacks.Callback):
+        tracing = False
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if directory and batch >= first_step and not self.tracing:
+                import jax
+
+                jax.profiler.start_trace(directory, create_perfetto_trace=True)
+                self.tracing = True
+
+        def on_train_end(self, logs=None):
+            if self.tracing:
+                import jax
+
+                jax.profiler.stop_trace()
+
+    return Profiler()
+
+
+def slowest_operations(directory, count=8):
+    """[(operation, total ms, share)] of the `count` XLA operations that took the most time in
+    the newest trace under `directory`. Only the device's own timelines count: a GPU's "XLA
+    Ops" line (else its streams), or on a CPU the XLA thread pool; runtime frames ("A::B") and
+    Python are left out, so the shares are of the time spent in operations."""
+    import glob
+    import gzip
+
+    newest = max(glob.glob(os.path.join(directory, "**", "*.trace.json.gz"), recursive=True),
+                 key=os.path.getmtime)
+    with gzip.open(newest) as f:
+        events = json.load(f)["traceEvents"]
+    named = {(e["pid"], e.get("tid"), e["name"]): e["args"]["name"] for e in events
+             if e.get("ph") == "M" and e["name"] in ("process_name", "thread_name")}
+    gpus = {pid for (pid, _, kind), name in named.items() if kind == "process_name" and name.startswith("/device:GPU")}
+    threads = {(pid, tid): name for (pid, tid, kind), name in named.items() if kind == "thread_name"}
+    if gpus:
+        lines = {key for key, name in threads.items() if key[0] in gpus and name == "XLA Ops"} or \
+                {key for key, name in threads.items() if key[0] in gpus and name.startswith("Stream")}
+    else:
+        lines = {key for key, name in threads.items() if "XLAEigen" in name}
+    totals = {}
+    for event in events:
+        if event.get("ph") == "X" and (event["pid"], event.get("tid")) in lines and "::" not in event["name"]:
+            totals[event["name"]] = totals.get(event["name"], 0.0) + event["dur"] / 1000
+    everything = sum(totals.values()) or 1.0
+    top = sorted(totals.items(), key=lambda item: -item[1])[:count]
+    return [(name, round(ms, 2), round(ms / everything, 3)) for name, ms in top]
 
 
 def device_memory_peak():
@@ -229,20 +295,24 @@ def measure(name, batch, size, options, args, input_mode="resident"):
     keras.utils.set_random_seed(0)
     model = build(name, size, options)
     jit = None if args.jit == "default" else args.jit == "on"
-    model.compile(jit_compile=jit)
+    per_call = args.steps_per_execution
+    model.compile(jit_compile=jit, steps_per_execution=per_call)
     rng = np.random.default_rng(0)
     count = batch * (args.warmup + args.steps)
     data = training_data(model, batch, size, count, input_mode, rng)
     timer = step_timer()
+    trace = args.trace and os.path.join(args.trace, f"{name}_{input_mode}")
+    callbacks = [timer, profiler(trace, args.warmup)]
     start = time.perf_counter()
     if input_mode == "resident":
-        model.fit(data, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
+        model.fit(data, batch_size=batch, epochs=1, verbose=0, callbacks=callbacks)
     else:
-        model.fit(data, epochs=1, verbose=0, callbacks=[timer])
+        model.fit(data, epochs=1, verbose=0, callbacks=callbacks)
     keras.ops.convert_to_numpy(model.generator.trainable_variables[0])  # wait for the device
-    ends = np.array([start] + timer.ends)
-    steps = np.diff(ends)[args.warmup:]
-    timed = ends[-1] - ends[args.warmup]
+    ends = np.array([start] + timer.ends)  # one entry per compiled call of `per_call` steps
+    warm = args.warmup // per_call
+    steps = np.diff(ends)[warm:] / per_call
+    timed = ends[-1] - ends[warm]
     prompts = prompt_arguments(model, rng, args.generate_batch)
     model.generate(seed=0, batch_size=args.generate_batch, **prompts)  # compile
     t = time.perf_counter()
@@ -255,7 +325,8 @@ def measure(name, batch, size, options, args, input_mode="resident"):
     return {
         "model": name, "preset": options.get("preset", "custom"), "batch": batch, "resolution": size,
         "backend": keras.backend.backend(), "precision": args.precision, "jit": bool(model.jit_compile),
-        "input": input_mode, "device": device_name(), "compile_s": round(float(ends[args.warmup] - start), 2),
+        "input": input_mode, "device": device_name(), "steps_per_execution": per_call,
+        "compile_s": round(float(ends[warm] - start), 2),
         "step_ms_median": round(step_s * 1000, 2),
         "step_ms_p90": round(float(np.percentile(steps, 90)) * 1000, 2),
         "train_img_s": round(batch * args.steps / timed, 1),
@@ -264,6 +335,7 @@ def measure(name, batch, size, options, args, input_mode="resident"):
         "device_peak_mb": (lambda b: None if b is None else round(b / 2 ** 20, 1))(device_memory_peak()),
         "gflops_per_step": None if flops is None else round(flops / 1e9, 2),
         "mfu_pct": None if flops is None or peak is None else round(100 * flops / step_s / peak, 2),
+        **({"slowest_operations": slowest_operations(trace)} if trace else {}),
     }
 
 

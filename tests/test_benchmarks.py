@@ -31,3 +31,19 @@ def test_benchmark_prints_a_json_line_and_a_table(model):
     if keras.backend.backend() == "jax":  # XLA's cost analysis: FLOPs and the MFU they imply
         assert row["gflops_per_step"] > 0 and 0 < row["mfu_pct"] < 100
     assert lines[2].startswith("| model |") and model in lines[-1]
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the profiler trace is JAX's")
+def test_fused_steps_and_a_profile_of_the_slowest_operations(tmp_path):
+    result = subprocess.run(
+        [sys.executable, SCRIPT, "--model", "stackgan1", "--preset", "small", "--size", "32",
+         "--batch", "4", "--steps", "2", "--warmup", "2", "--steps-per-execution", "2",
+         "--generate-batch", "4", "--backend", "jax", "--trace", str(tmp_path)],
+        capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    row = json.loads(result.stdout.strip().splitlines()[0])
+    assert row["steps_per_execution"] == 2 and row["step_ms_median"] > 0
+    slowest = row["slowest_operations"]
+    assert 0 < len(slowest) <= 8 and all(ms > 0 and 0 < share <= 1 for _, ms, share in slowest)
+    assert [ms for _, ms, _ in slowest] == sorted((ms for _, ms, _ in slowest), reverse=True)
+    assert not any("::" in name for name, _, _ in slowest)  # operations, not runtime frames
