@@ -87,7 +87,9 @@ def save_loss_plot(history, path, title=None):
     fig, axes = _figure(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for ax, (label, group) in zip(axes[0], panels):
         for name in group:
-            ax.plot(steps, history[name], label=name, linewidth=1, marker="o" if len(steps) < 20 else None)
+            values = history[name]  # a term first logged later (a run resumed by a newer version) is shorter
+            ax.plot(steps[len(steps) - len(values):], values, label=name, linewidth=1,
+                    marker="o" if len(steps) < 20 else None)
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("step")
         ax.legend(fontsize=7, ncol=2)

@@ -1,0 +1,24 @@
+"""LossPlot keeps every term a GAN logs and continues a record an older run left behind."""
+
+import json
+from types import SimpleNamespace
+
+from PIL import Image
+
+from gan_zoo.callbacks import LossPlot
+
+
+def test_every_logged_term_is_kept_and_an_older_record_continues(tmp_path):
+    (tmp_path / "losses.json").write_text(json.dumps({"step": [10], "d_loss": [1.0], "g_loss": [2.0]}))
+    plot = LossPlot(str(tmp_path / "losses.png"), every=1)
+    plot.set_model(SimpleNamespace(name="stackgan", loss_names=("d_loss", "g_loss", "d_real", "kl")))
+    logs = {"d_loss": 0.5, "g_loss": 1.5, "d_real": 0.25, "kl": 0.125, "learning_rate": 2e-4}
+    for batch in range(2):
+        plot.on_train_batch_end(batch, logs)
+    plot.on_epoch_end(0, logs)
+    history = json.loads((tmp_path / "losses.json").read_text())
+    assert history["step"] == [10, 11, 12]
+    assert set(history) == {"step", "d_loss", "g_loss", "d_real", "kl"}  # what the model logs, no more
+    assert history["d_loss"] == [1.0, 0.5, 0.5] and history["kl"] == [0.125, 0.125]
+    with Image.open(tmp_path / "losses.png") as image:  # two panels side by side
+        assert image.width > 1.5 * image.height
