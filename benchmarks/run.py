@@ -14,7 +14,8 @@ peak in PEAK_FLOPS. The backend is chosen with `--backend` (set before Keras is 
 `--input pipeline` feeds uint8 images through the real input pipeline (`make_dataset`: tf.data
 wherever TensorFlow is installed, whatever the backend, else a PyDataset; random crop and
 flip) instead of arrays already in memory, and `--input both` runs both and reports the share
-of the step spent waiting for input. `--trace DIR` (JAX) records a profiler trace of the timed
+of the step spent waiting for input. `--steps-per-execution N` runs N steps per compiled call
+(one host round trip per N steps; step times are the calls' intervals over N). `--trace DIR` (JAX) records a profiler trace of the timed
 steps (TensorBoard's profile plugin or Perfetto open it) and adds the operations that took the
 most device time to the JSON line.
 A Markdown table closes the output.
@@ -137,15 +138,15 @@ def step_timer():
 
 
 def profiler(directory, first_step):
-    """A Keras callback that traces steps `first_step`.. of `fit` with JAX's profiler into a
-    Perfetto file under `directory` (no trace when `directory` is None)."""
+    """A Keras callback that traces steps `first_step`.. of `fit` with JAX's profiler into
+    `directory` (a Perfetto file and TensorBoard's)."""
     import keras
 
     class Profiler(keras.callbacks.Callback):
         tracing = False
 
         def on_train_batch_begin(self, batch, logs=None):
-            if directory and batch >= first_step and not self.tracing:
+            if batch >= first_step and not self.tracing:
                 import jax
 
                 jax.profiler.start_trace(directory, create_perfetto_trace=True)
@@ -302,7 +303,7 @@ def measure(name, batch, size, options, args, input_mode="resident"):
     data = training_data(model, batch, size, count, input_mode, rng)
     timer = step_timer()
     trace = args.trace and os.path.join(args.trace, f"{name}_{input_mode}")
-    callbacks = [timer, profiler(trace, args.warmup)]
+    callbacks = [timer] + ([profiler(trace, args.warmup)] if trace else [])
     start = time.perf_counter()
     if input_mode == "resident":
         model.fit(data, batch_size=batch, epochs=1, verbose=0, callbacks=callbacks)
