@@ -3,8 +3,9 @@
 Run by test_backends.py in a subprocess per backend:
     python backend_step.py WEIGHTS_DIR OUT.npz [DEVICES]
 The first run saves the freshly built weights into WEIGHTS_DIR; later runs load them. The
-noise comes in through the batch ("latent"), dropout is 0 and the optimizers are SGD, so the
-updated weights depend only on the gradients, which every backend must get the same.
+noise comes in through the batch ("latent"), the batch is not shuffled, dropout is 0 and the
+optimizers are SGD, so the updated weights depend only on the gradients, which every backend
+must get the same.
 
 With DEVICES > 1 the step runs data-parallel over that many CPU devices: JAX through
 keras.distribution.DataParallel, TensorFlow through a MirroredStrategy with synchronized
@@ -70,7 +71,9 @@ def main(weights_dir, out, devices="1"):
                      "tokens": vocab.encode([c[0] for c in captions], model.max_length),
                      "latent": np.concatenate([latent, latent])}
             initial = {v.path: keras.ops.convert_to_numpy(v) for v in model.variables}
-            history = model.fit(batch, batch_size=8, epochs=1, verbose=0).history
+            # unshuffled: the rows' order decides the mismatched (rolled) pairs, and fit's
+            # shuffle draws from each backend's own unseeded random stream
+            history = model.fit(batch, batch_size=8, epochs=1, verbose=0, shuffle=False).history
             for key, values in history.items():
                 result[f"{name}/loss/{key}"] = np.float64(values[-1])
             for variable in model.variables:
