@@ -79,11 +79,10 @@ def save_loss_plot(history, path, title=None):
     """Plots each logged term against the training step it was logged at: the discriminator's
     (`d_*`) in one panel, the rest (generator, KL, DAMSM, ...) in another."""
     steps = history["step"]
-    names = [n for n in history if n != "step"]
-    panels = [(label, group) for label, group in (
-        ("discriminator", [n for n in names if n.startswith("d_")]),
-        ("generator" if any(n.startswith("d_") for n in names) else "loss",
-         [n for n in names if not n.startswith("d_")])) if group]
+    d_terms = [n for n in history if n.startswith("d_")]
+    others = [n for n in history if n != "step" and n not in d_terms]
+    panels = [(label, group) for label, group in
+              (("discriminator", d_terms), ("generator" if d_terms else "loss", others)) if group]
     fig, axes = _figure(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for ax, (label, group) in zip(axes[0], panels):
         for name in group:
