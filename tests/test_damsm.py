@@ -1,5 +1,7 @@
 """DAMSM: its losses against a hand computation, its encoders' sizes, training, R-precision."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -79,8 +81,11 @@ def test_inception_weights_are_checked(tmp_path):
         InceptionEncoder(weights=str(tmp_path / "missing.weights.h5"))
     wrong = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     wrong.save_weights(tmp_path / "wrong.weights.h5")
-    with pytest.raises(ValueError, match="does not hold keras.applications.InceptionV3 weights"):
-        InceptionEncoder(weights=str(tmp_path / "wrong.weights.h5"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="does not hold keras.applications.InceptionV3 weights"):
+            InceptionEncoder(weights=str(tmp_path / "wrong.weights.h5"))
+    assert not caught, "the failed attempts' per-layer warnings should not reach the user"
 
 
 def test_compile_clips_the_text_encoder_globally_and_decays_per_epoch():

@@ -10,6 +10,7 @@ shapes.
 """
 
 import os
+import warnings
 
 import keras
 from keras import layers, ops
@@ -43,12 +44,20 @@ def inception_trunk(weights=None):
                                     "keras.applications.InceptionV3 weights (gan_zoo never downloads).")
         errors = []
         for include_top in (False, True):
-            try:
-                net = keras.applications.InceptionV3(include_top=include_top, weights=weights,
-                                                     input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
-                break
-            except Exception as error:  # Keras raises several kinds for a mismatched file
-                errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+            # a mismatched file makes Keras warn once per layer before it raises: keep those
+            # warnings only for the attempt that loads
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    net = keras.applications.InceptionV3(
+                        include_top=include_top, weights=weights,
+                        input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+                except Exception as error:  # Keras raises several kinds for a mismatched file
+                    errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+                    continue
+            for warning in caught:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+            break
         else:
             raise ValueError(f"{weights} does not hold keras.applications.InceptionV3 weights (with "
                              f"or without the top): {' / '.join(errors)}")
