@@ -34,22 +34,27 @@ def test_alignment_rises_well_above_chance():
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                     reason="about 4 CPU minutes; it runs in the TensorFlow pass (JAX learns in the test above)")
 def test_stackgan_stage2_draws_what_stage1_drew():
-    """Stage-I at 16 px, then Stage-II at 64 px on its frozen sketches: Stage-II's images
-    follow the captions at least as well as Stage-I's, less 0.05."""
-    images, captions, _ = shapes.load("train", num_images=1920, image_size=64, seed=0, fixed=EASY)
-    small = images.reshape(-1, 16, 4, 16, 4, 3).mean((2, 4)).astype("uint8")
+    """Stage-I at 16 px, then Stage-II at 32 px on its frozen sketches: D learns to tell right
+    captions from wrong ones, and Stage-II's images follow the captions well above chance and
+    nearly as well as the sketches (within 0.1; over seeds 0-2 they were -0.04 to +0.07).
+    With a fresh conditioning augmentation `d_wrong` stays ~0.6 and alignment ~0.05-0.12."""
+    images, captions, _ = shapes.load("train", num_images=1920, image_size=32, seed=0, fixed=EASY)
+    small = images.reshape(-1, 16, 2, 16, 2, 3).mean((2, 4)).astype("uint8")
     vocab = Vocabulary.build(captions)
-    _, test_captions, truth = shapes.load("test", num_images=200, image_size=32, seed=0, fixed=EASY)
+    _, test_captions, truth = shapes.load("test", num_images=400, image_size=32, seed=0, fixed=EASY)
     prompts = [c[0] for c in test_captions]
     oracle = shapes.ShapesOracle()
     keras.utils.set_random_seed(0)
     stage1 = StackGAN(vocabulary=vocab, stage=1, preset="small", image_size=16, seed=0)
     stage1.compile()
     stage1.fit(make_dataset(small, captions, vocab, batch_size=64, seed=0), epochs=10, verbose=0)
-    stage2 = StackGAN(stage=2, stage1=stage1, seed=0)
+    stage2 = StackGAN(stage=2, stage1=stage1, image_size=32, seed=0)
     stage2.compile()
-    stage2.fit(make_dataset(images, captions, vocab, batch_size=64, seed=0), epochs=4, verbose=0)
+    history = stage2.fit(make_dataset(images, captions, vocab, batch_size=64, seed=0), epochs=6, verbose=0)
     both = stage2.generate(prompts, seed=0, return_stages=True)
-    sketch, painted = (oracle.score(both[size], truth) for size in (16, 64))
-    assert sketch["alignment"] >= 3 * shapes.chance_alignment(), sketch
-    assert painted["alignment"] >= sketch["alignment"] - 0.05, (sketch, painted)
+    sketch, painted = (oracle.score(both[size], truth) for size in (16, 32))
+    chance = shapes.chance_alignment()
+    assert sketch["alignment"] >= 3 * chance, sketch
+    assert history.history["d_wrong"][-1] < 0.4, history.history["d_wrong"]
+    assert painted["alignment"] >= 3 * chance, (sketch, painted)
+    assert painted["alignment"] >= sketch["alignment"] - 0.1, (sketch, painted)
