@@ -32,9 +32,11 @@ def small(damsm, shapes32):
 
 
 def test_birds_parameter_counts_equal_the_authors(damsm):
-    model = AttnGAN(damsm, preset="birds")
+    model = AttnGAN(damsm, preset="birds", text_batch_norm=False)
     assert model.image_size == 256 and model.stage_sizes == [64, 128, 256]
     assert trainable_count(model.generator) == AUTHORS["G_NET"]
+    # the default adds a BatchNorm (γ, β) on the 256-d sentence vector
+    assert trainable_count(AttnGAN(damsm, preset="birds").generator) == AUTHORS["G_NET"] + 2 * 256
     counts = [trainable_count(d) for d in model.discriminators]
     assert counts == [AUTHORS["D_NET64"], AUTHORS["D_NET128"], AUTHORS["D_NET256"]]
     coco = AttnGAN(damsm, preset="coco", stages=1)
@@ -76,6 +78,15 @@ def test_keras_round_trip_gives_identical_images_and_attention(small, tmp_path):
     np.testing.assert_allclose(maps_a[0], maps_b[0], rtol=1e-6)
 
 
+def test_a_model_saved_before_the_text_batch_norm_loads_without_it(damsm):
+    config = AttnGAN(damsm, preset="small", text_batch_norm=False).get_config()
+    del config["text_batch_norm"]  # what get_config wrote before the option existed
+    again = AttnGAN.from_config(config)
+    assert not again.text_batch_norm
+    assert "text_bn" not in [layer.name for layer in again.generator.layers]
+    assert "text_bn" in [layer.name for layer in AttnGAN(damsm, preset="small").generator.layers]
+
+
 def test_long_captions_keep_their_first_words(small):
     model = small[0]
     long = "a red circle " + " ".join(["with a very long tail"] * 6)
@@ -113,9 +124,13 @@ def test_alignment_rises_well_above_chance(trained_damsm):
     oracle = shapes.ShapesOracle()
     chance = shapes.chance_alignment()
     assert oracle.score(model.generate(prompts, seed=0), truth)["alignment"] <= 2 * chance
-    model.fit(make_dataset(images, captions, damsm.vocabulary, batch_size=32, seed=0), epochs=2, verbose=0)
+    history = model.fit(make_dataset(images, captions, damsm.vocabulary, batch_size=32, seed=0),
+                        epochs=2, verbose=0)
     after = oracle.score(model.generate(prompts, seed=0), truth)
     assert after["alignment"] >= 3 * chance, after
+    # μ carries the caption (without the text BatchNorm the KL stays ~0.002: G's first stage
+    # sees noise where the text should be)
+    assert history.history["kl"][-1] > 0.05, history.history["kl"]
 
 
 def test_generator_moving_average_replaces_g_when_fit_ends(damsm, shapes32):

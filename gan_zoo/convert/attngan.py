@@ -10,7 +10,8 @@ def attngan_from_authors(source, damsm, preset="birds", **kwargs):
     """An `AttnGAN` (`preset` "birds" or "coco") whose generator holds the weights of the
     authors' `netG_epoch_*.pth` (the moving average they sample from), conditioned by `damsm`
     (e.g. `damsm_from_authors(...)`, the encoders it was trained with). Its discriminators
-    stay new: the authors release no D."""
+    stay new: the authors release no D. Their G has no text BatchNorm."""
+    kwargs.setdefault("text_batch_norm", False)
     model = AttnGAN(damsm=damsm, preset=preset, **kwargs)
     state = StateDict.read(source, f"AttnGAN G_NET ({preset} preset)")
     load_generator(state, model)

@@ -3,7 +3,8 @@
 from gan_zoo.layers.attention import WordAttention
 from gan_zoo.layers.blocks import (ResidualBlock, activation, batch_norm, conv2d, conv_initializer,
                                    tile_spatially, to_image, up_block, widening)
-from gan_zoo.layers.conditioning import ConditioningAugmentation
+from gan_zoo.layers.conditioning import ConditioningAugmentation, condition_on_text
 
 __all__ = ["ConditioningAugmentation", "ResidualBlock", "WordAttention", "activation", "batch_norm",
-           "conv2d", "conv_initializer", "tile_spatially", "to_image", "up_block", "widening"]
+           "condition_on_text", "conv2d", "conv_initializer", "tile_spatially", "to_image", "up_block",
+           "widening"]

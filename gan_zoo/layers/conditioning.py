@@ -4,7 +4,7 @@ import keras
 from keras import layers, ops
 
 from gan_zoo.layers.blocks import activation as make_activation
-from gan_zoo.layers.blocks import conv_initializer, widening
+from gan_zoo.layers.blocks import batch_norm, conv_initializer, widening
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -47,3 +47,17 @@ class ConditioningAugmentation(layers.Layer):
         config.update(units=self.units, activation=self.activation, seed=self.seed,
                       initializer=self.initializer)
         return config
+
+
+def condition_on_text(embedding, noise, units, activation="relu", text_batch_norm=False,
+                      initializer="normal"):
+    """[BatchNorm ->] conditioning augmentation, as a generator's first layers: (c, μ, log σ²).
+
+    The BatchNorm ("text_bn") is for sentence vectors far smaller than the CA noise, such as a
+    freshly trained TextEncoder's: without it μ starts near 0, the KL term keeps it there, and
+    G sees noise where the text should be.
+    """
+    if text_batch_norm:
+        embedding = batch_norm("text_bn")(embedding)
+    return ConditioningAugmentation(units, activation, initializer=initializer, name="ca")(
+        embedding, noise=noise)

@@ -12,8 +12,8 @@ import keras
 from keras import layers, ops
 
 from gan_zoo import losses
-from gan_zoo.layers import (ConditioningAugmentation, ResidualBlock, WordAttention, activation,
-                            batch_norm, conv_initializer, to_image, up_block)
+from gan_zoo.layers import (ResidualBlock, WordAttention, activation, batch_norm, condition_on_text,
+                            conv_initializer, to_image, up_block)
 from gan_zoo.models.base import TextToImageGAN, deserialize_entry
 from gan_zoo.models.damsm import load_damsm
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
@@ -32,20 +32,20 @@ INIT = "orthogonal"  # the authors' weights_init for every conv and linear of G 
 
 
 def build_generator(noise_dim, sentence_dim, word_dim, max_length, gf=32, r_num=2, stages=3,
-                    base_size=64, c_dim=100):
+                    base_size=64, c_dim=100, text_batch_norm=False):
     """[z, sentence, words, word mask, ε] -> [image per stage..., attention per later stage..., μ, log σ²].
 
-    Stage 0 (INIT_STAGE_G): GLU conditioning augmentation, FC -> 4x4, GLU up-blocks to
-    `base_size` with `gf` channels. Each later stage (NEXT_STAGE_G): word attention, the
-    context joined to the features, `r_num` GLU residual blocks, one up-block. Every stage
-    draws its image with conv3x3 -> tanh.
+    Stage 0 (INIT_STAGE_G): [text BatchNorm,] GLU conditioning augmentation, FC -> 4x4, GLU
+    up-blocks to `base_size` with `gf` channels. Each later stage (NEXT_STAGE_G): word
+    attention, the context joined to the features, `r_num` GLU residual blocks, one up-block.
+    Every stage draws its image with conv3x3 -> tanh.
     """
     z = keras.Input((noise_dim,), name="noise")
     sentence = keras.Input((sentence_dim,), name="sentence")
     words = keras.Input((max_length, word_dim), name="words")
     mask = keras.Input((max_length,), name="word_mask")
     eps = keras.Input((c_dim,), name="ca_noise")
-    c, mu, logvar = ConditioningAugmentation(c_dim, "glu", initializer=INIT, name="ca")(sentence, noise=eps)
+    c, mu, logvar = condition_on_text(sentence, eps, c_dim, "glu", text_batch_norm, INIT)
     up_steps = doublings(base_size / 4, "AttnGAN's first stage size from 4x4")
     width = gf * 2 ** up_steps
     x = layers.Dense(4 * 4 * width * 2, use_bias=False, kernel_initializer=conv_initializer(INIT),
@@ -84,6 +84,10 @@ class AttnGAN(TextToImageGAN):
             coco, None (off) for small; 0 turns it off.
         c_dim: conditioning-augmentation width (100).
         kl_weight: weight of the KL term (1).
+        text_batch_norm: BatchNorm on the sentence vector before conditioning augmentation
+            (default on; the authors have none). A DAMSM trained here gives sentence vectors
+            ~10x smaller than the CA noise: without it μ starts near 0, the KL term keeps it
+            there, and the first stage draws without the caption.
         **kwargs: `TextToImageGAN` arguments (noise_dim, learning_rate, seed, ...).
     """
 
@@ -92,7 +96,7 @@ class AttnGAN(TextToImageGAN):
 
     def __init__(self, damsm=None, vocabulary=None, preset=None, gf=None, df=None, r_num=None,
                  stages=None, base_size=None, damsm_weight=None, generator_ema=None, c_dim=100,
-                 kl_weight=1.0, image_size=None, **kwargs):
+                 kl_weight=1.0, text_batch_norm=True, image_size=None, **kwargs):
         damsm = load_damsm(damsm)
         if vocabulary is not None and vocabulary != damsm.vocabulary:
             raise ValueError("The vocabulary differs from the DAMSM's: AttnGAN reads captions "
@@ -116,13 +120,14 @@ class AttnGAN(TextToImageGAN):
         self.damsm = damsm
         self.damsm.trainable = False
         self.preset, self.c_dim, self.kl_weight = preset, c_dim, kl_weight
+        self.text_batch_norm = text_batch_norm
         self.gf, self.df, self.r_num = config["gf"], config["df"], config["r_num"]
         self.stages, self.base_size, self.damsm_weight = config["stages"], config["base_size"], config["damsm_weight"]
         self.generator_ema = config["generator_ema"] or None
         self.stage_sizes = [self.base_size * 2 ** k for k in range(self.stages)]
         dim = self.text_encoder.output_dim
         self.generator = build_generator(self.noise_dim, dim, dim, self.max_length, self.gf, self.r_num,
-                                         self.stages, self.base_size, c_dim)
+                                         self.stages, self.base_size, c_dim, text_batch_norm)
         self.discriminators = [
             ConditionalDiscriminator(size, self.df, dim, unconditional=True, initializer=INIT,
                                      name=f"discriminator_{size}") for size in self.stage_sizes]
@@ -251,10 +256,11 @@ class AttnGAN(TextToImageGAN):
                       gf=self.gf, df=self.df, r_num=self.r_num, stages=self.stages,
                       base_size=self.base_size, damsm_weight=self.damsm_weight,
                       generator_ema=self.generator_ema or 0, c_dim=self.c_dim,
-                      kl_weight=self.kl_weight)
+                      kl_weight=self.kl_weight, text_batch_norm=self.text_batch_norm)
         return config
 
     @classmethod
     def from_config(cls, config):
+        config.setdefault("text_batch_norm", False)  # saved before the option: no BatchNorm
         return cls(**deserialize_entry(config, "damsm"))
 

@@ -12,8 +12,8 @@ import keras
 from keras import layers, ops
 
 from gan_zoo import losses
-from gan_zoo.layers import (ConditioningAugmentation, ResidualBlock, batch_norm, conv2d,
-                            conv_initializer, tile_spatially, to_image, up_block)
+from gan_zoo.layers import (ResidualBlock, batch_norm, condition_on_text, conv2d, conv_initializer,
+                            tile_spatially, to_image, up_block)
 from gan_zoo.models.base import TextToImageGAN, deserialize_entry
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 
@@ -26,20 +26,13 @@ PRESETS = {
 LR_DECAY_EVERY = {1: 50, 2: 100}  # TF StackGAN birds: Stage-I every 50, Stage-II every 100 epochs
 
 
-def _conditioning(embedding, eps, c_dim, text_batch_norm):
-    """[BN ->] conditioning augmentation: (c, μ, log σ²)."""
-    if text_batch_norm:
-        embedding = batch_norm("text_bn")(embedding)
-    return ConditioningAugmentation(c_dim, name="ca")(embedding, noise=eps)
-
-
 def build_stage1_generator(noise_dim, embedding_dim, image_size=64, gf=128, c_dim=128,
                            text_batch_norm=False):
     """[z, embedding, ε] -> [image, μ, log σ²]: CA, FC to 4x4x(8·gf), upBlocks to the size."""
     z = keras.Input((noise_dim,), name="noise")
     embedding = keras.Input((embedding_dim,), name="embedding")
     eps = keras.Input((c_dim,), name="ca_noise")
-    c, mu, logvar = _conditioning(embedding, eps, c_dim, text_batch_norm)
+    c, mu, logvar = condition_on_text(embedding, eps, c_dim, text_batch_norm=text_batch_norm)
     x = layers.Dense(4 * 4 * gf * 8, use_bias=False, kernel_initializer=conv_initializer(), name="fc")(
         layers.Concatenate()([z, c]))
     x = layers.Reshape((4, 4, gf * 8))(layers.ReLU()(batch_norm("fc_bn")(x)))
@@ -62,7 +55,7 @@ def build_stage2_generator(stage1_generator, noise_dim, embedding_dim, image_siz
     eps1 = keras.Input((stage1_generator.inputs[2].shape[-1],), name="stage1_ca_noise")
     eps2 = keras.Input((c_dim,), name="ca_noise")
     low, _, _ = stage1_generator([z, embedding, eps1], training=False)
-    c, mu, logvar = _conditioning(embedding, eps2, c_dim, text_batch_norm)
+    c, mu, logvar = condition_on_text(embedding, eps2, c_dim, text_batch_norm=text_batch_norm)
     x = layers.ReLU()(conv2d(gf, 3, name="encoder_conv0")(low))
     for i, width in enumerate((gf * 2, gf * 4), start=1):
         x = layers.ReLU()(batch_norm(f"encoder_bn{i}")(conv2d(width, 4, strides=2, name=f"encoder_conv{i}")(x)))
