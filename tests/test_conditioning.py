@@ -3,7 +3,7 @@ import numpy as np
 from keras import ops
 
 from gan_zoo import losses
-from gan_zoo.layers import ConditioningAugmentation
+from gan_zoo.layers import ConditioningAugmentation, condition_on_text
 
 
 def test_shapes_and_reparameterisation():
@@ -52,3 +52,20 @@ def test_functional_graph_keeps_c_mu_and_logvar_apart():
         np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), atol=1e-6)
     c, mu, logvar = (keras.ops.convert_to_numpy(t) for t in model([x, eps]))
     assert not np.allclose(mu, logvar)
+
+
+def test_condition_on_text_lifts_small_sentence_vectors_above_the_noise():
+    """Sentence vectors 100x smaller than the CA noise give a μ ~100x smaller too; the text
+    BatchNorm (in training) standardises them first, so μ varies with the text at full scale."""
+    x = 0.01 * np.random.default_rng(0).standard_normal((64, 16)).astype("float32")
+    eps = np.zeros((64, 8), "float32")
+
+    def mu_spread(text_batch_norm):
+        sentence, noise = keras.Input((16,)), keras.Input((8,))
+        model = keras.Model([sentence, noise], list(condition_on_text(
+            sentence, noise, 8, "glu", text_batch_norm=text_batch_norm)))
+        assert ("text_bn" in [layer.name for layer in model.layers]) == text_batch_norm
+        mu = keras.ops.convert_to_numpy(model([x, eps], training=True)[1])
+        return mu.std(axis=0).mean()
+
+    assert mu_spread(True) > 10 * mu_spread(False)
