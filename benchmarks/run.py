@@ -15,9 +15,9 @@ peak in PEAK_FLOPS. The backend is chosen with `--backend` (set before Keras is 
 wherever TensorFlow is installed, whatever the backend, else a PyDataset; random crop and
 flip) instead of arrays already in memory, and `--input both` runs both and reports the share
 of the step spent waiting for input. `--steps-per-execution N` runs N steps per compiled call
-(one host round trip per N steps; step times are the calls' intervals over N). `--trace DIR` (JAX) records a profiler trace of the timed
-steps (TensorBoard's profile plugin or Perfetto open it) and adds the operations that took the
-most device time to the JSON line.
+(one host round trip per N steps; step times are the calls' intervals over N). `--trace DIR`
+(JAX) records a profiler trace of the timed steps (TensorBoard's profile plugin or Perfetto
+open it) and adds the operations that took the most device time to the JSON line.
 A Markdown table closes the output.
 """
 
