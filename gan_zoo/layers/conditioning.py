@@ -12,10 +12,10 @@ class ConditioningAugmentation(layers.Layer):
     """embedding -> (c, μ, log σ²), with c = μ + σ·ε, ε ~ N(0, I).
 
     A fully connected layer and `activation` give μ and log σ² of `units` each: ReLU in
-    StackGAN-Pytorch; "glu" in AttnGAN, whose layer is twice as wide for the GLU to halve. ε comes from the `noise` argument when given (so a caller controls it, as
-    `generate(seed=...)` does) and else from the layer's seed generator. StackGAN samples it at
-    training and at test time alike; the KL term (`gan_zoo.losses.kl_divergence`) keeps the
-    distribution near N(0, I).
+    StackGAN-Pytorch; "glu" in AttnGAN, whose layer is twice as wide for the GLU to halve. ε
+    comes from the `noise` argument when given (so a caller controls it, as `generate(seed=...)`
+    does) and else from the layer's seed generator. StackGAN samples it at training and at test
+    time alike; the KL term (`gan_zoo.losses.kl_divergence`) keeps the distribution near N(0, I).
     """
 
     def __init__(self, units, activation="relu", seed=None, initializer="normal", **kwargs):
