@@ -38,13 +38,14 @@ def mismatch_weights(texts, labels=None):
 
 
 def matching_aware_discriminator_loss(real_logits, wrong_logits, fake_logits, wrong_weight=0.5,
-                                      wrong_mask=None):
+                                      wrong_mask=None, real_label=1.0):
     """GAN-CLS discriminator loss: real/right + w·real/wrong + (1 - w)·fake/right.
 
     Reed et al.'s code weights the wrong and fake terms by cls_weight = 0.5 and 1 - cls_weight.
-    Returns the total and its named parts.
+    `real_label` below 1 is one-sided label smoothing (gan_zoo.stabilizers). Returns the total
+    and its named parts.
     """
-    real = sigmoid_cross_entropy(real_logits, 1.0)
+    real = sigmoid_cross_entropy(real_logits, real_label)
     wrong = sigmoid_cross_entropy(wrong_logits, 0.0, wrong_mask)
     fake = sigmoid_cross_entropy(fake_logits, 0.0)
     total = real + wrong_weight * wrong + (1.0 - wrong_weight) * fake
@@ -52,13 +53,13 @@ def matching_aware_discriminator_loss(real_logits, wrong_logits, fake_logits, wr
 
 
 def conditional_and_unconditional_discriminator_loss(real, wrong, fake, real_uncond, fake_uncond,
-                                                     wrong_mask=None):
+                                                     wrong_mask=None, real_label=1.0):
     """StackGAN Stage-II / AttnGAN: ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u)."""
     parts = {
-        "d_real": sigmoid_cross_entropy(real, 1.0),
+        "d_real": sigmoid_cross_entropy(real, real_label),
         "d_wrong": sigmoid_cross_entropy(wrong, 0.0, wrong_mask),
         "d_fake": sigmoid_cross_entropy(fake, 0.0),
-        "d_real_uncond": sigmoid_cross_entropy(real_uncond, 1.0),
+        "d_real_uncond": sigmoid_cross_entropy(real_uncond, real_label),
         "d_fake_uncond": sigmoid_cross_entropy(fake_uncond, 0.0),
     }
     total = (parts["d_real"] + parts["d_real_uncond"]) / 2.0 + (

@@ -218,14 +218,14 @@ class AttnGAN(TextToImageGAN):
         mask = self.mismatch_weights(batch)
         total, parts = 0.0, {}
         for d, real, fake in zip(self.discriminators, self.real_images(batch), fakes):
-            real_features = d.encoder(real, training=True)
-            fake_features = d.encoder(ops.stop_gradient(fake), training=True)
+            real_features = d.encoder(self.discriminator_view(real), training=True)
+            fake_features = d.encoder(self.discriminator_view(ops.stop_gradient(fake)), training=True)
             loss, stage_parts = losses.conditional_and_unconditional_discriminator_loss(
                 d.cond_head([real_features, sentence], training=True),
                 d.cond_head([ops.roll(real_features, 1, axis=0), sentence], training=True),
                 d.cond_head([fake_features, sentence], training=True),
                 d.uncond_head(real_features, training=True),
-                d.uncond_head(fake_features, training=True), mask)
+                d.uncond_head(fake_features, training=True), mask, self.real_label)
             total += loss
             for name, value in stage_parts.items():
                 parts[name] = parts.get(name, 0.0) + value / self.stages
@@ -236,7 +236,7 @@ class AttnGAN(TextToImageGAN):
         fakes, (words, sentence, mask), mu, logvar = self._fake(batch)
         parts = {"g_fake": 0.0, "g_fake_uncond": 0.0}
         for d, fake in zip(self.discriminators, fakes):
-            features = d.encoder(fake, training=True)
+            features = d.encoder(self.discriminator_view(fake), training=True)
             parts["g_fake"] += losses.generator_loss(d.cond_head([features, sentence], training=True))
             parts["g_fake_uncond"] += losses.generator_loss(d.uncond_head(features, training=True))
         regions, code = self.damsm.encode_images(fakes[-1], training=False)

@@ -10,7 +10,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from gan_zoo import losses, training
+from gan_zoo import losses, stabilizers, training
 from gan_zoo.data.validation import to_uint8
 from gan_zoo.text import TextEncoder, Vocabulary
 from gan_zoo.training.optimizers import PlayerOptimizers
@@ -61,8 +61,13 @@ class CaptionedImageModel(keras.Model):
         """The authors' learning-rate decay as a `LearningRateDecay` callback, or None."""
         return None
 
+    @property
+    def logged_names(self):
+        """What each train step reports (its running means show in the progress bar)."""
+        return self.loss_names
+
     def _make_trackers(self):
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.logged_names}
 
     def record(self, logs):
         """Feeds a step's losses to the trackers; returns their running means (the progress bar)."""
@@ -117,6 +122,10 @@ class TextToImageGAN(CaptionedImageModel):
         train_text_encoder: False keeps the encoder frozen and runs it with training=False,
             as for a pretrained encoder or one shared with an already trained model.
         seed: seeds the model's noise, so training is reproducible.
+        label_smoothing: one-sided label smoothing, D's real target 1 - it (0 = off, as in
+            the papers; 0.1 is the usual choice). See `gan_zoo.stabilizers`.
+        instance_noise: σ of Gaussian noise on every image D sees, annealed linearly to 0 over
+            `instance_noise_steps` steps (0 = off, as in the papers).
     """
 
     loss_names = ("d_loss", "g_loss")
@@ -125,7 +134,7 @@ class TextToImageGAN(CaptionedImageModel):
     def __init__(self, vocabulary=None, embedding_dim=None, image_size=64, noise_dim=100,
                  max_length=18, learning_rate=2e-4, beta_1=0.5, beta_2=0.999, lr_decay_every=0,
                  lr_decay_factor=0.5, seed=None, text_encoder=None, train_text_encoder=True,
-                 **kwargs):
+                 label_smoothing=0.0, instance_noise=0.0, instance_noise_steps=10000, **kwargs):
         super().__init__(**kwargs)
         if isinstance(vocabulary, dict):
             vocabulary = Vocabulary.from_config(vocabulary)
@@ -140,6 +149,9 @@ class TextToImageGAN(CaptionedImageModel):
         self.learning_rate, self.beta_1, self.beta_2 = learning_rate, beta_1, beta_2
         self.lr_decay_every, self.lr_decay_factor = lr_decay_every, lr_decay_factor
         self.seed = seed
+        stabilizers.check(label_smoothing, instance_noise, instance_noise_steps)
+        self.label_smoothing = label_smoothing
+        self.instance_noise, self.instance_noise_steps = instance_noise, instance_noise_steps
         self.train_text_encoder = train_text_encoder
         if vocabulary is not None and text_encoder is None:
             text_encoder = TextEncoder(len(vocabulary), seed=None if seed is None else seed + 1,
@@ -190,6 +202,26 @@ class TextToImageGAN(CaptionedImageModel):
         """1 for each rolled (image i-1, text i) pair that truly mismatches, else 0."""
         texts = batch["tokens"] if self.text_encoder is not None else batch["embeddings"]
         return losses.mismatch_weights(texts, batch.get("labels"))
+
+    @property
+    def real_label(self):
+        """D's target for real images: 1, or 1 - label_smoothing."""
+        return 1.0 - self.label_smoothing
+
+    @property
+    def logged_names(self):
+        return self.loss_names + (("instance_noise",) if self.instance_noise else ())
+
+    def instance_noise_sigma(self):
+        """σ of the instance noise at the current training step."""
+        return stabilizers.instance_noise_scale(self.optimizer.iterations, self.instance_noise,
+                                                self.instance_noise_steps)
+
+    def discriminator_view(self, images):
+        """Images as D sees them in training: as they are, or with annealed instance noise."""
+        if not self.instance_noise:
+            return images
+        return stabilizers.add_instance_noise(images, self.instance_noise_sigma(), self.seed_generator)
 
     def sample_latent(self, batch, count):
         """Latent noise [count, latent_dim] for a train step, drawn from the model's seed
@@ -295,12 +327,13 @@ class TextToImageGAN(CaptionedImageModel):
     def adversarial_step(self, data):
         """One discriminator update, then one generator update, as in every paper here."""
         batch = self.check_batch(data)
+        extra = {"instance_noise": self.instance_noise_sigma()} if self.instance_noise else {}
         d_loss, d_parts = training.minimize(self.d_optimizer, self.discriminator_variables,
                                             lambda: self.discriminator_loss(batch))
         g_loss, g_parts = training.minimize(self.g_optimizer, self.generator_variables,
                                             lambda: self.generator_loss(batch))
         self.optimizer.iterations.assign_add(1)
-        return self.record({"d_loss": d_loss, "g_loss": g_loss, **d_parts, **g_parts})
+        return self.record({"d_loss": d_loss, "g_loss": g_loss, **d_parts, **g_parts, **extra})
 
     def check_batch(self, data):
         """Checks a batch's structure and shapes (at trace time) and returns it as a dict."""
@@ -421,6 +454,9 @@ class TextToImageGAN(CaptionedImageModel):
             "lr_decay_factor": self.lr_decay_factor,
             "train_text_encoder": self.train_text_encoder,
             "seed": self.seed,
+            "label_smoothing": self.label_smoothing,
+            "instance_noise": self.instance_noise,
+            "instance_noise_steps": self.instance_noise_steps,
         }
 
     @classmethod

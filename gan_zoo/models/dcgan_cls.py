@@ -134,11 +134,13 @@ class DCGANCLS(TextToImageGAN):
         condition = self.sentence_condition(batch, training=True)
         noise = self.sample_latent(batch, ops.shape(images)[0])
         fake = ops.stop_gradient(self.generator([noise, ops.stop_gradient(condition)], training=True))
+        images, fake = self.discriminator_view(images), self.discriminator_view(fake)
         real_logits = self.discriminator([images, condition], training=True)
         wrong_logits = self.discriminator([ops.roll(images, 1, axis=0), condition], training=True)
         fake_logits = self.discriminator([fake, condition], training=True)
         return losses.matching_aware_discriminator_loss(
-            real_logits, wrong_logits, fake_logits, self.wrong_weight, self.mismatch_weights(batch))
+            real_logits, wrong_logits, fake_logits, self.wrong_weight, self.mismatch_weights(batch),
+            self.real_label)
 
     def generator_loss(self, batch):
         """Fooling D on right pairs, plus GAN-INT: B/2 halfway conditions (t_a + t_b) / 2.
@@ -152,7 +154,7 @@ class DCGANCLS(TextToImageGAN):
         halfway = 0.5 * (condition[:half] + condition[half:2 * half])
         condition = ops.concatenate([condition, halfway], axis=0)
         fake = self.generator([self.sample_latent(batch, batch_size + half), condition], training=True)
-        logits = ops.reshape(self.discriminator([fake, condition], training=True), (-1,))
+        logits = ops.reshape(self.discriminator([self.discriminator_view(fake), condition], training=True), (-1,))
         weights = ops.concatenate([ops.ones((batch_size,)), ops.full((half,), float(self.interp_weight))])
         parts = {"g_fake": losses.generator_loss(logits[:batch_size]),
                  "g_interp": losses.generator_loss(logits[batch_size:]) if self.interp_weight else ops.zeros(())}

@@ -191,22 +191,23 @@ class StackGAN(TextToImageGAN):
         fake, mu, _ = self._fake(batch, text_gradient=True)
         fake = ops.stop_gradient(fake)
         d = self.discriminator
-        real_features = d.encoder(batch["images"], training=True)
-        fake_features = d.encoder(fake, training=True)
+        real_features = d.encoder(self.discriminator_view(batch["images"]), training=True)
+        fake_features = d.encoder(self.discriminator_view(fake), training=True)
         real = d.cond_head([real_features, mu], training=True)
         wrong = d.cond_head([ops.roll(real_features, 1, axis=0), mu], training=True)
         fake_logits = d.cond_head([fake_features, mu], training=True)
         mask = self.mismatch_weights(batch)
         if self.stage == 1:
-            return losses.matching_aware_discriminator_loss(real, wrong, fake_logits, 0.5, mask)
+            return losses.matching_aware_discriminator_loss(real, wrong, fake_logits, 0.5, mask,
+                                                            self.real_label)
         return losses.conditional_and_unconditional_discriminator_loss(
             real, wrong, fake_logits, d.uncond_head(real_features, training=True),
-            d.uncond_head(fake_features, training=True), mask)
+            d.uncond_head(fake_features, training=True), mask, self.real_label)
 
     def generator_loss(self, batch):
         """Fool D's conditional (and, in Stage-II, unconditional) head, plus kl_weight · KL."""
         fake, mu, logvar = self._fake(batch, text_gradient=False)
-        features = self.discriminator.encoder(fake, training=True)
+        features = self.discriminator.encoder(self.discriminator_view(fake), training=True)
         parts = {"g_fake": losses.generator_loss(
             self.discriminator.cond_head([features, ops.stop_gradient(mu)], training=True))}
         if self.stage == 2:

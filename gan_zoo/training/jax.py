@@ -10,7 +10,7 @@ states) back to the outer scope, as TensorFlow and PyTorch would have updated th
 import jax
 import keras
 
-_model_variables = []  # the variables a loss may read: those of the model being stepped
+_model_variables = []  # the variables a loss may read: the stepped model's and its optimizer's
 
 
 def minimize(optimizer, variables, loss_fn):
@@ -46,7 +46,7 @@ def train_step(model, step, state, data):
               model.optimizer.variables, model.metrics_variables)
     mapping = [pair for group, values in zip(groups, state) for pair in zip(group, values)]
     global _model_variables
-    _model_variables = groups[0] + groups[1]
+    _model_variables = groups[0] + groups[1] + groups[2]  # groups[2]: the step count, for schedules
     try:
         with keras.StatelessScope(state_mapping=mapping) as scope:
             logs = step(data)
