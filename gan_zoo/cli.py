@@ -1,4 +1,4 @@
-"""The `gan-zoo` command line: train, generate, evaluate, convert."""
+"""The `gan-zoo` command line: train, sweep, generate, evaluate, convert."""
 
 import argparse
 import json
@@ -98,8 +98,11 @@ def _vocabulary(args, base, captions):
 def _new_model(args, base, vocab, image_size):
     import gan_zoo
 
+    from gan_zoo.sweep import parse_setting
+
     model_cls = getattr(gan_zoo, MODELS[args.model])
-    options = {"seed": args.seed, **({"preset": args.preset} if args.preset else {})}
+    options = {"seed": args.seed, **({"preset": args.preset} if args.preset else {}),
+               **dict(parse_setting(item) for item in args.set or ())}
     if args.model == "attngan":
         return model_cls(base, image_size=image_size, **options)
     if args.model == "stackgan":
@@ -288,6 +291,37 @@ def _convert(args):
     print(f"Wrote {args.out}: a {type(model).__name__} with the weights of {args.checkpoint or args.text_encoder}")
 
 
+def _sweep(args):
+    """Every grid setting × seed as its own training run, then the summary table and plot."""
+    from gan_zoo import sweep
+    from gan_zoo.utils.files import write_json_atomically, write_text_atomically
+
+    if args.model == "damsm":
+        raise SystemExit("sweep trains GANs; a DAMSM has no adversarial game to destabilise.")
+    grid = sweep.parse_grid(args.grid)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    clash = set(grid) & {sweep.parse_setting(item)[0] for item in args.set or ()}
+    if clash:
+        raise SystemExit(f"{', '.join(sorted(clash))}: both swept (--grid) and set (--set).")
+    todo = [(setting, seed) for setting in sweep.settings(grid) for seed in seeds]
+    for i, (setting, seed) in enumerate(todo, 1):
+        folder = sweep.run_folder(args.out, setting, seed)
+        if sweep.is_finished(folder, args.epochs):
+            print(f"[{i}/{len(todo)}] {folder}: finished earlier")
+            continue
+        print(f"[{i}/{len(todo)}] {folder}")
+        options = [*(args.set or ()), *(f"{k}={json.dumps(v)}" for k, v in setting.items())]
+        _train(argparse.Namespace(**{**vars(args), "out": folder, "seed": seed, "set": options,
+                                     "resume": True}))
+    rows = sweep.summarize(args.out, grid, seeds)
+    table = sweep.markdown_table(rows)
+    write_json_atomically({"grid": grid, "seeds": seeds, "summary": rows}, os.path.join(args.out, "sweep.json"))
+    write_text_atomically(table + "\n", os.path.join(args.out, "sweep.md"))
+    sweep.plot(args.out, grid, seeds, os.path.join(args.out, "sweep.png"))
+    print(table)
+    print(f"Wrote {args.out}/sweep.json, sweep.md and sweep.png")
+
+
 def _parse_fixed(items):
     """["background=black", ...] -> {"background": "black", ...} for shapes.load(fixed=...)."""
     fixed = {}
@@ -299,38 +333,56 @@ def _parse_fixed(items):
     return fixed
 
 
+def _add_training_arguments(parser):
+    """The options of one training run, shared by train and sweep."""
+    parser.add_argument("--model", choices=sorted(MODELS), default="dcgan-cls")
+    parser.add_argument("--preset", help="width preset: birds (default), coco or small; "
+                                         "Stage-II defaults to its Stage-I's")
+    parser.add_argument("--data", default="shapes",
+                        help="shapes (built in) or " + ", ".join(f"{k}:PATH" for k in DATASETS))
+    parser.add_argument("--cache", help="a .npz file keeping the decoded dataset for the next run")
+    parser.add_argument("--fix", action="append", metavar="ATTR=VALUE",
+                        help="shapes: hold an attribute fixed, e.g. --fix background=black")
+    parser.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")
+    parser.add_argument("--stage1", help="stackgan --stage 2: the Stage-I .keras file or run directory")
+    parser.add_argument("--damsm", help="attngan: the pretrained DAMSM .keras file or run directory")
+    parser.add_argument("--image-encoder", choices=("small", "inception_v3"), default="small",
+                        help="damsm: the image encoder (inception_v3 needs --inception-weights)")
+    parser.add_argument("--inception-weights", help="damsm: local keras.applications InceptionV3 weights")
+    parser.add_argument("--image-size", type=int,
+                        help="default 64 (Stage-II: 4x its Stage-I; AttnGAN: set by its stages)")
+    parser.add_argument("--num-images", type=int, default=5000)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--eval-samples", type=int, default=300)
+    parser.add_argument("--monitor-every", type=int, default=1,
+                        help="epochs between quality estimates (FID on pixels, alignment, diversity)")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="a model argument, e.g. --set label_smoothing=0.1 --set instance_noise=0.1")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="gan-zoo", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model; writes checkpoints, sample grids, plots")
-    train.add_argument("--model", choices=sorted(MODELS), default="dcgan-cls")
-    train.add_argument("--preset", help="width preset: birds (default), coco or small; "
-                                        "Stage-II defaults to its Stage-I's")
-    train.add_argument("--data", default="shapes",
-                       help="shapes (built in) or " + ", ".join(f"{k}:PATH" for k in DATASETS))
-    train.add_argument("--cache", help="a .npz file keeping the decoded dataset for the next run")
-    train.add_argument("--fix", action="append", metavar="ATTR=VALUE",
-                       help="shapes: hold an attribute fixed, e.g. --fix background=black")
-    train.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")
-    train.add_argument("--stage1", help="stackgan --stage 2: the Stage-I .keras file or run directory")
-    train.add_argument("--damsm", help="attngan: the pretrained DAMSM .keras file or run directory")
-    train.add_argument("--image-encoder", choices=("small", "inception_v3"), default="small",
-                       help="damsm: the image encoder (inception_v3 needs --inception-weights)")
-    train.add_argument("--inception-weights", help="damsm: local keras.applications InceptionV3 weights")
-    train.add_argument("--image-size", type=int,
-                       help="default 64 (Stage-II: 4x its Stage-I; AttnGAN: set by its stages)")
-    train.add_argument("--num-images", type=int, default=5000)
-    train.add_argument("--epochs", type=int, default=5)
-    train.add_argument("--batch-size", type=int, default=64)
+    _add_training_arguments(train)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--eval-samples", type=int, default=300)
-    train.add_argument("--monitor-every", type=int, default=1,
-                       help="epochs between quality estimates (FID on pixels, alignment, diversity)")
     train.add_argument("--out", default="runs/latest")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out if there is one (else start it)")
     train.set_defaults(func=_train)
+
+    sweep = sub.add_parser("sweep", help="train over a grid of settings and seeds; summary table and plot")
+    _add_training_arguments(sweep)
+    sweep.add_argument("--grid", action="append", metavar="NAME=V1,V2,...", required=True,
+                       help="a model argument and its values (repeat for more), e.g. --grid "
+                            "label_smoothing=0,0.1 --grid learning_rate=2e-4,4e-4")
+    sweep.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one run each")
+    sweep.add_argument("--out", default="runs/sweep",
+                       help="one folder per setting and seed below it; an interrupted sweep "
+                            "continues where it stopped")
+    sweep.set_defaults(func=_sweep)
 
     generate = sub.add_parser("generate", help="images for captions from a trained model")
     generate.add_argument("captions", nargs="+")

@@ -112,6 +112,42 @@ def save_metric_curves(history, path, x="epoch"):
     _save_figure(fig, path)
 
 
+def save_sweep_curves(curves, names, path, title=None):
+    """A panel per measure in `names`, a colour per setting and a line per seed, from
+    `curves` {setting: [each seed's per-epoch history]}: the spread within one colour is the
+    run-to-run instability, the gap between colours the setting's effect."""
+    import math
+
+    names = [n for n in names if any(n in h for runs in curves.values() for h in runs)]
+    columns = min(3, len(names))
+    fig, axes = _figure(math.ceil(len(names) / columns), columns,
+                        figsize=(4.2 * columns, 3.2 * math.ceil(len(names) / columns)), squeeze=False)
+    colours = [f"C{i}" for i in range(10)]
+    for ax, name in zip(axes.flat, names):
+        for i, (label, runs) in enumerate(curves.items()):
+            for j, history in enumerate(runs):
+                values = history.get(name, [])
+                ax.plot(range(1, len(values) + 1), values, color=colours[i % 10], alpha=0.8,
+                        linewidth=1.2, label=label if j == 0 else None)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.grid(alpha=0.3)
+    spare = list(axes.flat)[len(names):]
+    for ax in spare:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    bottom = 0.0
+    if spare:  # the legend in the first empty panel, else under the panels
+        spare[0].legend(handles, labels, loc="center", fontsize=7, frameon=False)
+    else:
+        fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False)
+        bottom = 0.05 * math.ceil(len(labels) / 2)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    _save_figure(fig, path)
+
+
 def _save_figure(fig, path):
     """Writes next to the target and renames, so a reader never sees half a PNG."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

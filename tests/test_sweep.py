@@ -1,0 +1,83 @@
+"""Sweeps: grid parsing, a small sweep from the command line, its summary, and resuming it."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from gan_zoo import cli, sweep
+
+TINY = ["--model", "dcgan-cls", "--preset", "small", "--data", "shapes", "--image-size", "32",
+        "--num-images", "64", "--batch-size", "32", "--eval-samples", "24", "--epochs", "1"]
+
+
+def test_grid_values_are_parsed_and_combined_in_order():
+    grid = sweep.parse_grid(["label_smoothing=0,0.1", "learning_rate=2e-4,4e-4", "variant=plain"])
+    assert grid == {"label_smoothing": [0, 0.1], "learning_rate": [2e-4, 4e-4], "variant": ["plain"]}
+    combos = sweep.settings(grid)
+    assert len(combos) == 4
+    assert combos[1] == {"label_smoothing": 0, "learning_rate": 4e-4, "variant": "plain"}
+    assert sweep.setting_name(combos[1]) == "label_smoothing=0,learning_rate=0.0004,variant=plain"
+
+
+@pytest.mark.parametrize("items, words", [
+    ([], "at least one --grid"),
+    (["label_smoothing"], "NAME=V1,V2"),
+    (["=0,1"], "NAME=V1,V2"),
+    (["label_smoothing=0", "label_smoothing=0.1"], "twice"),
+])
+def test_malformed_grids_are_named(items, words):
+    with pytest.raises(ValueError, match=words):
+        sweep.parse_grid(items)
+
+
+def test_summary_has_mean_spread_worst_seed_and_collapsed_runs(tmp_path):
+    grid = {"instance_noise": [0, 0.1]}
+    finals = {0: [(0.5, 20.0, 0.35), (0.3, 30.0, 0.1)], 0.1: [(0.6, 18.0, 0.4), (0.6, 22.0, 0.3)]}
+    for value, runs in finals.items():
+        for seed, (alignment, fid, diversity) in enumerate(runs):
+            folder = tmp_path / sweep.run_folder("", {"instance_noise": value}, seed)
+            folder.mkdir(parents=True)
+            history = {"d_loss": [1.0, 0.8], "g_loss": [2.0, 2.5], "fid": [50.0, fid],
+                       "alignment": [0.1, alignment - 0.05], "diversity": [0.5, diversity]}
+            (folder / "metrics.json").write_text(json.dumps(
+                {"history": history, "alignment": {"alignment": alignment}}))
+    rows = sweep.summarize(str(tmp_path), grid, [0, 1])
+    plain, noisy = rows
+    assert plain["alignment"]["mean"] == pytest.approx(0.4) and plain["alignment"]["std"] == pytest.approx(0.1)
+    assert plain["alignment"]["worst"] == 0.3 and plain["fid"]["worst"] == 30.0
+    assert plain["collapsed"] == 1 and noisy["collapsed"] == 0
+    assert noisy["d_loss"]["mean"] == pytest.approx(0.8) and "worst" not in noisy["d_loss"]
+    table = sweep.markdown_table(rows)
+    assert "| instance_noise=0 | 0.400 ± 0.100 (worst 0.300) | 25.0 ± 5.0 (worst 30.0) |" in table
+    assert table.splitlines()[-1].endswith("| 0 of 2 |")
+    assert sweep.is_finished(tmp_path / sweep.run_folder("", {"instance_noise": 0}, 0), 2)
+    assert not sweep.is_finished(tmp_path / sweep.run_folder("", {"instance_noise": 0}, 0), 3)
+
+
+def test_sweep_from_the_command_line_trains_every_setting_and_seed_once(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = ["sweep", *TINY, "--grid", "label_smoothing=0,0.2", "--set", "instance_noise=0.05",
+            "--seeds", "0,1", "--out", str(out)]
+    assert cli.main(args) == 0
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["grid"] == {"label_smoothing": [0, 0.2]} and summary["seeds"] == [0, 1]
+    assert [row["setting"] for row in summary["summary"]] == [{"label_smoothing": 0}, {"label_smoothing": 0.2}]
+    assert all(len(row["alignment"]["values"]) == 2 for row in summary["summary"])
+    assert (out / "sweep.png").stat().st_size > 0
+    assert "| label_smoothing=0.2 |" in (out / "sweep.md").read_text()
+    model = keras.models.load_model(out / "label_smoothing=0.2" / "seed_1" / "model.keras")
+    assert (model.label_smoothing, model.instance_noise, model.seed) == (0.2, 0.05, 1)
+    seeds = [keras.models.load_model(out / "label_smoothing=0" / f"seed_{s}" / "model.keras")
+             for s in (0, 1)]
+    assert not np.array_equal(*(m.generate(["a red circle"], seed=0) for m in seeds))
+    capsys.readouterr()
+    assert cli.main(args) == 0  # a finished sweep trains nothing again
+    assert capsys.readouterr().out.count("finished earlier") == 4
+
+
+def test_sweep_refuses_a_setting_both_swept_and_fixed(tmp_path):
+    with pytest.raises(SystemExit, match="label_smoothing: both swept"):
+        cli.main(["sweep", *TINY, "--grid", "label_smoothing=0,0.2", "--set", "label_smoothing=0.1",
+                  "--out", str(tmp_path)])
