@@ -299,7 +299,10 @@ def _sweep(args):
     if args.model == "damsm":
         raise SystemExit("sweep trains GANs; a DAMSM has no adversarial game to destabilise.")
     grid = sweep.parse_grid(args.grid)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise SystemExit(f"--seeds takes comma-separated integers (e.g. 0,1,2); got {args.seeds!r}") from None
     clash = set(grid) & {sweep.parse_setting(item)[0] for item in args.set or ()}
     if clash:
         raise SystemExit(f"{', '.join(sorted(clash))}: both swept (--grid) and set (--set).")

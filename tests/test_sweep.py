@@ -79,7 +79,11 @@ def test_sweep_from_the_command_line_trains_every_setting_and_seed_once(tmp_path
     assert capsys.readouterr().out.count("finished earlier") == 4
 
 
-def test_sweep_refuses_a_setting_both_swept_and_fixed(tmp_path):
+def test_sweep_refuses_bad_options_by_name(tmp_path):
     with pytest.raises(SystemExit, match="label_smoothing: both swept"):
         cli.main(["sweep", *TINY, "--grid", "label_smoothing=0,0.2", "--set", "label_smoothing=0.1",
                   "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--seeds takes comma-separated integers"):
+        cli.main(["sweep", *TINY, "--grid", "label_smoothing=0,0.2", "--seeds", "0,one", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="DAMSM has no adversarial game"):
+        cli.main(["sweep", *TINY[2:], "--model", "damsm", "--grid", "learning_rate=1e-3", "--out", str(tmp_path)])
