@@ -13,9 +13,10 @@ import os
 
 import numpy as np
 
+from gan_zoo.metrics.diversity import COLLAPSE_THRESHOLD
+
 # Final measures read from each run's metrics.json, and which way is better.
 MEASURES = {"alignment": "higher", "fid": "lower", "diversity": "higher", "d_loss": None, "g_loss": None}
-COLLAPSE_THRESHOLD = 0.2  # shapes_metrics.diversity's: samples spreading < 20% as much as real images
 
 
 def parse_value(text):
@@ -135,5 +136,5 @@ def plot(out, grid, seeds, path):
 
     curves = {setting_name(s): [final_measures(run_folder(out, s, seed))[1] for seed in seeds]
               for s in settings(grid)}
-    save_sweep_curves(curves, [n for n in MEASURES], path,
+    save_sweep_curves(curves, list(MEASURES), path,
                       title=f"sweep: {len(curves)} settings × {len(seeds)} seeds")
