@@ -120,14 +120,13 @@ def save_sweep_curves(curves, names, path, title=None):
 
     names = [n for n in names if any(n in h for runs in curves.values() for h in runs)]
     columns = min(3, len(names))
-    fig, axes = _figure(math.ceil(len(names) / columns), columns,
-                        figsize=(4.2 * columns, 3.2 * math.ceil(len(names) / columns)), squeeze=False)
-    colours = [f"C{i}" for i in range(10)]
+    rows = math.ceil(len(names) / columns)
+    fig, axes = _figure(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
         for i, (label, runs) in enumerate(curves.items()):
             for j, history in enumerate(runs):
                 values = history.get(name, [])
-                ax.plot(range(1, len(values) + 1), values, color=colours[i % 10], alpha=0.8,
+                ax.plot(range(1, len(values) + 1), values, color=f"C{i % 10}", alpha=0.8,
                         linewidth=1.2, label=label if j == 0 else None)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
