@@ -1,8 +1,11 @@
 """One train step of each model on the backend in KERAS_BACKEND, from weights in a file.
 
 Run by test_backends.py in a subprocess per backend:
-    python backend_step.py WEIGHTS_DIR OUT.npz [DEVICES]
-The first run saves the freshly built weights into WEIGHTS_DIR; later runs load them. The
+    python backend_step.py WEIGHTS_DIR OUT.npz [DEVICES] [XLA]
+The first run saves the weights it builds from a fixed seed into WEIGHTS_DIR; later runs load
+them. The weights are seeded: a fresh random build can leave units on a ReLU's kink, where
+the last bit of rounding decides the gradient (one build in eight made TensorFlow with and
+without XLA disagree in one conv channel by 1,000x the rest, 10% of an update). The
 noise comes in through the batch ("latent"), the batch is not shuffled, dropout is 0 and the
 optimizers are SGD, so the updated weights depend only on the gradients, which every backend
 must get the same.
@@ -10,7 +13,7 @@ must get the same.
 With DEVICES > 1 the step runs data-parallel over that many CPU devices: JAX through
 keras.distribution.DataParallel, TensorFlow through a MirroredStrategy with synchronized
 BatchNorm. The batch's two halves are identical, so each replica's rolled (mismatched) pairs
-are the global batch's.
+are the global batch's. XLA is "default" (the model's own choice), "on" or "off".
 """
 
 import contextlib
@@ -48,8 +51,9 @@ def distribution_scope(devices):
     return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)]).scope()
 
 
-def main(weights_dir, out, devices="1"):
+def main(weights_dir, out, devices="1", xla="default"):
     devices = int(devices)
+    keras.utils.set_random_seed(0)
     images, captions, _ = shapes.load(num_images=4, image_size=32, seed=0)
     images, captions = np.concatenate([images, images]), captions + captions
     vocab = Vocabulary.build(captions)
@@ -65,7 +69,8 @@ def main(weights_dir, out, devices="1"):
                 for layer in model._flatten_layers():  # statistics over the global batch
                     if isinstance(layer, keras.layers.BatchNormalization):
                         layer.synchronized = True
-            model.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1))
+            model.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1),
+                          jit_compile={"default": None, "on": True, "off": False}[xla])
             latent = np.random.default_rng(0).standard_normal((4, model.latent_dim)).astype("float32")
             batch = {"images": images.astype("float32") / 127.5 - 1.0,
                      "tokens": vocab.encode([c[0] for c in captions], model.max_length),
