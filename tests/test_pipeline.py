@@ -70,6 +70,24 @@ def test_array_dataset_plan_depends_only_on_seed_and_epoch(data):
     np.testing.assert_array_equal(first[1]["images"], second[1]["images"])
 
 
+def test_tf_data_depends_only_on_its_seed(data):
+    """The same seed gives the same batches, crops, flips and caption picks, epoch after epoch,
+    however the parallel map schedules its work; another seed gives others."""
+    images, captions, vocab = data
+
+    def two_epochs(seed):
+        ds = make_dataset(images, captions, vocab, batch_size=5, image_size=24, random_crop=True,
+                          flip=True, seed=seed)
+        return [{k: np.asarray(v) for k, v in batch.items()} for _ in range(2) for batch in ds]
+
+    first, again, other = two_epochs(3), two_epochs(3), two_epochs(4)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a["images"], b["images"])
+        np.testing.assert_array_equal(a["tokens"], b["tokens"])
+    assert not np.array_equal(first[0]["images"], other[0]["images"])
+    assert not np.array_equal(first[0]["images"], first[2]["images"])  # each epoch is drawn anew
+
+
 @pytest.mark.parametrize("bad, message", [
     (np.zeros((4, 32, 32), np.uint8), "rank 4"),
     (np.zeros((4, 32, 32, 1), np.uint8), "3 colour channels"),

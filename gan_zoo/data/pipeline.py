@@ -100,18 +100,23 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
     ds = tf.data.Dataset.from_tensor_slices(columns)
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    # One stateless key per example, drawn in order and anew each epoch: the crop, flip and
+    # caption pick then depend on the seed alone, not on how the parallel map schedules work.
+    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip(ds, keys)
 
-    def prepare(example):
+    def prepare(example, key):
+        crop_key, flip_key, pick_key = tf.unstack(tf.random.experimental.stateless_split(key, 3))
         image = tf.cast(example["images"], tf.float32)
         if images.dtype == np.uint8:
             image = image / 127.5 - 1.0
         if image.shape[0] != load_size:
             image = tf.image.resize(image, (load_size, load_size), antialias=True)
         if random_crop:
-            image = tf.image.random_crop(image, (image_size, image_size, 3), seed=seed)
+            image = tf.image.stateless_random_crop(image, (image_size, image_size, 3), seed=crop_key)
         if flip:
-            image = tf.image.random_flip_left_right(image, seed=seed)
-        pick = tf.random.uniform((), 0, example["counts"], dtype=tf.int32, seed=seed)
+            image = tf.image.stateless_random_flip_left_right(image, seed=flip_key)
+        pick = tf.random.stateless_uniform((), pick_key, 0, example["counts"], dtype=tf.int32)
         out = {"images": tf.clip_by_value(image, -1.0, 1.0), text_key: example["texts"][pick]}
         if "labels" in example:
             out["labels"] = example["labels"]
