@@ -13,7 +13,7 @@ must get the same.
 With DEVICES > 1 the step runs data-parallel over that many CPU devices: JAX through
 keras.distribution.DataParallel, TensorFlow through a MirroredStrategy with synchronized
 BatchNorm. The batch's two halves are identical, so each replica's rolled (mismatched) pairs
-are the global batch's. XLA is "default" (the model's own choice), "on" or "off".
+are the global batch's. XLA is "default" (the model's own choice) or "off".
 """
 
 import contextlib
@@ -70,7 +70,7 @@ def main(weights_dir, out, devices="1", xla="default"):
                     if isinstance(layer, keras.layers.BatchNormalization):
                         layer.synchronized = True
             model.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1),
-                          jit_compile={"default": None, "on": True, "off": False}[xla])
+                          jit_compile=False if xla == "off" else None)
             latent = np.random.default_rng(0).standard_normal((4, model.latent_dim)).astype("float32")
             batch = {"images": images.astype("float32") / 127.5 - 1.0,
                      "tokens": vocab.encode([c[0] for c in captions], model.max_length),

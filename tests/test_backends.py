@@ -51,7 +51,8 @@ def test_data_parallel_step_equals_one_device_step(backend, devices, tmp_path):
     in the distribution alone."""
     if backend not in BACKENDS:
         pytest.skip(f"{backend} is not installed")
-    one = run_step(backend, tmp_path, tmp_path / "one.npz", xla="off" if backend == "tensorflow" else "default")
+    xla = "off" if backend == "tensorflow" else "default"
+    one = run_step(backend, tmp_path, tmp_path / "one.npz", xla=xla)
     many = run_step(backend, tmp_path, tmp_path / "many.npz", devices=devices)
     assert many.pop("devices") == devices and one.pop("devices") == 1
     assert sorted(one) == sorted(many)

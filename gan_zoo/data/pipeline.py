@@ -113,7 +113,8 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
         if image.shape[0] != load_size:
             image = tf.image.resize(image, (load_size, load_size), antialias=True)
         if random_crop:
-            image = tf.image.stateless_random_crop(image, (image_size, image_size, 3), seed=crop_key)
+            image = tf.image.stateless_random_crop(image, (image_size, image_size, 3),
+                                                   seed=crop_key)
         if flip:
             image = tf.image.stateless_random_flip_left_right(image, seed=flip_key)
         pick = tf.random.stateless_uniform((), pick_key, 0, example["counts"], dtype=tf.int32)
