@@ -83,10 +83,15 @@ def fabricate_state_dict(shapes, seed=0, gain=1.0, prefix=""):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests that start each backend in subprocesses run once, in the TensorFlow pass."""
+    """The JAX and PyTorch passes run the tests whose outcome depends on the backend. Tests that
+    start every backend in subprocesses (`cross_backend`) or exercise code that does not compute
+    with Keras (`once`: loaders, vocabulary, file handling) run once, in the TensorFlow pass."""
     if keras.backend.backend() == "tensorflow":
         return
-    skip = pytest.mark.skip(reason="starts every backend itself: runs in the TensorFlow pass")
+    reasons = {"cross_backend": "starts every backend itself: runs in the TensorFlow pass",
+               "once": "does not depend on the backend: runs in the TensorFlow pass"}
     for item in items:
-        if "cross_backend" in item.keywords:
-            item.add_marker(skip)
+        for marker, reason in reasons.items():
+            if marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+                break

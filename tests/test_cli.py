@@ -34,6 +34,7 @@ def test_train_writes_checkpoints_grids_plots_and_metrics(run_dir):
     assert metrics["alignment"]["chance"] == pytest.approx(1 / 18)
 
 
+@pytest.mark.once
 def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, capsys):
     with pytest.raises(SystemExit, match="--resume"):
         cli.main(["train", *TINY, "--epochs", "2", "--out", str(run_dir)])
@@ -49,6 +50,7 @@ def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, capsys)
     assert (run_dir / "quality.png").exists()
 
 
+@pytest.mark.once
 def test_generate_and_evaluate(run_dir, tmp_path):
     image = tmp_path / "img.png"
     assert cli.main(["generate", "--checkpoint", str(run_dir), "a small red circle",
@@ -72,6 +74,7 @@ def test_generate_and_evaluate(run_dir, tmp_path):
                      "--inception-weights", str(tmp_path / "missing.pth")]) == 2
 
 
+@pytest.mark.once
 def test_missing_checkpoint_is_named(tmp_path):
     with pytest.raises(SystemExit, match="No checkpoint"):
         cli.main(["generate", "--checkpoint", str(tmp_path / "nope.keras"), "a red circle"])
@@ -79,17 +82,20 @@ def test_missing_checkpoint_is_named(tmp_path):
         cli.main(["generate", "--checkpoint", str(tmp_path), "a red circle"])
 
 
+@pytest.mark.once
 def test_empty_caption_on_the_command_line_is_an_error(run_dir, capsys):
     assert cli.main(["generate", "--checkpoint", str(run_dir), "  ", "--out", "unused.png"]) == 2
     assert "empty" in capsys.readouterr().err
 
 
+@pytest.mark.once
 def test_console_script_is_installed():
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "gan-zoo"), "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "train" in result.stdout
 
 
+@pytest.mark.once
 def test_stackgan_two_stages_from_the_command_line(tmp_path):
     common = ["--model", "stackgan", "--preset", "small", "--num-images", "64", "--batch-size", "32",
               "--eval-samples", "8", "--epochs", "1"]
@@ -107,6 +113,7 @@ def test_stackgan_two_stages_from_the_command_line(tmp_path):
         cli.main(["train", *common, "--stage", "2", "--out", str(tmp_path / "s3")])
 
 
+@pytest.mark.once
 def test_damsm_then_attngan_with_attention_maps(tmp_path):
     small = ["--data", "shapes", "--num-images", "64", "--batch-size", "32", "--epochs", "1"]
     damsm_dir = tmp_path / "damsm"
@@ -131,6 +138,7 @@ def test_damsm_then_attngan_with_attention_maps(tmp_path):
     assert 0.0 <= json.loads(report.read_text())["r_precision"] <= 1.0
 
 
+@pytest.mark.once
 def test_train_on_a_folder_of_captioned_images(tmp_path):
     from PIL import Image
 

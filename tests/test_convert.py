@@ -59,6 +59,7 @@ def test_text_encoder_equals_pytorch_lstm_equations():
     np.testing.assert_allclose(sentence[0], np.concatenate([forward[-1], backward[0]]), atol=2e-5)
 
 
+@pytest.mark.once
 def test_authors_vocabulary_keeps_their_ids_and_drops_unknown_words(tmp_path):
     ixtoword = {0: "<end>", 1: "this", 2: "bird", 3: "red"}
     path = tmp_path / "captions.pickle"
@@ -73,12 +74,14 @@ def test_authors_vocabulary_keeps_their_ids_and_drops_unknown_words(tmp_path):
         vocabulary.encode("zebra")
 
 
+@pytest.mark.once
 def test_dfgan_text_encoder_loads_with_its_ddp_prefix():
     state = fabricate("dfgan_birds_RNN_ENCODER", prefix="module.")
     encoder = convert.text_encoder_from_authors(state, authors_vocabulary(5450))
     np.testing.assert_array_equal(numpy(encoder.embedding.embeddings), state["module.encoder.weight"].numpy())
 
 
+@pytest.mark.once
 def test_text_encoder_errors_name_the_problem():
     state = fabricate("attngan_birds_RNN_ENCODER")
     with pytest.raises(ValueError, match="embeds 5450 words but the vocabulary has 10"):
@@ -153,6 +156,7 @@ def test_attngan_birds_generator_equals_the_authors_forward(small_damsm):
         np.testing.assert_allclose(numpy(got), want, atol=2e-4)
 
 
+@pytest.mark.once
 def test_attngan_coco_checkpoint_in_a_birds_model_names_the_first_misfit(small_damsm):
     with pytest.raises(ValueError, match=r"h_net1\.fc\.0\.weight.*check the preset"):
         convert.attngan_from_authors(fabricate("attngan_coco_G_NET"), damsm=small_damsm, preset="birds")
@@ -240,12 +244,14 @@ def test_stackgan_birds_networks_equal_the_authors_forward(stage):
         np.testing.assert_allclose(numpy(got_logit), want, rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.once
 def test_stackgan_discriminator_of_the_other_stage_is_refused():
     with pytest.raises((KeyError, ValueError), match="encode_img"):
         convert.stackgan_from_authors(fabricate("stackgan_birds_STAGE1_G"), fabricate("stackgan_birds_STAGE2_D"),
                                       stage=1, preset="birds")
 
 
+@pytest.mark.once
 def test_cli_converts_a_checkpoint_file_to_a_keras_model_that_generates_the_same(tmp_path, capsys):
     from gan_zoo.cli import main
 
@@ -266,6 +272,7 @@ def test_cli_converts_a_checkpoint_file_to_a_keras_model_that_generates_the_same
     assert not (tmp_path / "x.keras").exists()
 
 
+@pytest.mark.once
 def test_damsm_and_attngan_from_the_authors_files_read_captions_with_their_ids(tmp_path):
     """The released-file workflow: captions.pickle + text/image encoder .pth -> DAMSM, then
     netG .pth -> AttnGAN, generating from text."""

@@ -10,6 +10,8 @@ from PIL import Image
 
 from gan_zoo.data import collection, cub, folder
 
+pytestmark = pytest.mark.once  # file formats and caches: the same on every backend
+
 
 def _save(path, array, mode=None):
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -3,9 +3,12 @@
 import json
 from types import SimpleNamespace
 
+import pytest
 from PIL import Image
 
 from gan_zoo.callbacks import LossPlot
+
+pytestmark = pytest.mark.once  # a matplotlib callback: the same on every backend
 
 
 def test_every_logged_term_is_kept_and_an_older_record_continues(tmp_path):

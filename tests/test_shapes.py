@@ -3,6 +3,8 @@ import pytest
 
 from gan_zoo.data import shapes
 
+pytestmark = pytest.mark.once  # numpy drawing and the oracle: the same on every backend
+
 
 def test_load_is_seeded_and_well_formed():
     images, captions, attributes = shapes.load("train", num_images=40, image_size=48, seed=3)

@@ -4,6 +4,8 @@ import pytest
 from gan_zoo import Vocabulary
 from gan_zoo.text import tokenize
 
+pytestmark = pytest.mark.once  # tokenising: the same on every backend
+
 
 def test_tokenize_matches_attngan_regexp():
     assert tokenize("A small, RED bird's wing!") == ["a", "small", "red", "bird", "s", "wing"]
