@@ -56,8 +56,7 @@ def test_summary_has_mean_spread_worst_seed_and_collapsed_runs(tmp_path):
     assert not sweep.is_finished(tmp_path / sweep.run_folder("", {"instance_noise": 0}, 0), 3)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                    reason="a sweep only orchestrates train runs, which test_cli runs on every backend")
+@pytest.mark.once  # a sweep only orchestrates train runs, which test_cli runs on every backend
 def test_sweep_from_the_command_line_trains_every_setting_and_seed_once(tmp_path, capsys):
     out = tmp_path / "sweep"
     args = ["sweep", *TINY, "--grid", "label_smoothing=0,0.2", "--set", "instance_noise=0.05",

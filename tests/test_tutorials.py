@@ -4,7 +4,6 @@ import glob
 import os
 import sys
 
-import keras
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -16,8 +15,7 @@ def test_there_are_tutorials():
     assert len(NOTEBOOKS) >= 2
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                    reason="the tutorials run once, in the TensorFlow pass")
+@pytest.mark.once  # each kernel runs on TensorFlow, whatever the pass
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_tutorial_runs(path, tmp_path, monkeypatch):
     notebook = nbformat.read(path, as_version=4)
