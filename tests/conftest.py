@@ -10,8 +10,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from gan_zoo import DAMSM, DCGANCLS, Vocabulary  # noqa: E402
-from gan_zoo.data import make_dataset, shapes  # noqa: E402
+from gan_zoo import DCGANCLS, Vocabulary  # noqa: E402
+from gan_zoo.data import shapes  # noqa: E402
 
 # Big shapes in the centre of a black background: only shape and colour vary (18
 # combinations), so small models learn the captions in a few hundred steps on a CPU.
@@ -23,18 +23,6 @@ def shapes32():
     """128 captioned shapes at 32 px, with their vocabulary."""
     images, captions, attributes = shapes.load("train", num_images=128, image_size=32, seed=0)
     return images, captions, attributes, Vocabulary.build(captions)
-
-
-@pytest.fixture(scope="session")
-def trained_damsm():
-    """A small DAMSM trained 3 epochs on 1,920 easy captioned shapes (32 px), and its history."""
-    keras.utils.set_random_seed(0)
-    images, captions, _ = shapes.load("train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES)
-    vocab = Vocabulary.build(captions)
-    damsm = DAMSM(vocab, image_encoder="small", image_size=32, seed=0)
-    damsm.compile()
-    history = damsm.fit(make_dataset(images, captions, vocab, batch_size=48, seed=0), epochs=3, verbose=0)
-    return damsm, history
 
 
 def tiny_dcgan(vocabulary, seed=0, **kwargs):

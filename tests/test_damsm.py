@@ -1,4 +1,5 @@
-"""DAMSM: its losses against a hand computation, its encoders' sizes, training, R-precision."""
+"""DAMSM: its losses against a hand computation, its encoders' sizes, training, saving
+(R-precision after pretraining is in test_damsm_attngan_learning.py)."""
 
 import warnings
 
@@ -6,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import EASY_SHAPES, trainable_count
+from conftest import trainable_count
 from gan_zoo import DAMSM, Vocabulary, losses
 from gan_zoo.callbacks import LearningRateDecay
-from gan_zoo.data import make_dataset, shapes
+from gan_zoo.data import make_dataset
 from gan_zoo.models.image_encoders import InceptionEncoder
 from gan_zoo.text import TextEncoder
 
@@ -103,17 +104,6 @@ def test_compile_clips_the_text_encoder_globally_and_decays_per_epoch():
         DAMSM(vocab, image_encoder="resnet")
     with pytest.raises(ValueError, match="power of two"):
         DAMSM(vocab, image_encoder="small", image_size=48)
-
-
-@pytest.mark.slow
-def test_pretraining_reaches_r_precision_well_above_chance(trained_damsm):
-    """Chance is 1% (1 true caption among 100). With only 18 shape-colour combinations, about
-    5 of the 99 mismatched captions describe the same combination, so ~16% is the ceiling."""
-    damsm, history = trained_damsm
-    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
-    images, captions, _ = shapes.load("test", num_images=200, image_size=32, seed=1, fixed=EASY_SHAPES, verbose=0)
-    mean, std = damsm.r_precision(images, [c[0] for c in captions])
-    assert mean >= 0.06, (mean, std)
 
 
 def test_damsm_round_trip(shapes32, tmp_path):
