@@ -28,7 +28,8 @@ def test_damsm_pretraining_reaches_r_precision_well_above_chance(trained_damsm):
     5 of the 99 mismatched captions describe the same combination, so ~16% is the ceiling."""
     damsm, history = trained_damsm
     assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
-    images, captions, _ = shapes.load("test", num_images=200, image_size=32, seed=1, fixed=EASY_SHAPES, verbose=0)
+    images, captions, _ = shapes.load("test", num_images=200, image_size=32, seed=1, fixed=EASY_SHAPES,
+                                      verbose=0)
     mean, std = damsm.r_precision(images, [c[0] for c in captions])
     assert mean >= 0.06, (mean, std)
 

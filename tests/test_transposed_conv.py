@@ -1,15 +1,21 @@
+"""gan_zoo's Conv2DTranspose: the native layer's outputs, gradients and weight paths, computed
+without input dilation where JAX runs on the CPU."""
+
 import keras
 import numpy as np
 import pytest
 
-from gan_zoo.layers import SubpixelConv2DTranspose
+from conftest import tiny_dcgan
+from gan_zoo.layers import Conv2DTranspose, blocks
+from gan_zoo.layers.transposed_conv import _jax_on_cpu
 from gan_zoo.training import minimize
 
-# (input shape, layer arguments): DCGAN-cls's two layouts, and one left to the backend
+# (input shape, layer arguments): DCGAN-cls's two layouts, and two left to the backend
 LAYOUTS = [
     ((3, 5, 6, 7), dict(filters=4, kernel_size=4, strides=2, padding="same")),
     ((3, 1, 1, 7), dict(filters=4, kernel_size=4, strides=1, padding="valid")),
     ((3, 5, 5, 7), dict(filters=4, kernel_size=3, strides=2, padding="same")),
+    ((3, 1, 1, 7), dict(filters=4, kernel_size=1, strides=2, padding="valid")),
 ]
 
 
@@ -17,7 +23,7 @@ def one_sgd_step(undilated, input_shape, arguments, use_bias):
     """A layer with seeded weights, its output and its weights and input after one SGD step
     on a loss that weighs every output element differently."""
     keras.utils.set_random_seed(0)
-    layer = SubpixelConv2DTranspose(**arguments, use_bias=use_bias, activation="tanh",
+    layer = Conv2DTranspose(**arguments, use_bias=use_bias, activation="tanh",
                                     bias_initializer="random_normal", undilated=undilated)
     rng = np.random.default_rng(0)
     inputs = keras.Variable(rng.normal(size=input_shape).astype("float32"))
@@ -42,14 +48,30 @@ def test_undilated_gives_the_native_outputs_and_gradients(input_shape, arguments
         np.testing.assert_allclose(undilated_value, native_value, rtol=1e-4, atol=1e-4)
 
 
-def test_default_undilated_is_decided_where_the_model_runs():
-    layer = SubpixelConv2DTranspose(4, 4, strides=2, padding="same")
-    assert layer.get_config()["undilated"] is None
-    clone = SubpixelConv2DTranspose.from_config(layer.get_config())
-    assert clone.undilated is None and clone.kernel_size == (4, 4)
+def test_keras_round_trip_keeps_the_choice_to_the_loading_machine(tmp_path):
+    model = keras.Sequential([keras.Input((4, 4, 3)), Conv2DTranspose(2, 4, 2, "same")])
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.layers[0], Conv2DTranspose) and loaded.layers[0].undilated is None
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 3)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)))
 
 
-@pytest.mark.skipif(keras.backend.backend() != "jax", reason="inspects JAX's lowering of the step")
+def test_a_dcgan_saved_with_keras_own_layer_loads_and_draws_the_same(shapes32, tmp_path, monkeypatch):
+    """Models saved before gan_zoo had its own Conv2DTranspose hold the same weight paths."""
+    vocab = shapes32[3]
+    with monkeypatch.context() as patch:
+        patch.setattr(blocks, "Conv2DTranspose", keras.layers.Conv2DTranspose)
+        old = tiny_dcgan(vocab)
+    assert not any(isinstance(layer, Conv2DTranspose) for layer in old.generator.layers)
+    old.save(tmp_path / "old.keras")
+    loaded = keras.models.load_model(tmp_path / "old.keras")
+    assert any(isinstance(layer, Conv2DTranspose) for layer in loaded.generator.layers)
+    captions = ["a red circle", "a blue square"]
+    np.testing.assert_allclose(loaded.generate(captions, seed=1), old.generate(captions, seed=1), atol=1e-5)
+
+
+@pytest.mark.skipif(not _jax_on_cpu(), reason="inspects JAX's lowering of the step on the CPU")
 def test_jax_gradient_of_dcgan_generator_has_no_input_dilated_convolution():
     """The kernel gradient of an input-dilated convolution is XLA:CPU's slow path."""
     import re
@@ -69,6 +91,6 @@ def test_jax_gradient_of_dcgan_generator_has_no_input_dilated_convolution():
 
     generator = build_generator(noise_dim=10, condition_dim=6, image_size=32, ngf=4, text_dim=4)
     assert dilated_convolutions(generator, [np.zeros((2, 10), "float32"), np.zeros((2, 6), "float32")]) == 0
-    native = SubpixelConv2DTranspose(2, 4, 2, "same", undilated=False)
+    native = Conv2DTranspose(2, 4, 2, "same", undilated=False)
     native = keras.Sequential([keras.Input((4, 4, 3)), native])
     assert dilated_convolutions(native, np.zeros((2, 4, 4, 3), "float32")) > 0

@@ -4,7 +4,7 @@ residual blocks, the image head."""
 import keras
 from keras import layers
 
-from gan_zoo.layers.transposed_conv import SubpixelConv2DTranspose
+from gan_zoo.layers.transposed_conv import Conv2DTranspose
 
 
 def conv_initializer(kind="normal"):
@@ -20,7 +20,7 @@ def conv_initializer(kind="normal"):
 def conv2d(filters, kernel, strides=1, padding="same", transpose=False, use_bias=False,
            initializer="normal", name=None):
     """A (transposed) convolution with a GAN initialisation and, by default, no bias."""
-    conv = SubpixelConv2DTranspose if transpose else layers.Conv2D
+    conv = Conv2DTranspose if transpose else layers.Conv2D
     return conv(filters, kernel, strides=strides, padding=padding, use_bias=use_bias,
                 kernel_initializer=conv_initializer(initializer), name=name)
 

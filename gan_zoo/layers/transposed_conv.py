@@ -13,8 +13,8 @@ def _jax_on_cpu():
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
-class SubpixelConv2DTranspose(layers.Conv2DTranspose):
-    """`Conv2DTranspose` with the same weights and outputs, computed without input dilation.
+class Conv2DTranspose(layers.Conv2DTranspose):
+    """Keras's `Conv2DTranspose`, the same weights and outputs, computed without input dilation.
 
     JAX writes a transposed convolution as a convolution over a zero-dilated input, and
     XLA:CPU takes a slow generic path for such convolutions and, above all, for their kernel
@@ -26,8 +26,9 @@ class SubpixelConv2DTranspose(layers.Conv2DTranspose):
       gives the four output phases (even/odd row and column) as channel groups, which are
       interleaved into the doubled image. Its kernel holds the 4x4 kernel's taps and zeros
       (2.25x the multiplies), and runs on XLA:CPU's fast path, forward and backward;
-    - a 1x1 input, "valid": the output is the kernel's product with the input vector.
+    - a 1x1 input, stride 1, "valid": the output is the kernel's product with the input vector.
 
+    The class keeps Keras's name, so saved models and checkpoints keep their weight paths.
     Other layouts, and `undilated=False`, call the backend's own transposed convolution;
     `undilated=None` (the default, and what is saved) decides where the model runs; GPUs
     keep the native layer, which their convolution libraries run without the extra multiplies.
@@ -45,7 +46,7 @@ class SubpixelConv2DTranspose(layers.Conv2DTranspose):
             return super().call(inputs)
         if self.kernel_size == (4, 4) and self.strides == (2, 2) and self.padding == "same":
             outputs = self._sub_pixel(inputs)
-        elif tuple(inputs.shape[1:3]) == (1, 1) and self.padding == "valid":
+        elif tuple(inputs.shape[1:3]) == (1, 1) and self.strides == (1, 1) and self.padding == "valid":
             outputs = ops.einsum("bi,hwoi->bhwo", ops.reshape(inputs, (-1, inputs.shape[-1])), self.kernel)
         else:
             return super().call(inputs)
