@@ -24,7 +24,7 @@ def one_sgd_step(undilated, input_shape, arguments, use_bias):
     on a loss that weighs every output element differently."""
     keras.utils.set_random_seed(0)
     layer = Conv2DTranspose(**arguments, use_bias=use_bias, activation="tanh",
-                                    bias_initializer="random_normal", undilated=undilated)
+                            bias_initializer="random_normal", undilated=undilated)
     rng = np.random.default_rng(0)
     inputs = keras.Variable(rng.normal(size=input_shape).astype("float32"))
     layer.build(input_shape)
@@ -91,6 +91,5 @@ def test_jax_gradient_of_dcgan_generator_has_no_input_dilated_convolution():
 
     generator = build_generator(noise_dim=10, condition_dim=6, image_size=32, ngf=4, text_dim=4)
     assert dilated_convolutions(generator, [np.zeros((2, 10), "float32"), np.zeros((2, 6), "float32")]) == 0
-    native = Conv2DTranspose(2, 4, 2, "same", undilated=False)
-    native = keras.Sequential([keras.Input((4, 4, 3)), native])
+    native = keras.Sequential([keras.Input((4, 4, 3)), Conv2DTranspose(2, 4, 2, "same", undilated=False)])
     assert dilated_convolutions(native, np.zeros((2, 4, 4, 3), "float32")) > 0

@@ -57,12 +57,9 @@ class Conv2DTranspose(layers.Conv2DTranspose):
     def _sub_pixel(self, inputs):
         """Output pixel (2i + a, 2j + b) takes input rows i-1..i+1 and columns j-1..j+1 through
         the kernel's taps for phase (a, b): one 3x3 convolution gives the four phases as
-        channel groups, and depth-to-space interleaves them."""
-        height, width = inputs.shape[1], inputs.shape[2]
+        channel groups (a, b), and depth-to-space interleaves them."""
         phases = ops.conv(inputs, self._phase_kernel(), strides=1, padding="same")
-        phases = ops.reshape(phases, (-1, height, width, 2, 2, self.filters))  # [.., a, b, C]
-        interleaved = ops.transpose(phases, (0, 1, 3, 2, 4, 5))  # [B, H, a, W, b, C]
-        return ops.reshape(interleaved, (-1, 2 * height, 2 * width, self.filters))
+        return ops.depth_to_space(phases, 2)
 
     def _phase_kernel(self):
         """[3, 3, in, 4·out]: phase a's rows are the flipped kernel's rows a, a+2 with a zero
