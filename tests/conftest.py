@@ -5,6 +5,12 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# JAX keeps what it compiles on disk, so the many tests that build the same small models (and
+# their subprocesses) compile each program once per run. The key covers JAX's version and flags.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.path.join(os.path.dirname(os.path.dirname(__file__)), ".pytest_cache", "jax"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -83,3 +89,28 @@ def pytest_collection_modifyitems(config, items):
             if marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=reason))
                 break
+
+
+def _xla_on_tensorflow(request):
+    """On TensorFlow, tests compile without XLA unless marked `xla`: XLA:CPU's compilation is
+    about half the time of a test that trains a few steps, and what such a test checks (files,
+    resuming, schedules, shapes) does not depend on it. XLA stays on where it is the subject or
+    where training is long enough to gain from it; JAX's pass compiles everything with XLA."""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    from gan_zoo.training import tensorflow as tensorflow_training
+
+    before = tensorflow_training.default_jit_compile
+    xla = request.node.get_closest_marker("xla") is not None
+    tensorflow_training.default_jit_compile = _XLA_DEFAULT if xla else (lambda: False)
+    yield
+    tensorflow_training.default_jit_compile = before
+
+
+if keras.backend.backend() == "tensorflow":
+    from gan_zoo.training.tensorflow import default_jit_compile as _XLA_DEFAULT
+
+# module fixtures (models trained once per file) run before function ones: set it at both levels
+xla_for_the_module = pytest.fixture(scope="module", autouse=True)(_xla_on_tensorflow)
+xla_for_the_test = pytest.fixture(autouse=True)(_xla_on_tensorflow)

@@ -9,6 +9,8 @@ from conftest import EASY_SHAPES
 from gan_zoo import DAMSM, AttnGAN, Vocabulary
 from gan_zoo.data import make_dataset, shapes
 
+pytestmark = pytest.mark.xla  # long training: the library's default compilation
+
 
 @pytest.fixture(scope="module")
 def trained_damsm():

@@ -61,6 +61,7 @@ def test_output_shapes_and_dtypes(shapes32):
     assert steps.shape == (8, 32, 32, 3) and steps.dtype == np.uint8
 
 
+@pytest.mark.xla
 def test_compile_defaults_to_the_papers_adam_and_xla(shapes32):
     *_, vocab = shapes32
     model = tiny_dcgan(vocab)

@@ -8,6 +8,8 @@ from conftest import tiny_dcgan
 from gan_zoo import StackGAN, Vocabulary
 from gan_zoo.data import make_dataset, shapes
 
+pytestmark = pytest.mark.xla  # long training: the library's default compilation
+
 
 @pytest.mark.slow
 def test_alignment_rises_well_above_chance():
