@@ -91,6 +91,10 @@ def pytest_collection_modifyitems(config, items):
                 break
 
 
+if keras.backend.backend() == "tensorflow":
+    from gan_zoo.training.tensorflow import default_jit_compile as _XLA_DEFAULT  # the library's
+
+
 def _xla_on_tensorflow(request):
     """On TensorFlow, tests compile without XLA unless marked `xla`: XLA:CPU's compilation is
     about half the time of a test that trains a few steps, and what such a test checks (files,
@@ -107,9 +111,6 @@ def _xla_on_tensorflow(request):
     yield
     tensorflow_training.default_jit_compile = before
 
-
-if keras.backend.backend() == "tensorflow":
-    from gan_zoo.training.tensorflow import default_jit_compile as _XLA_DEFAULT
 
 # module fixtures (models trained once per file) run before function ones: set it at both levels
 xla_for_the_module = pytest.fixture(scope="module", autouse=True)(_xla_on_tensorflow)
