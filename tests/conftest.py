@@ -92,26 +92,22 @@ def pytest_collection_modifyitems(config, items):
 
 
 if keras.backend.backend() == "tensorflow":
-    from gan_zoo.training.tensorflow import default_jit_compile as _XLA_DEFAULT  # the library's
-
-
-def _xla_on_tensorflow(request):
-    """On TensorFlow, tests compile without XLA unless marked `xla`: XLA:CPU's compilation is
-    about half the time of a test that trains a few steps, and what such a test checks (files,
-    resuming, schedules, shapes) does not depend on it. XLA stays on where it is the subject or
-    where training is long enough to gain from it; JAX's pass compiles everything with XLA."""
-    if keras.backend.backend() != "tensorflow":
-        yield
-        return
     from gan_zoo.training import tensorflow as tensorflow_training
 
-    before = tensorflow_training.default_jit_compile
-    xla = request.node.get_closest_marker("xla") is not None
-    tensorflow_training.default_jit_compile = _XLA_DEFAULT if xla else (lambda: False)
-    yield
-    tensorflow_training.default_jit_compile = before
+    XLA_DEFAULT = tensorflow_training.default_jit_compile  # the library's
 
+    def _xla_where_marked(request):
+        """On TensorFlow, tests compile without XLA unless marked `xla`: XLA:CPU's compilation
+        is about half the time of a test that trains a few steps, and what such a test checks
+        (files, resuming, schedules, shapes) does not depend on it. XLA stays on where it is the
+        subject or where training is long enough to gain from it; JAX's pass compiles
+        everything with XLA."""
+        before = tensorflow_training.default_jit_compile
+        xla = request.node.get_closest_marker("xla") is not None
+        tensorflow_training.default_jit_compile = XLA_DEFAULT if xla else (lambda: False)
+        yield
+        tensorflow_training.default_jit_compile = before
 
-# module fixtures (models trained once per file) run before function ones: set it at both levels
-xla_for_the_module = pytest.fixture(scope="module", autouse=True)(_xla_on_tensorflow)
-xla_for_the_test = pytest.fixture(autouse=True)(_xla_on_tensorflow)
+    # module fixtures (models trained once per file) run before function ones: set it at both
+    xla_for_the_module = pytest.fixture(scope="module", autouse=True)(_xla_where_marked)
+    xla_for_the_test = pytest.fixture(autouse=True)(_xla_where_marked)
