@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export KERAS_BACKEND ?= tensorflow
 # `make test` runs the suite once per backend; `make test BACKENDS=jax` runs one. PyTorch on
-# the CPU runs everything but the slow learning test (eager PyTorch takes over 5 minutes on it).
-# Two pytest workers (pytest-xdist), one test file each at a time: much of a small test's time
-# is single-threaded XLA compilation, so two cores finish the suite about 1.4x sooner.
+# the CPU runs everything but the slow learning tests (eager PyTorch takes over 5 minutes each).
+# Two pytest workers (pytest-xdist): much of a small test's time is single-threaded XLA
+# compilation, so two cores finish the suite sooner. Each test goes to whichever worker is free,
+# slow ones first (tests/conftest.py); a file that shares a trained model stays on one worker.
 BACKENDS ?= tensorflow jax torch
 WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -32,5 +33,5 @@ test: $(STAMP)
 	@set -e; for backend in $(BACKENDS); do \
 		echo "== pytest on KERAS_BACKEND=$$backend"; \
 		if [ $$backend = torch ]; then marks="not slow"; else marks=""; fi; \
-		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "$$marks"; \
+		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup --no-loadscope-reorder -m "$$marks"; \
 	done

@@ -9,6 +9,8 @@ from conftest import trainable_count
 from gan_zoo import DAMSM, AttnGAN, Vocabulary
 from gan_zoo.data import make_dataset
 
+pytestmark = pytest.mark.xdist_group("attngan")  # module fixtures: one worker runs the file
+
 # Trainable parameters of the authors' networks at bird_attn2.yml, built from their own
 # classes (shared/reference/authors_state_dicts/attngan_birds_*.json).
 AUTHORS = {"G_NET": 7_084_592, "D_NET64": 6_313_730, "D_NET128": 19_424_002, "D_NET256": 71_858_946}
@@ -32,6 +34,7 @@ def small(damsm, shapes32):
     return model, history, frozen, generator
 
 
+@pytest.mark.once  # shapes are the same on every backend; JAX takes minutes to build these
 def test_birds_parameter_counts_equal_the_authors(damsm):
     model = AttnGAN(damsm, preset="birds", text_batch_norm=False)
     assert model.image_size == 256 and model.stage_sizes == [64, 128, 256]

@@ -8,6 +8,8 @@ import pytest
 
 from gan_zoo import cli
 
+pytestmark = pytest.mark.xdist_group("cli")  # module fixtures: one worker runs the file
+
 TINY = ["--model", "dcgan-cls", "--preset", "small", "--data", "shapes", "--image-size", "32",
         "--num-images", "64", "--batch-size", "32", "--eval-samples", "24"]
 

@@ -11,6 +11,8 @@ import pytest
 from conftest import authors_layout, fabricate_state_dict
 from gan_zoo import DAMSM, Vocabulary, convert
 
+pytestmark = pytest.mark.xdist_group("convert")  # module fixtures: one worker runs the file
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 

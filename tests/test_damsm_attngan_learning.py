@@ -1,6 +1,7 @@
 """DAMSM pretraining, then AttnGAN over that DAMSM: each learns the captioned shapes.
 
-One file, so the DAMSM is trained once per pass (a test file runs on one pytest worker)."""
+One file, so the DAMSM is trained once per pass (its `xdist_group` keeps both tests on one
+pytest worker)."""
 
 import keras
 import pytest
@@ -9,7 +10,8 @@ from conftest import EASY_SHAPES
 from gan_zoo import DAMSM, AttnGAN, Vocabulary
 from gan_zoo.data import make_dataset, shapes
 
-pytestmark = pytest.mark.xla  # long training: the library's default compilation
+pytestmark = [pytest.mark.xla,  # long training: the library's default compilation
+              pytest.mark.xdist_group("damsm_attngan_learning")]  # one worker trains the DAMSM once
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ from conftest import tiny_dcgan, trainable_count
 from gan_zoo import DCGANCLS, Vocabulary, callbacks
 from gan_zoo.data import make_dataset
 
+pytestmark = pytest.mark.xdist_group("dcgan_cls")  # module fixtures: one worker runs the file
+
 
 def test_plain_variant_matches_the_common_pytorch_port():
     """Reference §8: the plain-DCGAN GAN-CLS port (ngf = ndf = 64, 1024-d text) has a

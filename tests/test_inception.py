@@ -22,6 +22,8 @@ from gan_zoo.models.inception import BranchPool, inception_network
 
 from conftest import authors_layout, fabricate_state_dict, trainable_count
 
+pytestmark = pytest.mark.xdist_group("inception")  # module fixtures: one worker runs the file
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 

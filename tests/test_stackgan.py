@@ -7,6 +7,8 @@ from conftest import trainable_count
 from gan_zoo import StackGAN, Vocabulary, losses
 from gan_zoo.data import make_dataset
 
+pytestmark = pytest.mark.xdist_group("stackgan")  # module fixtures: one worker runs the file
+
 # Trainable parameters of the authors' StackGAN-Pytorch networks at the birds config, built
 # from their own classes (shared/reference/authors_state_dicts/stackgan_birds_*.json).
 AUTHORS = {"STAGE1_G": 10_301_248, "STAGE1_D": 5_715_713, "STAGE2_G": 26_290_080,

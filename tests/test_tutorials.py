@@ -16,6 +16,7 @@ def test_there_are_tutorials():
 
 
 @pytest.mark.once  # each kernel runs on TensorFlow, whatever the pass
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_tutorial_runs(path, tmp_path, monkeypatch):
     notebook = nbformat.read(path, as_version=4)
