@@ -11,6 +11,17 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
                       os.path.join(os.path.dirname(os.path.dirname(__file__)), ".pytest_cache", "jax"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+# pytest-xdist workers share the cores: each computes with its share of threads, or their
+# thread pools oversubscribe the CPU and spin against each other (the PyTorch pass ran 4x
+# longer). Set before any backend starts; subprocesses the tests start inherit it.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    _threads = max(1, (_cores or 1) // _WORKERS)
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads))  # PyTorch, numpy's BLAS
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(_threads))
+    if _threads == 1:  # XLA:CPU on JAX and TensorFlow
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
