@@ -87,15 +87,15 @@ def fabricate_state_dict(shapes, seed=0, gain=1.0, prefix=""):
     return state
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """Slow tests first: `make test` hands each test (or each file marked `xdist_group`) to
     whichever worker is free in this order, so the long ones start early and the two workers
     end together instead of one finishing a learning test alone.
 
     The JAX and PyTorch passes run the tests whose outcome depends on the backend. Tests that
-    start every backend in subprocesses (`cross_backend`) or exercise code that does not compute
-    with Keras (`once`: loaders, vocabulary, file handling) run once, in the TensorFlow pass."""
+    start every backend in subprocesses (`cross_backend`) or whose outcome is the same on every
+    backend (`once`: loaders, vocabulary, file handling, parameter counts) run once, in the
+    TensorFlow pass."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     if keras.backend.backend() == "tensorflow":
         return
