@@ -89,8 +89,8 @@ def fabricate_state_dict(shapes, seed=0, gain=1.0, prefix=""):
 
 def pytest_collection_modifyitems(config, items):
     """Slow tests first: `make test` hands each test (or each file marked `xdist_group`) to
-    whichever worker is free in this order, so the long ones start early and the two workers
-    end together instead of one finishing a learning test alone.
+    whichever worker is free in this order, so that no long test starts last (the tutorials, a
+    file of their own, no longer run one after another on one worker).
 
     The JAX and PyTorch passes run the tests whose outcome depends on the backend. Tests that
     start every backend in subprocesses (`cross_backend`) or whose outcome is the same on every
