@@ -26,11 +26,11 @@ def _write(path, text):
 
 @pytest.fixture
 def photos(tmp_path):
-    """A user's folder: good images in three modes, a corrupt one, one without captions and
-    one with an empty caption file."""
+    """A user's folder: good images in three modes, a corrupt one, one without captions, one
+    with an empty caption file and one whose caption has no word."""
     root = tmp_path / "photos"
     _save(root / "a.jpg", np.full((40, 30, 3), 200, np.uint8))
-    _write(root / "a.txt", "a grey photo\n\na light grey picture\n")
+    _write(root / "a.txt", "a grey photo\n\n...\na light grey picture\n")
     _save(root / "birds" / "b.png", np.full((20, 20, 4), 90, np.uint8))  # RGBA
     _write(root / "birds" / "b.txt", "a dark square")
     _save(root / "birds" / "c.png", np.full((16, 16), 65535, np.uint16))  # 16-bit grayscale
@@ -40,14 +40,16 @@ def photos(tmp_path):
     _save(root / "e.png", np.zeros((8, 8, 3), np.uint8))
     _save(root / "f.png", np.zeros((8, 8, 3), np.uint8))
     _write(root / "f.txt", "  \n")
+    _save(root / "g.png", np.zeros((8, 8, 3), np.uint8))
+    _write(root / "g.txt", "!!! ...\n")
     return root
 
 
 def test_folder_loads_images_and_captions_and_counts_what_it_skips(photos):
-    with pytest.warns(UserWarning, match="skipped: 1 unreadable images, 2 without captions"):
+    with pytest.warns(UserWarning, match="skipped: 1 unreadable images, 3 without captions"):
         data = folder.load(photos, image_size=32, labels="subfolder", verbose=False)
     assert len(data) == 3 and data.images.shape == (3, 32, 32, 3) and data.images.dtype == np.uint8
-    assert data.skipped == {"unreadable images": 1, "without captions": 2}
+    assert data.skipped == {"unreadable images": 1, "without captions": 3}
     by_name = {os.path.basename(p): i for i, p in enumerate(data.paths)}
     assert data.captions[by_name["a.jpg"]] == ["a grey photo", "a light grey picture"]
     assert data.images[by_name["c.png"]].min() == 255  # 16-bit white stays white

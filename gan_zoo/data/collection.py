@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from gan_zoo.data.pipeline import make_dataset
-from gan_zoo.text import Vocabulary
+from gan_zoo.text import Vocabulary, tokenize
 from gan_zoo.utils.progress import progress_bar
 
 # data: the decoded image itself (uint8 [H, W, 3]), for sources without image files
@@ -143,17 +143,18 @@ def read_items(items, image_size, strict=False, verbose=True, total=None, worker
 
 
 def _decode(item, image_size):
-    """(item, its non-blank captions, its image or the error that keeps it out): one worker's
-    job. An item without captions is not decoded."""
+    """(item, its captions that have words, its image or the error that keeps it out): one
+    worker's job. Lines without a word are dropped, as AttnGAN's caption loader drops them; an
+    item without captions is not decoded."""
     from PIL import Image
 
     # Pillow reports broken files as OSError (truncated, unidentified), SyntaxError (broken
     # PNG chunks) or ValueError, and oversized ones as DecompressionBombError.
     unreadable = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
-    text = [c.strip() for c in item.captions if c.strip()]
+    text = [c.strip() for c in item.captions if tokenize(c)]
     try:
         if not text:
-            raise ValueError(f"{item.path} has no caption (empty caption file)")
+            raise ValueError(f"{item.path} has no caption with a word (empty caption file)")
         if item.data is None:
             return item, text, read_image(item.path, image_size, item.box)
         return item, text, fit_image(Image.fromarray(item.data), image_size, item.box)

@@ -57,10 +57,6 @@ _SPLIT_STREAMS = {"train": 0, "test": 1, "holdout": 2}
 _SUPERSAMPLE = 4
 
 
-def _combination_key(values):
-    return tuple(sorted(values.items()))
-
-
 def _normalise_holdout(holdout):
     """Validates attribute combinations such as {"shape": "triangle", "colour": "red"}."""
     combos = []

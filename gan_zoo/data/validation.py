@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def check_images(images, image_size=None):
+def check_images(images):
     """Validates an image batch and returns it as uint8 [N, S, S, 3] or float32 in [-1, 1].
 
     Accepts uint8 in [0, 255] or floats in [-1, 1]; anything else is an error that says what
@@ -18,9 +18,6 @@ def check_images(images, image_size=None):
                          f"{images.shape[-1]} in shape {images.shape}")
     if images.shape[1] != images.shape[2]:
         raise ValueError(f"Images must be square; got {images.shape[1]}x{images.shape[2]}")
-    if image_size is not None and images.shape[1] != image_size:
-        raise ValueError(f"Images must be {image_size}x{image_size}; got "
-                         f"{images.shape[1]}x{images.shape[2]}")
     if len(images) == 0:
         raise ValueError("No images were given.")
     if images.dtype == np.uint8:
