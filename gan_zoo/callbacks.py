@@ -191,6 +191,8 @@ class Checkpoint(keras.callbacks.Callback):
     swaps `state.json` to point at it, then deletes the previous file: a run killed at any
     moment leaves a complete checkpoint of the last finished epoch. `model.fit` calls
     `restore` for a Checkpoint in its callbacks, so training continues where it stopped.
+    `state.json` also keeps every epoch's logs (`history()`), so a resumed run's history is
+    whole; put the Checkpoint after callbacks that add to the logs (`QualityMonitor`).
     """
 
     def __init__(self, directory):
@@ -220,14 +222,22 @@ class Checkpoint(keras.callbacks.Callback):
         print(f"Resuming from {path}: {epoch} epoch(s) done.")
         return epoch
 
+    def history(self):
+        """{log name: one value per epoch} over every epoch of the run, resumed parts included."""
+        if not os.path.exists(self.state_path):
+            return {}
+        with open(self.state_path) as f:
+            return json.load(f).get("history", {})
+
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.directory, exist_ok=True)
         previous, _ = self.latest()
         name = f"epoch_{epoch + 1:03d}.keras"
         save_model_atomically(self.model, os.path.join(self.directory, name))
-        state = {"epoch": epoch + 1, "checkpoint": name,
-                 "logs": {k: float(ops.convert_to_numpy(v)) for k, v in (logs or {}).items()}}
-        write_json_atomically(state, self.state_path)
+        history = self.history()
+        for key, value in (logs or {}).items():
+            history.setdefault(key, []).append(float(ops.convert_to_numpy(value)))
+        write_json_atomically({"epoch": epoch + 1, "checkpoint": name, "history": history}, self.state_path)
         if previous and os.path.basename(previous) != name and os.path.exists(previous):
             os.remove(previous)
 

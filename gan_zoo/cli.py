@@ -25,8 +25,11 @@ def _train(args):
 
     from gan_zoo import callbacks
     from gan_zoo.data import make_dataset
-    from gan_zoo.utils.files import write_json_atomically
+    from gan_zoo.utils.files import save_model_atomically, write_json_atomically
 
+    if args.model == "damsm" and (args.preset or args.set):
+        raise SystemExit("--preset and --set are GAN options; a DAMSM takes --image-encoder "
+                         "(small or inception_v3) and --inception-weights.")
     args = _open_run(args)
     out = args.out
     keras.utils.set_random_seed(args.seed)
@@ -38,31 +41,29 @@ def _train(args):
         image_size = model.image_size
     else:
         image_size = args.image_size or (4 * base.image_size if args.model == "stackgan" and base else 64)
-    images, captions, labels = _training_data(args, image_size, fixed)
+    images, captions, labels = _dataset(args, "train", image_size, fixed, args.num_images)
     vocab = _vocabulary(args, base, captions)
     model = model or _new_model(args, base, vocab, image_size)
     model.compile()
     prompts = SAMPLE_CAPTIONS if args.data == "shapes" else [c[0] for c in captions[:6]]
-    history = model.fit(make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed,
-                                     labels=labels), epochs=args.epochs,
-                        callbacks=[callbacks.Checkpoint(os.path.join(out, "checkpoints")),
-                                   *_run_callbacks(args, images, captions, prompts, fixed)])
-    model.save(os.path.join(out, "model.keras"))
-    metrics_path = os.path.join(out, "metrics.json")
-    metrics = {"history": {}}
-    if args.resume and os.path.exists(metrics_path):
-        with open(metrics_path) as f:
-            metrics["history"] = json.load(f)["history"]
-    for name, values in history.history.items():
-        metrics["history"].setdefault(name, []).extend(float(x) for x in values)
+    checkpoint = callbacks.Checkpoint(os.path.join(out, "checkpoints"))  # last: it keeps every log
+    model.fit(make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed, labels=labels),
+              epochs=args.epochs, callbacks=[*_run_callbacks(args, images, captions, prompts, fixed), checkpoint])
+    save_model_atomically(model, os.path.join(out, "model.keras"))
+    metrics = {"history": checkpoint.history()}  # every epoch, also of a run resumed after a kill
     written = ["model.keras", "losses.png", "metrics.json"] + _final_measures(args, model, prompts, fixed,
                                                                               image_size, metrics)
-    write_json_atomically(metrics, metrics_path)
+    write_json_atomically(metrics, os.path.join(out, "metrics.json"))
     print("Wrote " + ", ".join(f"{out}/{name}" for name in written))
 
 
+# What a resumed run takes from the command line rather than from its saved run.json.
+RESUME_FROM_COMMAND_LINE = ("out", "epochs")
+
+
 def _open_run(args):
-    """Refuses to overwrite a run without --resume; with it, takes the run's saved options."""
+    """Refuses to overwrite a run without --resume; with it, takes the run's saved options
+    (all but --out and --epochs) and names any given option that differs from them."""
     from gan_zoo.callbacks import Checkpoint
 
     run_path = os.path.join(args.out, "run.json")
@@ -71,8 +72,13 @@ def _open_run(args):
                          "choose another --out (nothing is overwritten).")
     if args.resume and os.path.exists(run_path):
         with open(run_path) as f:
-            saved = json.load(f)
-        saved["epochs"] = args.epochs
+            saved = {k: v for k, v in json.load(f).items() if k not in RESUME_FROM_COMMAND_LINE}
+        defaults = vars(build_parser().parse_args(["train"]))
+        ignored = [f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                   if k in saved and k in defaults and v not in (saved[k], defaults[k])]
+        if ignored:
+            print(f"Resuming {args.out} with the options it was started with; ignoring "
+                  + ", ".join(ignored) + f" (see {run_path}).")
         args = argparse.Namespace(**{**vars(args), **saved, "resume": True})
     os.makedirs(args.out, exist_ok=True)
     with open(run_path, "w") as f:
@@ -162,13 +168,14 @@ def _final_measures(args, model, prompts, fixed, image_size, metrics):
     return written + ["quality.png"]
 
 
-def _training_data(args, image_size, fixed):
-    """(images, captions, labels) of --data: shapes or DATASET:PATH (see DATASETS)."""
+def _dataset(args, split, image_size, fixed, num_shapes):
+    """(images, captions, labels) of a split of --data: shapes (`num_shapes` of them) or
+    DATASET:PATH (see DATASETS); a folder has no splits and is read whole."""
     from gan_zoo import data
 
     kind, _, path = args.data.partition(":")
     if kind == "shapes":
-        images, captions, _ = data.shapes.load("train", args.num_images, image_size, seed=args.seed,
+        images, captions, _ = data.shapes.load(split, num_shapes, image_size, seed=args.seed,
                                                fixed=fixed, verbose=True)
         return images, captions, None
     if kind not in DATASETS or not path:
@@ -179,7 +186,7 @@ def _training_data(args, image_size, fixed):
         source = {"manifest" if os.path.isfile(path) else "root": path}
         loaded = loader(**source, image_size=image_size, cache=args.cache)
     else:
-        loaded = loader(path, "train", image_size, cache=args.cache)
+        loaded = loader(path, split, image_size, cache=args.cache)
     print(f"Loaded {loaded.summary()} from {path}")
     return loaded.images, loaded.captions, loaded.labels
 
@@ -237,14 +244,16 @@ def _generate(args):
 
 def _evaluate(args):
     from gan_zoo import metrics
-    from gan_zoo.data import shapes
     from gan_zoo.utils.files import write_json_atomically, write_text_atomically
 
     model = _load_model(args.checkpoint)
     damsm = _load_model(args.damsm) if args.damsm else None
-    if args.data != "shapes":
-        raise SystemExit("evaluate supports --data shapes so far (real datasets: issue #8).")
-    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    on_shapes = args.data == "shapes"
+    metrics_asked = args.metrics or ("fid,kid,alignment,diversity" if on_shapes else "fid,kid")
+    names = [m.strip() for m in metrics_asked.split(",") if m.strip()]
+    if not on_shapes and {"alignment", "diversity"} & set(names):
+        raise SystemExit("alignment and diversity read images back with the shapes oracle: they "
+                         "need --data shapes (on other data: fid, kid, is, r_precision).")
     if args.features == "pytorch-fid":
         from gan_zoo.convert import fid_inception_from_pytorch_fid
         if not args.inception_weights:
@@ -256,8 +265,7 @@ def _evaluate(args):
     else:
         extractor = metrics.pixels()
     fixed = _parse_fixed(args.fix)
-    images, captions, _ = shapes.load("test", num_images=args.num_samples, image_size=model.image_size,
-                                      seed=args.seed, fixed=fixed, verbose=True)
+    images, captions, _ = _dataset(args, "test", model.image_size, fixed, args.num_samples)
     report = metrics.evaluate(model, {"images": images, "captions": captions}, metrics=names,
                               num_samples=args.num_samples, feature_extractor=extractor,
                               seed=args.seed, shapes_options={"fixed": fixed}, damsm=damsm)
@@ -398,11 +406,16 @@ def build_parser():
 
     evaluate = sub.add_parser("evaluate", help="FID, KID, IS, caption alignment, coverage, diversity")
     evaluate.add_argument("--checkpoint", required=True, help=".keras file or run directory")
-    evaluate.add_argument("--data", default="shapes")
+    evaluate.add_argument("--data", default="shapes",
+                          help="the real images compared with: shapes, or the test split of " + ", ".join(
+                              f"{k}:PATH" for k in DATASETS) + " (folder: every image in it)")
+    evaluate.add_argument("--cache", help="a .npz file keeping the decoded test split for the next run")
     evaluate.add_argument("--fix", action="append", metavar="ATTR=VALUE",
                           help="shapes: attributes held fixed in training (as in train --fix)")
-    evaluate.add_argument("--metrics", default="fid,kid,alignment,diversity",
-                          help="comma-separated: fid, kid, is, r_precision, alignment, diversity")
+    evaluate.add_argument("--metrics",
+                          help="comma-separated: fid, kid, is, r_precision, alignment, diversity (the "
+                               "last two on shapes); default fid,kid,alignment,diversity on shapes, "
+                               "else fid,kid")
     evaluate.add_argument("--features", choices=("pixels", "inception", "pytorch-fid"), default="pixels",
                           help="feature space of FID/KID/IS/diversity; inception (keras.applications "
                                "weights) and pytorch-fid (the papers' network) need --inception-weights")

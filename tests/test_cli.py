@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -37,19 +38,25 @@ def test_train_writes_checkpoints_grids_plots_and_metrics(run_dir):
 
 
 @pytest.mark.once
-def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, capsys):
+def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, tmp_path, capsys):
     with pytest.raises(SystemExit, match="--resume"):
         cli.main(["train", *TINY, "--epochs", "2", "--out", str(run_dir)])
-    assert cli.main(["train", *TINY, "--epochs", "2", "--resume", "--out", str(run_dir)]) == 0
-    assert "Resuming" in capsys.readouterr().out
-    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
-    assert state["epoch"] == 2
-    assert sorted(os.listdir(run_dir / "checkpoints")) == ["epoch_002.keras", "state.json"]
-    assert (run_dir / "samples" / "samples_epoch_002.png").exists()
-    assert json.loads((run_dir / "losses.json").read_text())["step"] == [2, 4]  # the plot continues
-    quality = json.loads((run_dir / "quality.json").read_text())  # the monitor's curves
+    run = tmp_path / "copy"  # a copied run resumes in its new folder
+    shutil.copytree(run_dir, run)
+    os.remove(run / "metrics.json")  # as if the run had been killed before its end
+    assert cli.main(["train", *TINY, "--batch-size", "16", "--epochs", "2", "--resume", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "Resuming" in out and "ignoring --batch-size 16" in out  # it keeps the run's options
+    assert json.loads((run_dir / "checkpoints" / "state.json").read_text())["epoch"] == 1
+    assert json.loads((run / "checkpoints" / "state.json").read_text())["epoch"] == 2
+    assert sorted(os.listdir(run / "checkpoints")) == ["epoch_002.keras", "state.json"]
+    assert (run / "samples" / "samples_epoch_002.png").exists()
+    assert json.loads((run / "losses.json").read_text())["step"] == [2, 4]  # the plot continues, batch 32
+    quality = json.loads((run / "quality.json").read_text())  # the monitor's curves
     assert quality["epoch"] == [1, 2] and set(quality) >= {"fid", "alignment", "diversity"}
-    assert (run_dir / "quality.png").exists()
+    assert (run / "quality.png").exists()
+    history = json.loads((run / "metrics.json").read_text())["history"]  # both epochs, the killed one's too
+    assert len(history["d_loss"]) == 2 and history["alignment"] == quality["alignment"]
 
 
 @pytest.mark.once
@@ -125,6 +132,8 @@ def test_damsm_then_attngan_with_attention_maps(tmp_path):
     assert 0.0 <= r_precision["mean"] <= 1.0 and r_precision["num_samples"] == 100
     with pytest.raises(SystemExit, match="--damsm"):
         cli.main(["train", "--model", "attngan", *small, "--out", str(tmp_path / "nodamsm")])
+    with pytest.raises(SystemExit, match="--preset and --set are GAN options"):
+        cli.main(["train", "--model", "damsm", "--preset", "small", *small, "--out", str(tmp_path / "d2")])
     run = tmp_path / "attngan"
     assert cli.main(["train", "--model", "attngan", "--damsm", str(damsm_dir), "--preset", "small", *small,
                      "--eval-samples", "24", "--out", str(run)]) == 0
@@ -158,5 +167,12 @@ def test_train_on_a_folder_of_captioned_images(tmp_path):
     assert (run / "samples.png").exists() and (run / "model.keras").exists()
     assert len(np.load(cache)["images"]) == 8
     assert not (run / "quality.png").exists()  # the shapes oracle has nothing to read here
+    report = tmp_path / "report.json"  # measured against the folder's images
+    assert cli.main(["evaluate", "--checkpoint", str(run), "--data", f"folder:{root}", "--num-samples", "16",
+                     "--out", str(report)]) == 0
+    result = json.loads(report.read_text())
+    assert result["fid"] > 0 and np.isfinite(result["kid"]) and "alignment" not in result
+    with pytest.raises(SystemExit, match="need --data shapes"):
+        cli.main(["evaluate", "--checkpoint", str(run), "--data", f"folder:{root}", "--metrics", "fid,alignment"])
     with pytest.raises(SystemExit, match="folder:PATH"):
         cli.main(["train", "--data", "imagenet", "--out", str(tmp_path / "x")])

@@ -21,7 +21,7 @@ def atomic_file(path, mode="w"):
     except BaseException:
         os.remove(temporary)
         raise
-    os.replace(temporary, path)
+    _rename_durably(temporary, path)
 
 
 def write_text_atomically(text, path):
@@ -42,14 +42,31 @@ def _plain(value):
 
 
 def save_model_atomically(model, path):
-    """`model.save(path)` through a temporary `.keras` file beside it, renamed into place."""
+    """`model.save(path)` through a temporary `.keras` file beside it, fsynced and renamed
+    into place."""
     directory, name = os.path.split(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temporary = os.path.join(directory, f"partial_{os.getpid()}_{name}")
     try:
         model.save(temporary)
+        with open(temporary, "rb") as f:
+            os.fsync(f.fileno())
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+    _rename_durably(temporary, path)
+
+
+def _rename_durably(temporary, path):
+    """Renames a written, fsynced file over `path`, then fsyncs the folder so that the rename
+    itself survives a power failure (where the platform can open folders)."""
     os.replace(temporary, path)
+    try:
+        folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
