@@ -60,7 +60,7 @@ def test_every_stage_and_attention_map(small):
     np.testing.assert_array_equal(images, stages[32][:1])
 
 
-def test_damsm_stays_frozen_while_the_gan_trains(small, damsm):
+def test_damsm_stays_frozen_while_the_gan_trains(small, damsm, shapes32):
     model, history, frozen, generator = small
     assert set(history.history) == set(model.loss_names)
     assert all(np.isfinite(v[-1]) for v in history.history.values())
@@ -69,6 +69,9 @@ def test_damsm_stays_frozen_while_the_gan_trains(small, damsm):
     moved = [not np.array_equal(b, keras.ops.convert_to_numpy(v))
              for b, v in zip(generator, model.generator.trainable_variables)]
     assert all(moved)
+    damsm.compile()
+    with pytest.raises(ValueError, match="DAMSM has nothing to train"):  # shared, frozen in place
+        damsm.fit(make_dataset(*shapes32[:2], shapes32[3], batch_size=32), epochs=1, verbose=0)
 
 
 def test_keras_round_trip_gives_identical_images_and_attention(small, tmp_path):

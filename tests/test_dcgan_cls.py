@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_dcgan, trainable_count
-from gan_zoo import DCGANCLS, Vocabulary, callbacks
+from gan_zoo import DCGANCLS, TextEncoder, Vocabulary, callbacks
 from gan_zoo.data import make_dataset
 
 pytestmark = pytest.mark.xdist_group("dcgan_cls")  # module fixtures: one worker runs the file
@@ -124,6 +124,17 @@ def test_keras_file_round_trip_generates_the_same_images(trained, tmp_path):
     assert again.jit_compile is model.jit_compile
 
 
+def test_a_text_encoder_of_other_widths_survives_save_and_reload(shapes32, tmp_path):
+    *_, vocab = shapes32
+    model = tiny_dcgan(vocab, text_encoder=TextEncoder(len(vocab), embedding_dim=24, hidden_dim=12))
+    assert model.condition_dim == 24
+    model.save(tmp_path / "narrow.keras")
+    again = keras.models.load_model(tmp_path / "narrow.keras")
+    assert (again.text_encoder.embedding_dim, again.text_encoder.hidden_dim) == (24, 12)
+    prompts = ["a small red circle on the left", "a big blue square at the top"]
+    assert np.array_equal(model.generate(prompts, seed=7), again.generate(prompts, seed=7))
+
+
 def test_resumed_run_ends_with_the_same_weights(shapes32, tmp_path):
     """Two epochs straight, against one epoch, a fresh process-like restart, and one more."""
     images, captions, _, vocab = shapes32
@@ -157,6 +168,13 @@ def test_learning_rate_halves_on_the_authors_schedule(shapes32):
     model.fit(ds, epochs=4, verbose=0, callbacks=[record])
     np.testing.assert_allclose([g for g, _ in seen], [2e-4, 1e-4, 1e-4, 5e-5])
     np.testing.assert_allclose([d for _, d in seen], [2e-4, 1e-4, 1e-4, 5e-5])
+    # optimizers with schedules of their own keep them: the authors' decay is not added
+    decay = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=1, decay_rate=0.5)
+    model.compile(g_optimizer=keras.optimizers.Adam(decay), d_optimizer=keras.optimizers.Adam(1e-4))
+    with pytest.warns(UserWarning, match="own LearningRateSchedule"):
+        model.fit(ds, epochs=2, verbose=0)
+    assert float(model.d_optimizer.learning_rate) == pytest.approx(1e-4)
+    assert float(model.g_optimizer.learning_rate) == pytest.approx(1e-3 * 0.5 ** 2)
 
 
 def test_bad_inputs_get_clear_errors(shapes32):
@@ -182,6 +200,14 @@ def test_bad_inputs_get_clear_errors(shapes32):
         DCGANCLS(vocabulary=vocab, embedding_dim=1024)
     with pytest.raises(RuntimeError, match="compile"):
         tiny_dcgan(vocab).fit(make_dataset(images, captions, vocab, batch_size=32), verbose=0)
+    with pytest.raises(ValueError, match=r"max_length=18"):  # tokens padded for another model
+        model.fit(make_dataset(images, captions, vocab, batch_size=32, max_length=10), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="No captions"):
+        model.generate([])
+    with pytest.raises(ValueError, match="num_per_caption"):
+        model.generate(["a red circle"], num_per_caption=0)
+    with pytest.raises(ValueError, match="steps >= 2"):
+        model.interpolate("a red circle", "a blue square", steps=1)
 
 
 def test_precomputed_embeddings_condition_the_model(tmp_path):

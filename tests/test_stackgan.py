@@ -85,6 +85,8 @@ def test_stage1_stays_frozen_while_stage2_trains(stages, shapes32):
     changed = [not np.array_equal(b, keras.ops.convert_to_numpy(v))
                for b, v in zip(trained, stage2.generator.trainable_variables)]
     assert all(changed)
+    with pytest.raises(ValueError, match="nothing to train in its generator"):  # shared, frozen in place
+        stage1.fit(make_dataset(images, captions, vocab, batch_size=32), epochs=1, verbose=0)
 
 
 def test_keras_round_trip_of_both_stages(stages, tmp_path):
@@ -127,6 +129,9 @@ def test_presets_and_schedule():
     coco = StackGAN(vocabulary=vocab, preset="coco", image_size=64)
     assert (coco.gf, coco.df, coco.r_num) == (192, 96, 2)
     assert StackGAN(stage=2, stage1=StackGAN(vocabulary=vocab, preset="small")).lr_decay_every == 100
+    small = StackGAN(vocabulary=vocab, preset="small", image_size=16)
+    assert StackGAN(stage=2, stage1=small, r_num=0).r_num == 0  # an override of 0 is kept
+    assert StackGAN(stage=2, stage1=small).gf == 64  # the small preset's Stage-II width
 
 
 def test_bad_inputs_are_named(stages):

@@ -14,7 +14,7 @@ from keras import layers, ops
 from gan_zoo import losses
 from gan_zoo.layers import (ResidualBlock, WordAttention, activation, batch_norm, condition_on_text,
                             conv_initializer, to_image, up_block)
-from gan_zoo.models.base import TextToImageGAN, deserialize_entry
+from gan_zoo.models.base import TextToImageGAN, deserialize_entry, preset_settings
 from gan_zoo.models.damsm import load_damsm
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 
@@ -73,7 +73,7 @@ class AttnGAN(TextToImageGAN):
 
     Args:
         damsm: the pretrained `DAMSM` or the path of its `.keras` file. Its vocabulary,
-            caption length and text encoder are the model's; it stays frozen.
+            caption length and text encoder are the model's; it is shared and frozen in place.
         vocabulary: optional; must equal the DAMSM's.
         preset: "birds" (GF 32, DF 64, 2 residual blocks, 3 stages to 256 px, λ 5; the
             default), "coco" (GF 48, DF 96, 3 blocks, λ 50) or "small" (2 stages, 16 -> 32 px).
@@ -105,12 +105,8 @@ class AttnGAN(TextToImageGAN):
             if key in kwargs:
                 raise ValueError(f"AttnGAN takes {key} from its DAMSM, which stays frozen.")
         preset = preset or "birds"
-        if preset not in PRESETS:
-            raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-        config = dict(PRESETS[preset])
-        config.update({k: v for k, v in dict(gf=gf, df=df, r_num=r_num, stages=stages, base_size=base_size,
-                                              damsm_weight=damsm_weight, generator_ema=generator_ema).items()
-                       if v is not None})
+        config = preset_settings(PRESETS, preset, dict(gf=gf, df=df, r_num=r_num, stages=stages, base_size=base_size,
+                                                       damsm_weight=damsm_weight, generator_ema=generator_ema))
         expected = config["base_size"] * 2 ** (config["stages"] - 1)
         if image_size is not None and image_size != expected:
             raise ValueError(f"image_size {image_size} does not fit {config['stages']} stages from "
@@ -218,14 +214,9 @@ class AttnGAN(TextToImageGAN):
         mask = self.mismatch_weights(batch)
         total, parts = 0.0, {}
         for d, real, fake in zip(self.discriminators, self.real_images(batch), fakes):
-            real_features = d.encoder(self.discriminator_view(real), training=True)
-            fake_features = d.encoder(self.discriminator_view(ops.stop_gradient(fake)), training=True)
-            loss, stage_parts = losses.conditional_and_unconditional_discriminator_loss(
-                d.cond_head([real_features, sentence], training=True),
-                d.cond_head([ops.roll(real_features, 1, axis=0), sentence], training=True),
-                d.cond_head([fake_features, sentence], training=True),
-                d.uncond_head(real_features, training=True),
-                d.uncond_head(fake_features, training=True), mask, self.real_label)
+            loss, stage_parts = d.discriminator_loss(self.discriminator_view(real),
+                                                     self.discriminator_view(ops.stop_gradient(fake)),
+                                                     sentence, mask, self.real_label)
             total += loss
             for name, value in stage_parts.items():
                 parts[name] = parts.get(name, 0.0) + value / self.stages
@@ -236,9 +227,8 @@ class AttnGAN(TextToImageGAN):
         fakes, (words, sentence, mask), mu, logvar = self._fake(batch)
         parts = {"g_fake": 0.0, "g_fake_uncond": 0.0}
         for d, fake in zip(self.discriminators, fakes):
-            features = d.encoder(self.discriminator_view(fake), training=True)
-            parts["g_fake"] += losses.generator_loss(d.cond_head([features, sentence], training=True))
-            parts["g_fake_uncond"] += losses.generator_loss(d.uncond_head(features, training=True))
+            for name, value in d.generator_losses(self.discriminator_view(fake), sentence).items():
+                parts[name] += value
         regions, code = self.damsm.encode_images(fakes[-1], training=False)
         _, damsm_parts = losses.damsm_loss(regions, code, words, sentence, mask, batch.get("labels"),
                                            *self.damsm.gammas)
@@ -250,7 +240,8 @@ class AttnGAN(TextToImageGAN):
     # ----------------------------------------------------------------- saving
     def get_config(self):
         config = super().get_config()
-        for key in ("vocabulary", "embedding_dim", "image_size", "max_length", "train_text_encoder"):
+        for key in ("vocabulary", "embedding_dim", "image_size", "max_length", "train_text_encoder",
+                    "text_encoder"):
             config.pop(key)  # they come from the DAMSM and the preset
         config.update(damsm=keras.saving.serialize_keras_object(self.damsm), preset=self.preset,
                       gf=self.gf, df=self.df, r_num=self.r_num, stages=self.stages,

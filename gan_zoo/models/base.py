@@ -5,6 +5,8 @@ then the generator update), `generate`, `interpolate`, configs for `.keras` file
 input checks. Subclasses say only what differs: their networks and their two losses.
 """
 
+import warnings
+
 import numpy as np
 
 import keras
@@ -14,6 +16,12 @@ from gan_zoo import losses, stabilizers, training
 from gan_zoo.data.validation import to_uint8
 from gan_zoo.text import TextEncoder, Vocabulary
 from gan_zoo.training.optimizers import PlayerOptimizers
+
+
+def follows_own_schedule(optimizer):
+    """Whether an optimizer (or the one a LossScaleOptimizer wraps) has a LearningRateSchedule."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return isinstance(getattr(inner, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule)
 
 
 def reject_raw_strings(batch):
@@ -28,30 +36,48 @@ def reject_raw_strings(batch):
 
 class CaptionedImageModel(keras.Model):
     """What the zoo's trainable models share, GANs and DAMSM alike: `fit` on make_dataset's
-    batches (vocabulary check, resume, the authors' lr schedule) and exact seed-state saving.
-    Subclasses set `vocabulary`, `scheduled_optimizers` and `base_learning_rates`."""
+    batches (vocabulary check, resume, the authors' lr schedule), two optimizers saved with the
+    model, and exact seed-state saving. Subclasses set `vocabulary` and `optimizer_names`, and
+    call `remember_learning_rates` when they compile."""
+
+    optimizer_names = ()  # compile's two optimizer arguments, in `base_learning_rates` order
 
     def fit(self, x=None, *args, callbacks=None, initial_epoch=0, **kwargs):
         """keras.Model.fit, plus: the dataset's vocabulary is checked against the model's, the
-        authors' learning-rate schedule is added, and a `Checkpoint` callback resumes."""
+        authors' learning-rate schedule is added (unless an optimizer follows a schedule of
+        its own), and a `Checkpoint` callback resumes."""
         from gan_zoo.callbacks import Checkpoint, LearningRateDecay
 
         if getattr(self, "optimizer", None) is None:
             raise RuntimeError(f"Call {type(self).__name__}.compile() before fit().")
+        frozen = [name for name, variables in self.trained_parts().items() if not variables]
+        if frozen:
+            raise ValueError(
+                f"This {type(self).__name__} has nothing to train in its {' and '.join(frozen)}: a "
+                "Stage-II StackGAN freezes its Stage-I's generator and an AttnGAN its DAMSM, in "
+                "place, as they share them; set `.trainable = True` on it to train it again.")
         data_vocabulary = getattr(x, "vocabulary", None)
         if data_vocabulary is not None and self.vocabulary is not None and data_vocabulary != self.vocabulary:
             raise ValueError(
                 f"The dataset was encoded with a different vocabulary ({len(data_vocabulary)} "
                 f"entries) than the model's ({len(self.vocabulary)}): build it with "
                 "make_dataset(..., vocabulary=model.vocabulary).")
-        reject_raw_strings(getattr(x, "element_spec", x))  # before JAX's jit sees them
+        first = getattr(x, "element_spec", None)  # tf.data's, else a PyDataset's first batch
+        if first is None and isinstance(x, keras.utils.PyDataset) and len(x):
+            first = x[0]
+        if first is not None:  # before Keras starts: its JAX trainer leaves a model unusable when
+            self.check_batch(first)  # its step fails after it has moved the variables out
         callbacks = list(callbacks or [])
         for callback in callbacks:
             if isinstance(callback, Checkpoint):
                 initial_epoch = max(initial_epoch, callback.restore(self))
         schedule = self.learning_rate_schedule()
         if schedule is not None and not any(isinstance(c, LearningRateDecay) for c in callbacks):
-            callbacks.append(schedule)
+            if any(follows_own_schedule(o) for o in self.scheduled_optimizers):
+                warnings.warn("An optimizer follows its own LearningRateSchedule, so the authors' "
+                              "learning-rate decay is not added.", stacklevel=2)
+            else:
+                callbacks.append(schedule)
         if hasattr(x, "set_epoch"):
             x.set_epoch(initial_epoch)
         kwargs.setdefault("shuffle", False)  # make_dataset's pipelines shuffle themselves
@@ -60,6 +86,37 @@ class CaptionedImageModel(keras.Model):
     def learning_rate_schedule(self):
         """The authors' learning-rate decay as a `LearningRateDecay` callback, or None."""
         return None
+
+    def check_token_width(self, tokens):
+        """Token ids must be [batch, max_length], as make_dataset pads them for this model."""
+        if tuple(tokens.shape)[1:] != (self.max_length,):
+            raise ValueError(f"tokens must be [batch, {self.max_length}]; got {tuple(tokens.shape)}. "
+                             f"Use make_dataset(..., max_length={self.max_length}).")
+
+    def trained_parts(self):
+        """{name: trainable variables} of the parts `fit` must be able to train."""
+        return {"networks": self.trainable_variables}
+
+    @property
+    def scheduled_optimizers(self):
+        """The optimizers `LearningRateDecay` steers, in the order of `base_learning_rates`."""
+        return tuple(getattr(self, name) for name in self.optimizer_names)
+
+    def remember_learning_rates(self):
+        """Keeps the optimizers' starting rates, which `LearningRateDecay` scales."""
+        self.base_learning_rates = tuple(float(ops.convert_to_numpy(o.learning_rate))
+                                         for o in self.scheduled_optimizers)
+
+    def get_compile_config(self):
+        if getattr(self, "optimizer", None) is None:
+            return None
+        config = {name: keras.saving.serialize_keras_object(getattr(self, name)) for name in self.optimizer_names}
+        return dict(config, jit_compile=self.jit_compile, base_learning_rates=list(self.base_learning_rates))
+
+    def compile_from_config(self, config):
+        self.compile(**{name: keras.saving.deserialize_keras_object(config[name]) for name in self.optimizer_names},
+                     jit_compile=config["jit_compile"])
+        self.base_learning_rates = tuple(config["base_learning_rates"])
 
     @property
     def logged_names(self):
@@ -118,10 +175,13 @@ class TextToImageGAN(CaptionedImageModel):
         lr_decay_every, lr_decay_factor: multiply both learning rates by the factor every
             that many epochs (0 = never), as the authors' training scripts do.
         text_encoder: an existing `TextEncoder` to use (shared with another model) instead of
-            a new one.
+            a new one, or a dict of a new one's settings (embedding_dim, hidden_dim, dropout,
+            seed), as `get_config` saves them.
         train_text_encoder: False keeps the encoder frozen and runs it with training=False,
             as for a pretrained encoder or one shared with an already trained model.
-        seed: seeds the model's noise, so training is reproducible.
+        seed: seeds the noise drawn in training and the text encoder's dropout. Initial
+            weights follow Keras's global seed: call `keras.utils.set_random_seed` before
+            building for identical ones (`gan-zoo train --seed` does).
         label_smoothing: one-sided label smoothing, D's real target 1 - it (0 = off, as in
             the papers; 0.1 is the usual choice). See `gan_zoo.stabilizers`.
         instance_noise: σ of Gaussian noise on every image D sees, annealed linearly to 0 over
@@ -129,6 +189,7 @@ class TextToImageGAN(CaptionedImageModel):
     """
 
     loss_names = ("d_loss", "g_loss")
+    optimizer_names = ("g_optimizer", "d_optimizer")
     lr_decay_offset = 1  # see callbacks.LearningRateDecay
 
     def __init__(self, vocabulary=None, embedding_dim=None, image_size=64, noise_dim=100,
@@ -154,8 +215,9 @@ class TextToImageGAN(CaptionedImageModel):
         self.instance_noise, self.instance_noise_steps = instance_noise, instance_noise_steps
         self.train_text_encoder = train_text_encoder
         if vocabulary is not None and text_encoder is None:
-            text_encoder = TextEncoder(len(vocabulary), seed=None if seed is None else seed + 1,
-                                       name="text_encoder")
+            text_encoder = {"seed": None if seed is None else seed + 1}
+        if vocabulary is not None and isinstance(text_encoder, dict):
+            text_encoder = TextEncoder(len(vocabulary), name="text_encoder", **text_encoder)
         if text_encoder is not None and not text_encoder.built:
             text_encoder.build((None, max_length))
         if text_encoder is not None and (vocabulary is None or text_encoder.vocabulary_size != len(vocabulary)):
@@ -237,6 +299,9 @@ class TextToImageGAN(CaptionedImageModel):
     def generator_variables(self):
         return self.generator.trainable_variables
 
+    def trained_parts(self):
+        return {"generator": self.generator_variables, "discriminator": self.discriminator_variables}
+
     @property
     def discriminator_variables(self):
         """D's variables, plus the text encoder's when it trains: the matching-aware D loss does."""
@@ -271,8 +336,7 @@ class TextToImageGAN(CaptionedImageModel):
                         jit_compile=jit_compile, **kwargs)
         # Build now, generator first, so both optimizers' slots exist in a fixed order.
         self.optimizer.build(self.generator_variables + self.discriminator_variables)
-        self.base_learning_rates = (float(ops.convert_to_numpy(g_optimizer.learning_rate)),
-                                    float(ops.convert_to_numpy(d_optimizer.learning_rate)))
+        self.remember_learning_rates()
 
     @property
     def g_optimizer(self):
@@ -282,35 +346,12 @@ class TextToImageGAN(CaptionedImageModel):
     def d_optimizer(self):
         return self._players.d_optimizer if self._players else None
 
-    @property
-    def scheduled_optimizers(self):
-        """The optimizers `LearningRateDecay` steers, in the order of `base_learning_rates`."""
-        return (self.g_optimizer, self.d_optimizer)
-
     def learning_rate_schedule(self):
         from gan_zoo.callbacks import LearningRateDecay
 
         if not self.lr_decay_every:
             return None
         return LearningRateDecay(self.lr_decay_every, self.lr_decay_factor, self.lr_decay_offset)
-
-    def get_compile_config(self):
-        if self._players is None:
-            return None
-        return {
-            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
-            "jit_compile": self.jit_compile,
-            "base_learning_rates": list(self.base_learning_rates),
-        }
-
-    def compile_from_config(self, config):
-        self.compile(
-            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
-            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
-            jit_compile=config["jit_compile"],
-        )
-        self.base_learning_rates = tuple(config["base_learning_rates"])
 
     def discriminator_loss(self, batch):
         """Returns (loss, dict of named parts). Subclasses implement it with keras.ops."""
@@ -357,6 +398,11 @@ class TextToImageGAN(CaptionedImageModel):
         if needed not in data:
             raise ValueError(f"This model is conditioned on {needed!r}, which the batch lacks "
                              f"(it has {sorted(data)}).")
+        if needed == "tokens":
+            self.check_token_width(data["tokens"])
+        elif tuple(data["embeddings"].shape)[1:] != (self.embedding_dim,):
+            raise ValueError(f"This model takes embeddings [batch, {self.embedding_dim}]; the batch has "
+                             f"{tuple(data['embeddings'].shape)}.")
         return data
 
     # ----------------------------------------------------------------- generation
@@ -394,6 +440,8 @@ class TextToImageGAN(CaptionedImageModel):
     def interpolate(self, caption_a, caption_b, steps=8, seed=0):
         """GAN-INT: images along the line between two captions' conditions, one fixed z (word
         masks, where a model has them, are joined)."""
+        if steps < 2:
+            raise ValueError(f"interpolate needs steps >= 2 (the two captions' ends); got {steps}.")
         ends = self.encode_captions([caption_a, caption_b])
         t = np.linspace(0.0, 1.0, steps, dtype="float32")
 
@@ -412,6 +460,10 @@ class TextToImageGAN(CaptionedImageModel):
         """(latent noise, conditions) for `generate`, each caption's row repeated k times."""
         if (captions is None) == (embeddings is None):
             raise ValueError("Pass captions or embeddings= (one of them).")
+        if len(captions if embeddings is None else embeddings) == 0:
+            raise ValueError("No captions were given: pass at least one.")
+        if num_per_caption < 1:
+            raise ValueError(f"num_per_caption must be at least 1; got {num_per_caption}.")
         condition = (self.encode_embeddings(embeddings) if embeddings is not None
                      else self.encode_captions(captions))
         condition = keras.tree.map_structure(lambda a: np.repeat(a, num_per_caption, axis=0), condition)
@@ -453,6 +505,8 @@ class TextToImageGAN(CaptionedImageModel):
             "lr_decay_every": self.lr_decay_every,
             "lr_decay_factor": self.lr_decay_factor,
             "train_text_encoder": self.train_text_encoder,
+            "text_encoder": None if self.text_encoder is None else {
+                key: getattr(self.text_encoder, key) for key in ("embedding_dim", "hidden_dim", "dropout", "seed")},
             "seed": self.seed,
             "label_smoothing": self.label_smoothing,
             "instance_noise": self.instance_noise,
@@ -462,6 +516,17 @@ class TextToImageGAN(CaptionedImageModel):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def preset_settings(presets, preset, given, part=None):
+    """A preset's settings (with its `part` sub-dict merged in, e.g. Stage-II's widths), then
+    each entry of `given` that is not None in their place; an unknown preset is named."""
+    if preset not in presets:
+        raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(presets)}")
+    settings = {k: v for k, v in presets[preset].items() if not isinstance(v, dict)}
+    settings.update(presets[preset].get(part, {}) if part else {})
+    settings.update({k: v for k, v in given.items() if v is not None})
+    return settings
 
 
 def deserialize_entry(config, key):

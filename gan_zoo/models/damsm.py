@@ -47,6 +47,7 @@ class DAMSM(CaptionedImageModel):
     """
 
     loss_names = ("loss", "w_loss", "s_loss")
+    optimizer_names = ("text_optimizer", "image_optimizer")
 
     def __init__(self, vocabulary, image_encoder="inception_v3", inception_weights=None, image_size=64,
                  max_length=18, inception_trunk="keras", gamma1=4.0, gamma2=5.0, gamma3=10.0, learning_rate=2e-3, beta_1=0.5,
@@ -119,30 +120,12 @@ class DAMSM(CaptionedImageModel):
             jit_compile = training.default_jit_compile()
         super().compile(optimizer=encoders, jit_compile=jit_compile, **kwargs)
         self.optimizer.build(self.trainable_variables)
-        self.base_learning_rates = tuple(float(ops.convert_to_numpy(o.learning_rate))
-                                         for o in self.scheduled_optimizers)
-
-    @property
-    def scheduled_optimizers(self):
-        return (self.text_optimizer, self.image_optimizer)
+        self.remember_learning_rates()
 
     def learning_rate_schedule(self):
         from gan_zoo.callbacks import LearningRateDecay
 
         return LearningRateDecay(1, self.lr_decay, offset=0, floor=0.1) if self.lr_decay != 1 else None
-
-    def get_compile_config(self):
-        if getattr(self, "optimizer", None) is None:
-            return None
-        return {"text_optimizer": keras.saving.serialize_keras_object(self.text_optimizer),
-                "image_optimizer": keras.saving.serialize_keras_object(self.image_optimizer),
-                "jit_compile": self.jit_compile, "base_learning_rates": list(self.base_learning_rates)}
-
-    def compile_from_config(self, config):
-        self.compile(keras.saving.deserialize_keras_object(config["text_optimizer"]),
-                     keras.saving.deserialize_keras_object(config["image_optimizer"]),
-                     jit_compile=config["jit_compile"])
-        self.base_learning_rates = tuple(config["base_learning_rates"])
 
     def train_step(self, *args):
         return training.train_step(self, self._step, *args)
@@ -162,9 +145,7 @@ class DAMSM(CaptionedImageModel):
         reject_raw_strings(data)
         if len(data["images"].shape) != 4 or data["images"].shape[-1] != 3:
             raise ValueError(f"images must be [batch, H, W, 3]; got {tuple(data['images'].shape)}")
-        if tuple(data["tokens"].shape)[1:] != (self.max_length,):
-            raise ValueError(f"tokens must be [batch, {self.max_length}]; got {tuple(data['tokens'].shape)}. "
-                             f"Use make_dataset(..., max_length={self.max_length}).")
+        self.check_token_width(data["tokens"])
         return data
 
     # ----------------------------------------------------------------- evaluation

@@ -12,7 +12,7 @@ from keras import layers, ops
 
 from gan_zoo import losses
 from gan_zoo.layers import ResidualBlock, activation, batch_norm, conv2d, conv_initializer, tile_spatially
-from gan_zoo.models.base import TextToImageGAN
+from gan_zoo.models.base import TextToImageGAN, preset_settings
 
 PRESETS = {
     "birds": {"ngf": 128, "ndf": 64, "text_dim": 128},  # the authors' CUB / Flowers widths
@@ -109,13 +109,10 @@ class DCGANCLS(TextToImageGAN):
     def __init__(self, vocabulary=None, preset="birds", variant="residual", ngf=None, ndf=None,
                  text_dim=None, wrong_weight=0.5, interp_weight=1.0, text_batch_norm=None,
                  lr_decay_every=100, **kwargs):
-        if preset not in PRESETS:
-            raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        widths = preset_settings(PRESETS, preset, dict(ngf=ngf, ndf=ndf, text_dim=text_dim))
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose from {VARIANTS}")
         super().__init__(vocabulary=vocabulary, lr_decay_every=lr_decay_every, **kwargs)
-        widths = dict(PRESETS[preset])
-        widths.update({k: v for k, v in dict(ngf=ngf, ndf=ndf, text_dim=text_dim).items() if v})
         self.preset, self.variant = preset, variant
         self.ngf, self.ndf, self.text_dim = widths["ngf"], widths["ndf"], widths["text_dim"]
         self.wrong_weight, self.interp_weight = wrong_weight, interp_weight

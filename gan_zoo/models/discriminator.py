@@ -3,8 +3,9 @@
 import math
 
 import keras
-from keras import layers
+from keras import layers, ops
 
+from gan_zoo import losses
 from gan_zoo.layers import activation, batch_norm, conv2d, tile_spatially
 
 
@@ -64,6 +65,35 @@ class ConditionalDiscriminator(keras.Model):
         if self.uncond_head is None:
             return cond
         return cond, self.uncond_head(features, training=training)
+
+    def discriminator_loss(self, real, fake, condition, wrong_mask=None, real_label=1.0):
+        """D's loss on real and generated images and their captions' condition, and its parts.
+
+        Wrong pairs are the real images' features rolled by one against the conditions, as both
+        authors' losses build them (`wrong_mask` zeroes the pairs that truly match). With an
+        unconditional head: ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u) (StackGAN
+        Stage-II, AttnGAN); without: real + ½(wrong + fake) (StackGAN Stage-I).
+        """
+        real_features = self.encoder(real, training=True)
+        fake_features = self.encoder(fake, training=True)
+        real_logits, wrong_logits, fake_logits = (
+            self.cond_head([features, condition], training=True)
+            for features in (real_features, ops.roll(real_features, 1, axis=0), fake_features))
+        if self.uncond_head is None:
+            return losses.matching_aware_discriminator_loss(real_logits, wrong_logits, fake_logits, 0.5,
+                                                            wrong_mask, real_label)
+        return losses.conditional_and_unconditional_discriminator_loss(
+            real_logits, wrong_logits, fake_logits, self.uncond_head(real_features, training=True),
+            self.uncond_head(fake_features, training=True), wrong_mask, real_label)
+
+    def generator_losses(self, fake, condition):
+        """G's terms against this D: {"g_fake"} (fool the conditional head) and, with an
+        unconditional head, {"g_fake_uncond"}."""
+        features = self.encoder(fake, training=True)
+        terms = {"g_fake": losses.generator_loss(self.cond_head([features, condition], training=True))}
+        if self.uncond_head is not None:
+            terms["g_fake_uncond"] = losses.generator_loss(self.uncond_head(features, training=True))
+        return terms
 
     def get_config(self):
         config = super().get_config()

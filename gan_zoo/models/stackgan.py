@@ -14,7 +14,7 @@ from keras import layers, ops
 from gan_zoo import losses
 from gan_zoo.layers import (ResidualBlock, batch_norm, condition_on_text, conv2d, conv_initializer,
                             tile_spatially, to_image, up_block)
-from gan_zoo.models.base import TextToImageGAN, deserialize_entry
+from gan_zoo.models.base import TextToImageGAN, deserialize_entry, preset_settings
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 
 PRESETS = {
@@ -78,7 +78,8 @@ class StackGAN(TextToImageGAN):
             authors' 1024-d char-CNN-RNN vectors). Stage-II takes both from its Stage-I.
         stage: 1 or 2.
         stage1: for stage 2, the trained Stage-I `StackGAN` or the path of its `.keras` file.
-            Its generator (frozen, run in inference mode) and text encoder (frozen) are reused.
+            Its generator (run in inference mode) and text encoder are shared and frozen in
+            place, as in Keras transfer learning: the Stage-I model itself no longer trains.
         preset: "birds" (GF 128, DF 64, c 128, 4 residual blocks; the default), "coco"
             (GF 192, DF 96, 2 residual blocks) or "small"; Stage-II defaults to its Stage-I's.
         gf, df, c_dim, r_num: override the preset.
@@ -117,17 +118,12 @@ class StackGAN(TextToImageGAN):
         elif stage1 is not None:
             raise ValueError("stage1= is only for stage=2.")
         preset = preset or "birds"
-        if preset not in PRESETS:
-            raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        widths = preset_settings(PRESETS, preset, dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num),
+                                 part="stage2" if stage == 2 else None)
         super().__init__(vocabulary=vocabulary, embedding_dim=embedding_dim,
                          image_size=image_size or 64,
                          lr_decay_every=LR_DECAY_EVERY[stage] if lr_decay_every is None else lr_decay_every,
                          **kwargs)
-        widths = dict(PRESETS[preset])
-        stage2_widths = widths.pop("stage2", {})
-        if stage == 2:
-            widths.update(stage2_widths)
-        widths.update({k: v for k, v in dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num).items() if v})
         self.stage, self.preset, self.kl_weight = stage, preset, kl_weight
         self.text_batch_norm = vocabulary is not None if text_batch_norm is None else text_batch_norm
         self.gf, self.df, self.c_dim, self.r_num = widths["gf"], widths["df"], widths["c_dim"], widths["r_num"]
@@ -189,30 +185,14 @@ class StackGAN(TextToImageGAN):
         fake_u). D is conditioned on μ; wrong pairs reuse the real images' features, as the
         authors' loss does."""
         fake, mu, _ = self._fake(batch, text_gradient=True)
-        fake = ops.stop_gradient(fake)
-        d = self.discriminator
-        real_features = d.encoder(self.discriminator_view(batch["images"]), training=True)
-        fake_features = d.encoder(self.discriminator_view(fake), training=True)
-        real = d.cond_head([real_features, mu], training=True)
-        wrong = d.cond_head([ops.roll(real_features, 1, axis=0), mu], training=True)
-        fake_logits = d.cond_head([fake_features, mu], training=True)
-        mask = self.mismatch_weights(batch)
-        if self.stage == 1:
-            return losses.matching_aware_discriminator_loss(real, wrong, fake_logits, 0.5, mask,
-                                                            self.real_label)
-        return losses.conditional_and_unconditional_discriminator_loss(
-            real, wrong, fake_logits, d.uncond_head(real_features, training=True),
-            d.uncond_head(fake_features, training=True), mask, self.real_label)
+        return self.discriminator.discriminator_loss(
+            self.discriminator_view(batch["images"]), self.discriminator_view(ops.stop_gradient(fake)), mu,
+            self.mismatch_weights(batch), self.real_label)
 
     def generator_loss(self, batch):
         """Fool D's conditional (and, in Stage-II, unconditional) head, plus kl_weight · KL."""
         fake, mu, logvar = self._fake(batch, text_gradient=False)
-        features = self.discriminator.encoder(self.discriminator_view(fake), training=True)
-        parts = {"g_fake": losses.generator_loss(
-            self.discriminator.cond_head([features, ops.stop_gradient(mu)], training=True))}
-        if self.stage == 2:
-            parts["g_fake_uncond"] = losses.generator_loss(
-                self.discriminator.uncond_head(features, training=True))
+        parts = self.discriminator.generator_losses(self.discriminator_view(fake), ops.stop_gradient(mu))
         parts["kl"] = losses.kl_divergence(mu, logvar)
         total = sum(v for k, v in parts.items() if k != "kl") + self.kl_weight * parts["kl"]
         return total, parts
@@ -222,7 +202,8 @@ class StackGAN(TextToImageGAN):
         config.update(stage=self.stage, preset=self.preset, gf=self.gf, df=self.df, c_dim=self.c_dim,
                       r_num=self.r_num, kl_weight=self.kl_weight, text_batch_norm=self.text_batch_norm)
         if self.stage == 2:
-            for key in ("vocabulary", "embedding_dim", "noise_dim", "max_length", "train_text_encoder"):
+            for key in ("vocabulary", "embedding_dim", "noise_dim", "max_length", "train_text_encoder",
+                        "text_encoder"):
                 config.pop(key)  # they come from Stage-I
             config["stage1"] = self.stage1_config
             config["start_from_stage1_conditioning"] = self.start_from_stage1_conditioning
