@@ -75,7 +75,14 @@ class LossPlot(keras.callbacks.Callback):
         if os.path.exists(self.history_path):
             with open(self.history_path) as f:
                 self.history = json.load(f)
-        self._step = self.history["step"][-1] if self.history["step"] else 0
+        self._step = 0  # the model's step, when training begins
+
+    def on_train_begin(self, logs=None):
+        """Continues at the model's step: points past it (an epoch a kill cut short before its
+        checkpoint) are dropped, as that epoch runs again."""
+        self._step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        extra = sum(step > self._step for step in self.history["step"])  # the last ones
+        self.history = {name: values[:max(0, len(values) - extra)] for name, values in self.history.items()}
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
@@ -152,6 +159,9 @@ class QualityMonitor(keras.callbacks.Callback):
         values = self.measure()
         if logs is not None:
             logs.update(values)
+        if epoch + 1 in self.history["epoch"]:  # run again after a kill cut it short: replaced
+            keep = self.history["epoch"].index(epoch + 1)
+            self.history = {name: series[:keep] for name, series in self.history.items()}
         self.history["epoch"].append(epoch + 1)
         for name, value in values.items():
             self.history.setdefault(name, []).append(float(value))

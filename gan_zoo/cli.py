@@ -47,6 +47,7 @@ def _train(args):
     model.compile()
     prompts = SAMPLE_CAPTIONS if args.data == "shapes" else [c[0] for c in captions[:6]]
     checkpoint = callbacks.Checkpoint(os.path.join(out, "checkpoints"))  # last: it keeps every log
+    _keep_earlier_history(checkpoint, os.path.join(out, "metrics.json"))
     model.fit(make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed, labels=labels),
               epochs=args.epochs, callbacks=[*_run_callbacks(args, images, captions, prompts, fixed), checkpoint])
     save_model_atomically(model, os.path.join(out, "model.keras"))
@@ -59,6 +60,21 @@ def _train(args):
 
 # What a resumed run takes from the command line rather than from its saved run.json.
 RESUME_FROM_COMMAND_LINE = ("out", "epochs")
+
+
+def _keep_earlier_history(checkpoint, metrics_path):
+    """A run checkpointed before state.json kept every epoch's logs has them in metrics.json
+    only: they move into state.json, so that the run's history stays whole."""
+    from gan_zoo.utils.files import write_json_atomically
+
+    if not (os.path.exists(checkpoint.state_path) and os.path.exists(metrics_path)):
+        return
+    with open(checkpoint.state_path) as f:
+        state = json.load(f)
+    if "history" not in state:
+        with open(metrics_path) as f:
+            state["history"] = json.load(f)["history"]
+        write_json_atomically(state, checkpoint.state_path)
 
 
 def _open_run(args):

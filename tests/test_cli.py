@@ -43,7 +43,11 @@ def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, tmp_pat
         cli.main(["train", *TINY, "--epochs", "2", "--out", str(run_dir)])
     run = tmp_path / "copy"  # a copied run resumes in its new folder
     shutil.copytree(run_dir, run)
-    os.remove(run / "metrics.json")  # as if the run had been killed before its end
+    os.remove(run / "metrics.json")  # as if the run had been killed before its end, while saving
+    for name, last in (("quality", 2), ("losses", 4)):  # epoch 2's checkpoint: its points are stale
+        record = json.loads((run / f"{name}.json").read_text())
+        record = {key: values + [last if key in ("epoch", "step") else values[-1]] for key, values in record.items()}
+        (run / f"{name}.json").write_text(json.dumps(record))
     assert cli.main(["train", *TINY, "--batch-size", "16", "--epochs", "2", "--resume", "--out", str(run)]) == 0
     out = capsys.readouterr().out
     assert "Resuming" in out and "ignoring --batch-size 16" in out  # it keeps the run's options
@@ -57,6 +61,14 @@ def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, tmp_pat
     assert (run / "quality.png").exists()
     history = json.loads((run / "metrics.json").read_text())["history"]  # both epochs, the killed one's too
     assert len(history["d_loss"]) == 2 and history["alignment"] == quality["alignment"]
+    older = tmp_path / "older"  # checkpointed before state.json kept every epoch's logs
+    shutil.copytree(run_dir, older)
+    state = json.loads((older / "checkpoints" / "state.json").read_text())
+    state["logs"] = {name: values[-1] for name, values in state.pop("history").items()}
+    (older / "checkpoints" / "state.json").write_text(json.dumps(state))
+    assert cli.main(["train", *TINY, "--epochs", "1", "--resume", "--out", str(older)]) == 0
+    assert json.loads((older / "metrics.json").read_text())["history"] == json.loads(
+        (run_dir / "metrics.json").read_text())["history"]
 
 
 @pytest.mark.once

@@ -128,6 +128,7 @@ def test_a_text_encoder_of_other_widths_survives_save_and_reload(shapes32, tmp_p
     *_, vocab = shapes32
     model = tiny_dcgan(vocab, text_encoder=TextEncoder(len(vocab), embedding_dim=24, hidden_dim=12))
     assert model.condition_dim == 24
+    assert tiny_dcgan(vocab, seed=3, text_encoder={"hidden_dim": 12}).text_encoder.seed == 4  # the model's seed + 1
     model.save(tmp_path / "narrow.keras")
     again = keras.models.load_model(tmp_path / "narrow.keras")
     assert (again.text_encoder.embedding_dim, again.text_encoder.hidden_dim) == (24, 12)
@@ -226,13 +227,15 @@ def test_precomputed_embeddings_condition_the_model(tmp_path):
 
 
 class _ListDataset(keras.utils.PyDataset):
-    """Ready-made batches, as a user with precomputed embeddings might feed them."""
+    """Ready-made batches, as a user with precomputed embeddings might feed them (with Keras 3's
+    `num_batches`, no `__len__`)."""
 
     def __init__(self, batches):
         super().__init__()
         self.batches = batches
 
-    def __len__(self):
+    @property
+    def num_batches(self):
         return len(self.batches)
 
     def __getitem__(self, i):

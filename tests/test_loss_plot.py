@@ -12,9 +12,12 @@ pytestmark = pytest.mark.once  # a matplotlib callback: the same on every backen
 
 
 def test_every_logged_term_is_kept_and_an_older_record_continues(tmp_path):
-    (tmp_path / "losses.json").write_text(json.dumps({"step": [10], "d_loss": [1.0], "g_loss": [2.0]}))
+    # step 12 was recorded in an epoch that a kill cut short: the checkpoint is at step 10
+    (tmp_path / "losses.json").write_text(json.dumps({"step": [10, 12], "d_loss": [1.0, 9.0], "g_loss": [2.0, 9.0]}))
     plot = LossPlot(str(tmp_path / "losses.png"), every=1)
-    plot.set_model(SimpleNamespace(name="stackgan", loss_names=("d_loss", "g_loss", "d_real", "kl")))
+    plot.set_model(SimpleNamespace(name="stackgan", loss_names=("d_loss", "g_loss", "d_real", "kl"),
+                                   optimizer=SimpleNamespace(iterations=10)))
+    plot.on_train_begin()
     logs = {"d_loss": 0.5, "g_loss": 1.5, "d_real": 0.25, "kl": 0.125, "learning_rate": 2e-4}
     for batch in range(2):
         plot.on_train_batch_end(batch, logs)

@@ -63,10 +63,12 @@ class CaptionedImageModel(keras.Model):
                 f"entries) than the model's ({len(self.vocabulary)}): build it with "
                 "make_dataset(..., vocabulary=model.vocabulary).")
         first = getattr(x, "element_spec", None)  # tf.data's, else a PyDataset's first batch
-        if first is None and isinstance(x, keras.utils.PyDataset) and len(x):
+        if first is None and isinstance(x, keras.utils.PyDataset) and x.num_batches != 0:
             first = x[0]
-        if first is not None:  # before Keras starts: its JAX trainer leaves a model unusable when
-            self.check_batch(first)  # its step fails after it has moved the variables out
+        # Checked before Keras starts: its JAX trainer leaves a model unusable when its step
+        # fails after it has moved the variables out. (Per-replica specs have no shapes.)
+        if first is not None and all(hasattr(s, "shape") for s in keras.tree.flatten(first)):
+            self.check_batch(first)
         callbacks = list(callbacks or [])
         for callback in callbacks:
             if isinstance(callback, Checkpoint):
@@ -215,9 +217,13 @@ class TextToImageGAN(CaptionedImageModel):
         self.instance_noise, self.instance_noise_steps = instance_noise, instance_noise_steps
         self.train_text_encoder = train_text_encoder
         if vocabulary is not None and text_encoder is None:
-            text_encoder = {"seed": None if seed is None else seed + 1}
-        if vocabulary is not None and isinstance(text_encoder, dict):
-            text_encoder = TextEncoder(len(vocabulary), name="text_encoder", **text_encoder)
+            text_encoder = {}
+        if isinstance(text_encoder, dict):
+            if vocabulary is None:
+                raise ValueError("text_encoder settings need vocabulary=: precomputed embeddings "
+                                 "are not encoded.")
+            text_encoder = TextEncoder(len(vocabulary), name="text_encoder",
+                                       **{"seed": None if seed is None else seed + 1, **text_encoder})
         if text_encoder is not None and not text_encoder.built:
             text_encoder.build((None, max_length))
         if text_encoder is not None and (vocabulary is None or text_encoder.vocabulary_size != len(vocabulary)):

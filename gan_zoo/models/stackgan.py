@@ -110,6 +110,9 @@ class StackGAN(TextToImageGAN):
                                  f"condition size {stage1.condition_dim}.")
             if vocabulary is not None and stage1.vocabulary is not None and vocabulary != stage1.vocabulary:
                 raise ValueError("The vocabulary differs from the Stage-I model's.")
+            if kwargs.get("text_encoder") is not None:
+                raise ValueError("Stage-II reads captions with its Stage-I's text encoder; it takes no "
+                                 "text_encoder= of its own.")
             vocabulary, embedding_dim = stage1.vocabulary, stage1.embedding_dim
             preset = preset or stage1.preset
             image_size = image_size or stage1.image_size * 4
