@@ -139,6 +139,15 @@ def test_cub_missing_files_name_the_layout(birds, tmp_path):
         cub.load(birds, "test")
 
 
+def test_16_bit_images_keep_their_grey_levels_and_float_ones_are_refused():
+    from PIL import Image
+
+    grey = Image.fromarray(np.full((8, 8), 16384, np.uint16))  # a quarter of the 16-bit range
+    assert grey.mode.startswith("I") and collection.fit_image(grey, 4).max() == 64  # not white
+    with pytest.raises(ValueError, match="floating-point"):
+        collection.fit_image(Image.fromarray(np.full((8, 8), 0.5, np.float32)), 4)
+
+
 def test_images_keep_their_aspect_ratio(tmp_path):
     """A wide image is cut to its central square before resizing, not squashed."""
     wide = np.zeros((20, 60, 3), np.uint8)

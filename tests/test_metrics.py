@@ -18,6 +18,10 @@ def test_frechet_distance_between_known_gaussians():
     y = mu2 + rng.standard_normal((n, d)) * np.sqrt(b)
     expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
     assert metrics.frechet_distance(x, y) == pytest.approx(expected, rel=2e-2)
+    with pytest.raises(ValueError, match="0 samples"):  # a side never updated
+        metrics.frechet_distance(metrics.GaussianStatistics(), y)
+    with pytest.raises(ValueError, match="width"):
+        metrics.frechet_distance(x[:, :2], y)
 
 
 def test_frechet_distance_matches_scipy_sqrtm_on_correlated_features():
@@ -64,6 +68,8 @@ def test_kid_unbiased_estimator_on_a_hand_case():
     assert abs(mean) < 0.02 and far > 1.0
     _, spread = metrics.kernel_inception_distance(same[:50], other[:50])  # fewer than a subset
     assert spread > 0  # half-size subsets differ; whole-set ones would all be one set
+    with pytest.raises(ValueError, match="one width"):
+        metrics.kernel_inception_distance(same, other[:, :2])
 
 
 def test_inception_score_bounds_and_hand_case():
@@ -163,6 +169,14 @@ def test_r_precision_on_perfect_random_and_hand_built_encoders():
     assert mean == pytest.approx(0.9) and std == pytest.approx(0.3)  # fold 1: 0, folds 2-10: 1
     with pytest.raises(ValueError, match="more than 99"):
         metrics.r_precision(texts[:50], texts[:50])
+    # captions that repeat (a test set sampled several times): a copy of the true caption is no
+    # mismatch; the caller's arrays stay as they were
+    repeated = np.tile(texts[:100], (3, 1))
+    kept = repeated.copy()
+    ids = np.tile(np.arange(100), 3)
+    assert metrics.r_precision(repeated, repeated, caption_ids=ids)[0] == 1.0
+    assert metrics.r_precision(repeated, repeated)[0] < 0.7  # about 0.45: ties with its copies count as misses
+    np.testing.assert_array_equal(repeated, kept)
 
 
 def test_inception_v3_extractor_loads_a_local_weights_file(tmp_path):
@@ -210,7 +224,7 @@ def test_evaluate_reports_r_precision_through_the_damsm_interface():
     report = metrics.evaluate(renderer, {"images": images, "captions": captions},
                               metrics=["r_precision"], num_samples=200, verbose=False)
     # 540 attribute combinations: the true caption wins unless the oracle misreads the image
-    # or one of the 99 others names the very same attributes
+    # (the 99 others are other captions: a repeat of the true one is not drawn)
     assert report["r_precision"] > 0.6
     collapsed = _ShapesRenderer(collapsed=True)
     collapsed.damsm = _OracleDAMSM()

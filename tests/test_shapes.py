@@ -37,6 +37,10 @@ def test_holdout_combinations_stay_out_of_training():
     assert not np.any((train["colour"] == red) & (train["shape"] == triangle))
     _, _, held = shapes.load("holdout", num_images=30, image_size=32, holdout=holdout)
     assert np.all(held["colour"] == red) and np.all(held["shape"] == triangle)
+    with pytest.raises(ValueError, match="conflict"):  # every training sample would be held out
+        shapes.load("train", num_images=4, image_size=32, holdout=[{"colour": "red"}], fixed={"colour": "red"})
+    with pytest.raises(ValueError, match="conflict"):  # the fixed colour undoes the held-out one
+        shapes.load("holdout", num_images=4, image_size=32, holdout=holdout, fixed={"colour": "blue"})
 
 
 def test_oracle_reads_real_images_at_64px():

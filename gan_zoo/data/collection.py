@@ -83,14 +83,16 @@ def read_image(path, image_size, box=None):
 
 def fit_image(image, image_size, box=None):
     """A Pillow image -> uint8 [image_size, image_size, 3]: converted to RGB (grayscale, palette,
-    RGBA and 16-bit too), cropped around the bounding box `box` (x, y, w, h; `square_around`),
+    16-bit too; RGBA loses its alpha, as the authors' `convert('RGB')` drops it), cropped around the bounding box `box` (x, y, w, h; `square_around`),
     cut to its central square (as the authors' shorter-side resize and crop keep the aspect
     ratio) and resized (bilinear, antialiased, as the authors' PIL resize)."""
     from PIL import Image
 
-    if image.mode.startswith("I"):  # 16/32-bit integers: scale to 8 bits
+    if image.mode.startswith("I"):  # 16-bit integers (PNG, TIFF): 65535 -> 255, as a viewer shows them
         values = np.asarray(image, dtype="float64")
-        image = Image.fromarray(np.uint8(np.clip(values / max(values.max(), 1) * 255, 0, 255)))
+        image = Image.fromarray(np.uint8(np.clip(np.round(values / 257), 0, 255)))
+    elif image.mode == "F":
+        raise ValueError("holds floating-point pixels, whose range is unknown: save it as 8- or 16-bit")
     image = image.convert("RGB")
     if box is not None:
         image = image.crop(square_around(box, *image.size))

@@ -8,6 +8,7 @@ from gan_zoo.data.validation import check_images, to_unit_range
 from gan_zoo.text.vocabulary import iter_captions
 
 LOAD_RATIO = 76 / 64  # the papers load images at 76/64 of the target size, then crop
+RESIZE_CHUNK = 256  # images resized at a time by the numpy pipeline
 
 
 def encode_caption_sets(captions, vocabulary, max_length):
@@ -130,19 +131,20 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
 class ArrayDataset(keras.utils.PyDataset):
     """The same batches as the tf.data pipeline, from numpy alone (no TensorFlow needed).
 
-    Its randomness is a function of (seed, epoch), so a run resumed at epoch k sees the same
-    batches as an uninterrupted one.
+    Its randomness is a function of (seed, epoch), so with a `seed` a run resumed at epoch k
+    sees the same batches as an uninterrupted one. uint8 images are kept as they are and scaled
+    per batch: CUB's 8,855 training images at 304 px take 2.5 GB so, not 10.
     """
 
     def __init__(self, images, texts, counts, labels=None, batch_size=64, image_size=None,
                  shuffle=True, random_crop=False, flip=False, seed=None, drop_remainder=True,
                  text_key="tokens"):
         super().__init__()
-        self.images = to_unit_range(_resize(images, image_size, random_crop))
+        self.images = _resize(images, image_size, random_crop)  # uint8 stays uint8: 1/4 the memory
         self.texts, self.counts, self.labels, self.text_key = texts, counts, labels, text_key
         self.batch_size, self.image_size = batch_size, image_size or images.shape[1]
         self.shuffle, self.random_crop, self.flip = shuffle, random_crop, flip
-        self.seed = 0 if seed is None else seed
+        self.seed = np.random.SeedSequence().entropy if seed is None else seed  # None: a fresh order
         self.drop_remainder = drop_remainder
         self.epoch = 0
         self._plan()
@@ -174,7 +176,7 @@ class ArrayDataset(keras.utils.PyDataset):
         for row, i in enumerate(idx):
             top, left = self._offsets[i]
             image = self.images[i, top:top + size, left:left + size]
-            batch_images[row] = image[:, ::-1] if self._flips[i] else image
+            batch_images[row] = to_unit_range(image[:, ::-1] if self._flips[i] else image)
         out = {"images": batch_images, self.text_key: self.texts[idx, self._caption_pick[idx]]}
         if self.labels is not None:
             out["labels"] = self.labels[idx]
@@ -182,11 +184,16 @@ class ArrayDataset(keras.utils.PyDataset):
 
 
 def _resize(images, image_size, random_crop):
-    """Resizes once, up front, to the load size (76/64 of the target when cropping)."""
+    """Resizes once, up front, to the load size (76/64 of the target when cropping), a chunk
+    at a time so that only the float32 result is held, not a float copy of the input too."""
     if image_size is None:
         return images
     load_size = round(image_size * LOAD_RATIO) if random_crop else image_size
     if images.shape[1] == load_size:
         return images
-    resized = keras.ops.image.resize(to_unit_range(images), (load_size, load_size), antialias=True)
-    return np.clip(keras.ops.convert_to_numpy(resized), -1.0, 1.0).astype("float32")
+    resized = np.empty((len(images), load_size, load_size, 3), dtype="float32")
+    for start in range(0, len(images), RESIZE_CHUNK):
+        chunk = keras.ops.image.resize(to_unit_range(images[start:start + RESIZE_CHUNK]),
+                                       (load_size, load_size), antialias=True)
+        resized[start:start + RESIZE_CHUNK] = np.clip(keras.ops.convert_to_numpy(chunk), -1.0, 1.0)
+    return resized

@@ -74,14 +74,17 @@ def _is_held_out(sample, combos):
 
 
 def _sample_attributes(rng, combos, split, fixed):
-    """Draws one attribute set; held-out combinations only in the "holdout" split."""
-    while True:
+    """Draws one attribute set; held-out combinations only in the "holdout" split, and only
+    there. Settings under which no sample can fit (all held out, or a fixed value that undoes
+    the held-out ones) are an error, not an endless draw."""
+    for _ in range(10_000):
         sample = dict(combos[rng.integers(len(combos))]) if split == "holdout" else {}
         for attribute, values in ATTRIBUTES.items():
             sample.setdefault(attribute, values[rng.integers(len(values))])
         sample.update(fixed)
-        if split == "holdout" or not _is_held_out(sample, combos):
+        if _is_held_out(sample, combos) == (split == "holdout"):
             return sample
+    raise ValueError(f"No {split!r} sample fits fixed={fixed} with holdout={combos}: they conflict.")
 
 
 def caption_for(attributes, rng):

@@ -64,6 +64,12 @@ def frechet_distance(a, b):
     covariance is then rank-deficient and the distance biased."""
     a = a if isinstance(a, GaussianStatistics) else GaussianStatistics.of(a)
     b = b if isinstance(b, GaussianStatistics) else GaussianStatistics.of(b)
+    for name, stats in (("first", a), ("second", b)):
+        if stats.count < 2:
+            raise ValueError(f"The {name} set has {stats.count} samples; FID needs at least 2 "
+                             "(update both sides before asking for the result).")
+    if len(a.mean) != len(b.mean):
+        raise ValueError(f"The two sets' features differ in width: {len(a.mean)} and {len(b.mean)}.")
     dim = len(a.mean)
     for name, stats in (("first", a), ("second", b)):
         if stats.count <= dim:

@@ -23,9 +23,11 @@ def polynomial_mmd(x, y):
 
 def kernel_inception_distance(real, fake, num_subsets=100, subset_size=1000, seed=0):
     """(mean, std) of the unbiased MMD² over random subsets of `subset_size`. With fewer
-    samples than that, subsets take half the smaller set, so they differ and the std says
-    something (subsets of the whole set would all be the same set, std 0)."""
+    samples than that (or just that many), subsets take half the smaller set, so they differ
+    and the std says something (subsets of the whole set would all be the same set, std 0)."""
     real, fake = np.asarray(real), np.asarray(fake)
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"KID compares features [N, D] of one width; got {real.shape} and {fake.shape}")
     smaller = min(len(real), len(fake))
     size = subset_size if subset_size < smaller else smaller // 2
     if size < 2:

@@ -66,15 +66,15 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
     report = {"protocol": {"num_samples": num_samples, "seed": seed,
                            "features": extractor.name if extractor else None,
                            "comparable_with_papers": bool(extractor and extractor.comparable_with_papers),
-                           "resize": "bicubic, antialiased, float (no re-quantisation)"}}
+                           "resize": _resize_protocol(extractor)}}
     distribution = [m for m in metrics if m in ("fid", "kid", "is", "r_precision")]
     if distribution:
         real = check_images(dataset["images"])[:num_samples]
-        prompts = [first_caption(dataset["captions"][i % len(dataset["captions"])]) for i in range(num_samples)]
+        prompts = every_caption(dataset["captions"], num_samples)
         fake = _generated(model, prompts, seed, batch_size, verbose)
     if "r_precision" in metrics:
         report["r_precision"], report["r_precision_std"] = r_precision(
-            damsm.embed_images(fake), damsm.embed_captions(prompts), seed=seed)
+            damsm.embed_images(fake), damsm.embed_captions(prompts), seed=seed, caption_ids=prompts)
     if [m for m in distribution if m != "r_precision"]:
         if verbose:
             print(f"Features of {len(real)} real and {len(fake)} generated images ({extractor.name})")
@@ -95,6 +95,23 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
         report["diversity"] = shapes_metrics.diversity(model, extractor, seed=seed,
                                                        fixed=options.get("fixed"))
     return report
+
+
+def every_caption(captions, count):
+    """`count` prompts that go through every image's captions in turn: image i's first caption,
+    then (after every image) its second, and so on, as the papers draw samples from all the
+    test captions."""
+    lists = [[entry] if isinstance(entry, (str, bytes)) else list(entry) for entry in captions]
+    return [first_caption(lists[k % len(lists)][(k // len(lists)) % len(lists[k % len(lists)])])
+            for k in range(count)]
+
+
+def _resize_protocol(extractor):
+    """How images reach the feature network, for the report."""
+    if extractor is None:
+        return None
+    smooth = "antialiased" if extractor.antialias else "not antialiased"
+    return f"{extractor.interpolation}, {smooth}, float (no re-quantisation)"
 
 
 def markdown_table(report):
@@ -122,7 +139,8 @@ def markdown_table(report):
     p = report["protocol"]
     lines = ["| Metric | Value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     lines.append("")
-    lines.append(f"{p['num_samples']} samples; features: {p['features']}; resize: {p['resize']}"
+    features = f"; features: {p['features']}; resize: {p['resize']}" if p["features"] else ""
+    lines.append(f"{p['num_samples']} samples{features}"
                  + ("" if p["comparable_with_papers"] or not p["features"] else
                     "; not comparable with the papers' numbers"))
     return "\n".join(lines)

@@ -9,11 +9,13 @@ reported as mean ± std over 10 folds of the generated set.
 import numpy as np
 
 
-def r_precision(image_embeddings, text_embeddings, num_mismatched=99, folds=10, seed=0):
+def r_precision(image_embeddings, text_embeddings, num_mismatched=99, folds=10, seed=0, caption_ids=None):
     """(mean, std) of R@1 over folds. Row i of both arrays belongs together; the mismatched
-    captions of image i are drawn from the other rows."""
-    images = np.asarray(image_embeddings, dtype="float64")
-    texts = np.asarray(text_embeddings, dtype="float64")
+    captions of image i are drawn from the other rows, skipping rows of the same caption
+    (`caption_ids`, e.g. the caption strings, when captions repeat): an identical caption is
+    no mismatch, and its tie would count as a miss."""
+    images = np.array(image_embeddings, dtype="float64")  # copies: normalised below
+    texts = np.array(text_embeddings, dtype="float64")
     if images.shape != texts.shape or images.ndim != 2:
         raise ValueError(f"image and text embeddings must be matching [N, D] arrays; got "
                          f"{images.shape} and {texts.shape}")
@@ -22,11 +24,16 @@ def r_precision(image_embeddings, text_embeddings, num_mismatched=99, folds=10, 
                          f"{num_mismatched} mismatched captions; got {len(images)}")
     images /= np.linalg.norm(images, axis=1, keepdims=True) + 1e-12
     texts /= np.linalg.norm(texts, axis=1, keepdims=True) + 1e-12
+    ids = np.unique(np.asarray(caption_ids if caption_ids is not None else np.arange(len(texts))),
+                    return_inverse=True)[1].reshape(-1)
     rng = np.random.default_rng(seed)
     hits = np.empty(len(images), dtype=bool)
     for i in range(len(images)):
-        others = rng.choice(len(images) - 1, num_mismatched, replace=False)
-        others += others >= i  # skip row i itself
+        pool = np.flatnonzero(ids != ids[i])  # every row of another caption
+        if len(pool) < num_mismatched:
+            raise ValueError(f"R-precision needs {num_mismatched} other captions for each image; "
+                             f"only {len(pool)} differ from caption {i}'s")
+        others = pool[rng.choice(len(pool), num_mismatched, replace=False)]
         candidates = texts[np.concatenate([[i], others])]
         scores = candidates @ images[i]
         hits[i] = scores[0] > scores[1:].max()

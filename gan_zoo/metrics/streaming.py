@@ -54,6 +54,8 @@ class KID:
 
     def result(self):
         """(mean, std) over the subsets."""
+        if not (self.real and self.fake):
+            raise ValueError("KID needs real and generated images: call update_real and update_fake first.")
         return kernel_inception_distance(np.concatenate(self.real), np.concatenate(self.fake),
                                          self.num_subsets, self.subset_size, self.seed)
 

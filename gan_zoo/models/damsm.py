@@ -167,7 +167,7 @@ class DAMSM(CaptionedImageModel):
     def r_precision(self, images, captions, num_mismatched=99, folds=10, seed=0):
         """R@1 of each image's own caption against `num_mismatched` others: (mean, std) over folds."""
         return r_precision(self.embed_images(images), self.embed_captions(captions),
-                           num_mismatched, folds, seed)
+                           num_mismatched, folds, seed, caption_ids=captions)
 
     # ----------------------------------------------------------------- saving
     def get_config(self):
