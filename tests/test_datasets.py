@@ -72,8 +72,11 @@ def test_manifests_in_csv_and_jsonl(photos):
                                     "birds/b.png,a dark square\n")
     data = folder.load(manifest=str(photos / "captions.csv"), image_size=8, verbose=False)
     assert data.captions == [["a grey photo", "another caption"], ["a dark square"]]
-    _write(photos / "captions.jsonl", json.dumps({"image": "birds/c.png", "caption": "white"}) + "\n")
-    assert folder.load(manifest=str(photos / "captions.jsonl"), image_size=8, verbose=False).captions == [["white"]]
+    _write(photos / "captions.JSONL", json.dumps({"image": "birds/c.png", "caption": "white"}) + "\n")
+    assert folder.load(manifest=str(photos / "captions.JSONL"), image_size=8, verbose=False).captions == [["white"]]
+    _write(photos / "lists.jsonl", json.dumps({"image": "birds/c.png", "caption": ["white", "pale"]}) + "\n")
+    with pytest.raises(ValueError, match="entry 1: 'caption' must be one string"):
+        folder.load(manifest=str(photos / "lists.jsonl"), image_size=8, verbose=False)
     _write(photos / "bad.csv", "path,text\na.jpg,x\n")
     with pytest.raises(ValueError, match="'image' and 'caption'"):
         folder.load(manifest=str(photos / "bad.csv"), verbose=False)

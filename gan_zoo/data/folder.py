@@ -70,14 +70,18 @@ def _manifest_items(manifest):
     manifest = require(os.path.expanduser(manifest), "a CSV (image,caption) or JSONL manifest")
     base = os.path.dirname(os.path.abspath(manifest))
     with open(manifest, encoding="utf-8") as f:
-        if manifest.endswith(".jsonl"):
+        if manifest.lower().endswith(".jsonl"):
             rows = [json.loads(line) for line in f if line.strip()]
         else:
             rows = list(csv.DictReader(f))
     if not rows or not {"image", "caption"} <= set(rows[0]):
         raise ValueError(f"{manifest} must have 'image' and 'caption' columns (CSV header) or keys (JSONL).")
     grouped = {}
-    for row in rows:
-        grouped.setdefault(os.path.join(base, row["image"]), []).append(row["caption"] or "")
+    for number, row in enumerate(rows, 1):
+        caption = row["caption"] or ""
+        if not isinstance(caption, str):
+            raise ValueError(f"{manifest}, entry {number}: 'caption' must be one string; got "
+                             f"{type(caption).__name__} (give each caption an entry of its own).")
+        grouped.setdefault(os.path.join(base, row["image"]), []).append(caption)
     return [Item(path, captions) for path, captions in grouped.items()]
 
