@@ -177,6 +177,8 @@ def test_r_precision_on_perfect_random_and_hand_built_encoders():
     assert metrics.r_precision(repeated, repeated, caption_ids=ids)[0] == 1.0
     assert metrics.r_precision(repeated, repeated)[0] < 0.7  # about 0.45: ties with its copies count as misses
     np.testing.assert_array_equal(repeated, kept)
+    few = np.tile(texts[:50], (3, 1))  # 150 rows, 49 other captions each: drawn with repetition
+    assert metrics.r_precision(few, few, caption_ids=np.tile(np.arange(50), 3))[0] == 1.0
 
 
 def test_inception_v3_extractor_loads_a_local_weights_file(tmp_path):

@@ -13,7 +13,8 @@ def r_precision(image_embeddings, text_embeddings, num_mismatched=99, folds=10, 
     """(mean, std) of R@1 over folds. Row i of both arrays belongs together; the mismatched
     captions of image i are drawn from the other rows, skipping rows of the same caption
     (`caption_ids`, e.g. the caption strings, when captions repeat): an identical caption is
-    no mismatch, and its tie would count as a miss."""
+    no mismatch, and its tie would count as a miss. Where fewer rows than `num_mismatched`
+    differ (a small set of repetitive captions), they are drawn with repetition."""
     images = np.array(image_embeddings, dtype="float64")  # copies: normalised below
     texts = np.array(text_embeddings, dtype="float64")
     if images.shape != texts.shape or images.ndim != 2:
@@ -30,10 +31,9 @@ def r_precision(image_embeddings, text_embeddings, num_mismatched=99, folds=10, 
     hits = np.empty(len(images), dtype=bool)
     for i in range(len(images)):
         pool = np.flatnonzero(ids != ids[i])  # every row of another caption
-        if len(pool) < num_mismatched:
-            raise ValueError(f"R-precision needs {num_mismatched} other captions for each image; "
-                             f"only {len(pool)} differ from caption {i}'s")
-        others = pool[rng.choice(len(pool), num_mismatched, replace=False)]
+        if not len(pool):
+            raise ValueError("R-precision needs captions that differ; all of them are the same")
+        others = pool[rng.choice(len(pool), num_mismatched, replace=len(pool) < num_mismatched)]
         candidates = texts[np.concatenate([[i], others])]
         scores = candidates @ images[i]
         hits[i] = scores[0] > scores[1:].max()
