@@ -190,6 +190,9 @@ def test_bad_inputs_get_clear_errors(shapes32):
                                               "captions": [c[0] for c in captions]}).batch(32)
     with pytest.raises(TypeError, match="make_dataset"):
         model.fit(raw, epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="raw strings"):  # numpy arrays too
+        model.fit({"images": images[:32] / 127.5 - 1, "tokens": np.array([c[0] for c in captions[:32]])},
+                  batch_size=32, verbose=0)
     wrong_size = make_dataset(images, captions, vocab, batch_size=32, image_size=64)
     with pytest.raises(ValueError, match="32, 32, 3"):
         model.fit(wrong_size, epochs=1, verbose=0)

@@ -29,7 +29,8 @@ def reject_raw_strings(batch):
     if not isinstance(batch, dict):
         return
     for key, value in batch.items():
-        if "str" in str(getattr(value, "dtype", "")):
+        dtype = getattr(value, "dtype", "")
+        if "str" in str(dtype) or getattr(dtype, "kind", "") in ("U", "S", "O"):  # tf or numpy text
             raise TypeError(f"Batch entry {key!r} holds raw strings: encode captions with "
                             "gan_zoo.data.make_dataset(images, captions, vocabulary).")
 
@@ -62,9 +63,9 @@ class CaptionedImageModel(keras.Model):
                 f"The dataset was encoded with a different vocabulary ({len(data_vocabulary)} "
                 f"entries) than the model's ({len(self.vocabulary)}): build it with "
                 "make_dataset(..., vocabulary=model.vocabulary).")
-        first = getattr(x, "element_spec", None)  # tf.data's, else a PyDataset's first batch
+        first = x if isinstance(x, dict) else getattr(x, "element_spec", None)  # arrays, tf.data's,
         if first is None and isinstance(x, keras.utils.PyDataset) and x.num_batches != 0:
-            first = x[0]
+            first = x[0]  # or a PyDataset's first batch
         # Checked before Keras starts: its JAX trainer leaves a model unusable when its step
         # fails after it has moved the variables out. (Per-replica specs have no shapes.)
         if first is not None and all(hasattr(s, "shape") for s in keras.tree.flatten(first)):
