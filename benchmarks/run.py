@@ -9,13 +9,14 @@ steps (tracing and compilation, reported as compile seconds) and then `--steps` 
 and prints one JSON line: step time (median and p90 of the per-step intervals, which include
 any host synchronisation), images per second over the timed steps, generation images per
 second (`generate` at `--generate-batch`), peak host and device memory, and on JAX the FLOPs
-of one compiled step from XLA's cost analysis with the MFU they imply against the nominal
+of one training step from XLA's cost analysis with the MFU they imply against the nominal
 peak in PEAK_FLOPS. The backend is chosen with `--backend` (set before Keras is imported).
 `--input pipeline` feeds uint8 images through the real input pipeline (`make_dataset`: tf.data
 wherever TensorFlow is installed, whatever the backend, else a PyDataset; random crop and
 flip) instead of arrays already in memory, and `--input both` runs both and reports the share
-of the step spent waiting for input. `--steps-per-execution N` runs N steps per compiled call
-(one host round trip per N steps; step times are the calls' intervals over N). `--trace DIR`
+of the step spent waiting for input. `--steps-per-execution N` hands Keras N steps per call
+(`steps_per_execution`: on TensorFlow one compiled loop of N steps, on JAX N dispatches of the
+compiled step with one host synchronisation; step times are the calls' intervals over N). `--trace DIR`
 (JAX) records a profiler trace of the timed steps (TensorBoard's profile plugin or Perfetto
 open it) and adds the operations that took the most device time to the JSON line.
 A Markdown table closes the output.
@@ -78,13 +79,24 @@ def parse_args(argv=None):
     parser.add_argument("--input", choices=("resident", "pipeline", "both"), default="resident",
                         help="arrays in memory, the real make_dataset pipeline, or both compared")
     parser.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
-                        help="N training steps per compiled call (Keras's steps_per_execution): "
+                        help="N training steps per call (Keras's steps_per_execution): "
                              "one host round trip per N steps")
     parser.add_argument("--trace", metavar="DIR",
                         help="JAX: profile the timed steps into DIR and report the slowest operations")
     args = parser.parse_args(argv)
+    for option in ("steps", "warmup", "steps_per_execution", "generate_batch", "batch", "size"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1"
+                         + (" (the warm-up holds the compilation, kept out of the timed steps)"
+                            if option == "warmup" else ""))
+    if (args.quick or args.all) and any(getattr(args, o) for o in ("batch", "size", "preset")):
+        parser.error("--quick and --all run their own configurations: drop --batch, --size and --preset")
+    if args.quick and args.all:
+        parser.error("--quick or --all, not both")
     if args.trace and args.backend != "jax":
         parser.error("--trace needs --backend jax")
+    if args.steps_per_execution > 1 and args.backend == "torch":
+        parser.error("--steps-per-execution needs a compiled step: Keras runs PyTorch eagerly, one step per call")
     if args.steps % args.steps_per_execution or args.warmup % args.steps_per_execution:
         parser.error("--steps and --warmup must be multiples of --steps-per-execution")
     return args
@@ -191,6 +203,27 @@ def slowest_operations(directory, count=8):
     return [(name, round(ms, 2), round(ms / everything, 3)) for name, ms in top]
 
 
+def reset_device_memory_peak():
+    """Start the peak over where the backend allows it (PyTorch, TensorFlow); JAX's peak is the
+    process's, which is why gpu.sh runs one model per process."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            for gpu in tf.config.list_logical_devices("GPU"):
+                tf.config.experimental.reset_memory_stats(gpu.name)
+    except (RuntimeError, ValueError, AttributeError):
+        pass
+
+
 def device_memory_peak():
     """Peak accelerator memory in bytes where the backend reports it, else None."""
     import keras
@@ -276,9 +309,13 @@ def xla_flops(model, batch):
     state = tuple([v.value for v in group] for group in (
         model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
         model.metrics_variables))
-    cost = jax.jit(model.train_step).lower(state, (batch,)).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    return float(cost["flops"]) if cost and cost.get("flops") else None
+    lowered = jax.jit(model.train_step).lower(state, (batch,))
+    for analyse in (lowered.cost_analysis, lambda: lowered.compile().cost_analysis()):
+        cost = analyse()  # the lowered program's analysis spares a second compilation
+        cost = cost[0] if isinstance(cost, list) else cost
+        if cost and cost.get("flops"):
+            return float(cost["flops"])
+    return None
 
 
 def peak_flops(device, precision):
@@ -294,6 +331,7 @@ def measure(name, batch, size, options, args, input_mode="resident"):
 
     keras.config.set_dtype_policy(args.precision)
     keras.utils.set_random_seed(0)
+    reset_device_memory_peak()
     model = build(name, size, options)
     jit = None if args.jit == "default" else args.jit == "on"
     per_call = args.steps_per_execution
@@ -310,10 +348,12 @@ def measure(name, batch, size, options, args, input_mode="resident"):
     else:
         model.fit(data, epochs=1, verbose=0, callbacks=callbacks)
     keras.ops.convert_to_numpy(model.generator.trainable_variables[0])  # wait for the device
+    training_peak = device_memory_peak(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ends = np.array([start] + timer.ends)  # one entry per compiled call of `per_call` steps
     warm = args.warmup // per_call
     steps = np.diff(ends)[warm:] / per_call
     timed = ends[-1] - ends[warm]
+    step_s = float(np.median(steps))
     prompts = prompt_arguments(model, rng, args.generate_batch)
     model.generate(seed=0, batch_size=args.generate_batch, **prompts)  # compile
     t = time.perf_counter()
@@ -322,18 +362,18 @@ def measure(name, batch, size, options, args, input_mode="resident"):
     one_batch = training_data(model, batch, size, batch, "resident", rng)
     flops = xla_flops(model, one_batch) if model.jit_compile else None
     peak = peak_flops(device_name(), args.precision)
-    step_s = float(np.median(steps))
     return {
         "model": name, "preset": options.get("preset", "custom"), "batch": batch, "resolution": size,
         "backend": keras.backend.backend(), "precision": args.precision, "jit": bool(model.jit_compile),
         "input": input_mode, "device": device_name(), "steps_per_execution": per_call,
-        "compile_s": round(float(ends[warm] - start), 2),
+        # the warm-up's time beyond its steps at the median step time: tracing and compiling
+        "compile_s": round(max(0.0, float(ends[warm] - start) - args.warmup * step_s), 2),
         "step_ms_median": round(step_s * 1000, 2),
         "step_ms_p90": round(float(np.percentile(steps, 90)) * 1000, 2),
         "train_img_s": round(batch * args.steps / timed, 1),
         "generate_img_s": round(args.generate_batch / generate_seconds, 1),
-        "host_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "device_peak_mb": (lambda b: None if b is None else round(b / 2 ** 20, 1))(device_memory_peak()),
+        "host_peak_mb": round(training_peak[1] / 1024, 1),
+        "device_peak_mb": None if training_peak[0] is None else round(training_peak[0] / 2 ** 20, 1),
         "gflops_per_step": None if flops is None else round(flops / 1e9, 2),
         "mfu_pct": None if flops is None or peak is None else round(100 * flops / step_s / peak, 2),
         **({"slowest_operations": slowest_operations(trace)} if trace else {}),
