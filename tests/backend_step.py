@@ -84,6 +84,12 @@ def main(weights_dir, out, devices="1", xla="default"):
             for variable in model.variables:
                 result[f"{name}/var/{variable.path}"] = keras.ops.convert_to_numpy(variable)
                 result[f"{name}/init/{variable.path}"] = initial[variable.path]
+            # the optimizers' state, in its fixed order: each player's step count and the one
+            # the instance-noise schedule reads
+            for i, variable in enumerate(model.optimizer.variables):
+                result[f"{name}/optimizer/{i}"] = keras.ops.convert_to_numpy(variable)
+            result[f"{name}/steps"] = np.array([int(keras.ops.convert_to_numpy(o.iterations)) for o in
+                                                (model.g_optimizer, model.d_optimizer, model.optimizer)])
     np.savez(out, **result)
 
 

@@ -33,6 +33,7 @@ def test_one_step_is_the_same_on_every_backend(tmp_path):
         moved = [k.split("/var/")[1] for k in keys if k.startswith(f"{model}/var/")
                  and not np.array_equal(reference[k], reference[k.replace("/var/", "/init/")])]
         assert any("kernel" in k for k in moved) and any("moving_mean" in k for k in moved), model
+        assert reference[f"{model}/steps"].tolist() == [1, 1, 1], model  # one step for each player
     for backend in others:
         assert sorted(results[backend]) == keys, backend
         for key in keys:

@@ -118,3 +118,12 @@ def test_damsm_round_trip(shapes32, tmp_path):
     np.testing.assert_allclose(again.embed_captions(captions), damsm.embed_captions(captions), rtol=1e-6)
     images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     np.testing.assert_allclose(again.embed_images(images), damsm.embed_images(images), rtol=1e-5, atol=1e-6)
+
+
+def test_r_precision_takes_each_images_caption_list(shapes32):
+    images, captions, _, vocab = shapes32
+    damsm = DAMSM(vocab, image_encoder="small", image_size=32, seed=0)
+    first = [c[0] for c in captions]
+    assert damsm.r_precision(images, captions, folds=2) == damsm.r_precision(images, first, folds=2)
+    with pytest.raises(ValueError, match="one caption .* per image; got 127 for 128"):
+        damsm.r_precision(images, first[:-1])

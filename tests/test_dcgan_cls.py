@@ -49,6 +49,12 @@ def test_presets_set_the_widths():
     assert (DCGANCLS(vocabulary=vocab).ngf, DCGANCLS(vocabulary=vocab).ndf) == (128, 64)
     coco = DCGANCLS(vocabulary=vocab, preset="coco")
     assert (coco.ngf, coco.ndf, coco.text_dim) == (196, 196, 256)
+    birds = DCGANCLS(vocabulary=vocab)
+    assert (birds.interp_weight, birds.lr_decay_every, coco.interp_weight, coco.lr_decay_every) == (1.0, 100, 0.0, 40)
+    chosen = DCGANCLS(vocabulary=vocab, preset="coco", interp_weight=0.5, lr_decay_every=0)
+    assert (chosen.interp_weight, chosen.lr_decay_every) == (0.5, 0)  # overrides, 0 included
+    again = DCGANCLS.from_config(chosen.get_config())
+    assert (again.interp_weight, again.lr_decay_every) == (0.5, 0)
     with pytest.raises(ValueError, match="preset"):
         DCGANCLS(vocabulary=vocab, preset="huge")
 
@@ -74,6 +80,31 @@ def test_compile_defaults_to_the_papers_adam_and_xla(shapes32):
         assert isinstance(optimizer, keras.optimizers.Adam)
         assert np.isclose(float(optimizer.learning_rate), 2e-4) and optimizer.beta_1 == 0.5
     assert model.g_optimizer is not model.d_optimizer
+    assert model.get_compile_config()["jit_compile"] is None  # a reload works the default out anew
+    model.compile(jit_compile=False)
+    assert model.jit_compile is False and model.get_compile_config()["jit_compile"] is False
+
+
+def test_compile_refuses_what_it_would_ignore_and_fit_asks_to_recompile(shapes32):
+    images, captions, _, vocab = shapes32
+    model = tiny_dcgan(vocab)
+    with pytest.raises(ValueError, match="takes g_optimizer= and d_optimizer=, not optimizer"):
+        model.compile(optimizer=keras.optimizers.Adam())
+    with pytest.raises(ValueError, match="not loss, metrics"):
+        model.compile(loss="mse", metrics=["mae"])
+    with pytest.raises(ValueError, match="loss_scale_factor is not supported"):
+        model.compile(keras.optimizers.Adam(loss_scale_factor=128.0), keras.optimizers.Adam())
+    model.compile()
+    model.text_encoder.trainable = False  # after compile: the optimizer was built without it
+    batch = {"images": images[:8].astype("float32") / 127.5 - 1, "tokens": vocab.encode([c[0] for c in captions[:8]], 18)}
+    with pytest.raises(ValueError, match="changed after compile\\(\\).*call compile\\(\\) again"):
+        model.fit(batch, batch_size=8, epochs=1, verbose=0)
+    model.compile()
+    unknown = dict(batch, tokens=np.full_like(batch["tokens"], len(vocab)))  # one past the embedding
+    with pytest.raises(ValueError, match=f"Token id {len(vocab)} is outside this model's vocabulary"):
+        model.fit(unknown, batch_size=8, epochs=1, verbose=0)
+    model.fit(batch, batch_size=8, epochs=1, verbose=0)
+    assert int(model.d_optimizer.iterations) == 1
 
 
 @pytest.fixture(scope="module")

@@ -127,7 +127,8 @@ def test_presets_and_schedule():
     assert (birds.gf, birds.df, birds.c_dim, birds.r_num, birds.kl_weight) == (128, 64, 128, 4, 2.0)
     assert birds.lr_decay_every == 50 and birds.lr_decay_offset == 0
     coco = StackGAN(vocabulary=vocab, preset="coco", image_size=64)
-    assert (coco.gf, coco.df, coco.r_num) == (192, 96, 2)
+    assert (coco.gf, coco.df, coco.r_num, coco.lr_decay_every) == (192, 96, 2, 20)  # coco_s1.yml
+    assert StackGAN(stage=2, stage1=coco).lr_decay_every == 20  # coco_s2.yml
     assert StackGAN(stage=2, stage1=StackGAN(vocabulary=vocab, preset="small")).lr_decay_every == 100
     small = StackGAN(vocabulary=vocab, preset="small", image_size=16)
     assert StackGAN(stage=2, stage1=small, r_num=0).r_num == 0  # an override of 0 is kept

@@ -35,11 +35,19 @@ def reject_raw_strings(batch):
                             "gan_zoo.data.make_dataset(images, captions, vocabulary).")
 
 
+def check_labels(batch):
+    """Class labels must be one id per image: a column [B, 1] would broadcast to [B, B] in the
+    mismatch and DAMSM masks and corrupt the losses without an error."""
+    if "labels" in batch and len(tuple(batch["labels"].shape)) != 1:
+        raise ValueError(f"The batch's 'labels' must be [batch] class ids; got shape "
+                         f"{tuple(batch['labels'].shape)}.")
+
+
 class CaptionedImageModel(keras.Model):
     """What the zoo's trainable models share, GANs and DAMSM alike: `fit` on make_dataset's
     batches (vocabulary check, resume, the authors' lr schedule), two optimizers saved with the
     model, and exact seed-state saving. Subclasses set `vocabulary` and `optimizer_names`, and
-    call `remember_learning_rates` when they compile."""
+    their `compile` assembles one optimizer and hands it to `compile_with`."""
 
     optimizer_names = ()  # compile's two optimizer arguments, in `base_learning_rates` order
 
@@ -56,7 +64,11 @@ class CaptionedImageModel(keras.Model):
             raise ValueError(
                 f"This {type(self).__name__} has nothing to train in its {' and '.join(frozen)}: a "
                 "Stage-II StackGAN freezes its Stage-I's generator and an AttnGAN its DAMSM, in "
-                "place, as they share them; set `.trainable = True` on it to train it again.")
+                "place, as they share them; set `.trainable = True` on it and compile() again "
+                "to train it again.")
+        if [id(v) for v in self.optimized_variables()] != self._compiled_variable_ids:
+            raise ValueError(f"What this {type(self).__name__} trains changed after compile() (a part "
+                             "was frozen or unfrozen): call compile() again.")
         data_vocabulary = getattr(x, "vocabulary", None)
         if data_vocabulary is not None and self.vocabulary is not None and data_vocabulary != self.vocabulary:
             raise ValueError(
@@ -91,14 +103,44 @@ class CaptionedImageModel(keras.Model):
         return None
 
     def check_token_width(self, tokens):
-        """Token ids must be [batch, max_length], as make_dataset pads them for this model."""
+        """Token ids must be [batch, max_length], as make_dataset pads them for this model, and
+        (where they are at hand, as arrays given to fit) ids of its vocabulary: backends differ
+        on an id past the embedding's end (JAX gives NaN silently)."""
         if tuple(tokens.shape)[1:] != (self.max_length,):
             raise ValueError(f"tokens must be [batch, {self.max_length}]; got {tuple(tokens.shape)}. "
                              f"Use make_dataset(..., max_length={self.max_length}).")
+        if isinstance(tokens, np.ndarray) and tokens.size and not 0 <= tokens.min() <= tokens.max() < len(self.vocabulary):
+            bad = tokens.min() if tokens.min() < 0 else tokens.max()
+            raise ValueError(f"Token id {bad} is outside this model's vocabulary of {len(self.vocabulary)} "
+                             "ids: encode captions with model.vocabulary (make_dataset does).")
 
     def trained_parts(self):
         """{name: trainable variables} of the parts `fit` must be able to train."""
         return {"networks": self.trainable_variables}
+
+    def optimized_variables(self):
+        """The variables `compile` builds the optimizer on, in its slots' order."""
+        return self.trainable_variables
+
+    def compile_with(self, assembled, jit_compile=None, **kwargs):
+        """keras.Model.compile with the optimizer the subclass assembled, built at once.
+
+        `jit_compile=None` takes the backend's default (`training.default_jit_compile`); only a
+        value given here is saved, so a model reloaded on another backend or under a
+        tf.distribute strategy works its default out anew. Keras's loss and metric arguments
+        are refused: the losses are the paper's, and the logs are their terms."""
+        keras_only = sorted(set(kwargs) & {"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics"})
+        if keras_only:
+            raise ValueError(f"{type(self).__name__}.compile() takes "
+                             f"{' and '.join(n + '=' for n in self.optimizer_names)}, not "
+                             f"{', '.join(keras_only)}: it trains with the paper's losses.")
+        self.requested_jit_compile = jit_compile
+        super().compile(optimizer=assembled, **kwargs,
+                        jit_compile=training.default_jit_compile() if jit_compile is None else jit_compile)
+        variables = self.optimized_variables()
+        self.optimizer.build(variables)  # now, so its slots exist in a fixed order
+        self._compiled_variable_ids = [id(v) for v in variables]
+        self.remember_learning_rates()
 
     @property
     def scheduled_optimizers(self):
@@ -114,7 +156,7 @@ class CaptionedImageModel(keras.Model):
         if getattr(self, "optimizer", None) is None:
             return None
         config = {name: keras.saving.serialize_keras_object(getattr(self, name)) for name in self.optimizer_names}
-        return dict(config, jit_compile=self.jit_compile, base_learning_rates=list(self.base_learning_rates))
+        return dict(config, jit_compile=self.requested_jit_compile, base_learning_rates=list(self.base_learning_rates))
 
     def compile_from_config(self, config):
         self.compile(**{name: keras.saving.deserialize_keras_object(config[name]) for name in self.optimizer_names},
@@ -213,7 +255,8 @@ class TextToImageGAN(CaptionedImageModel):
         self.learning_rate, self.beta_1, self.beta_2 = learning_rate, beta_1, beta_2
         self.lr_decay_every, self.lr_decay_factor = lr_decay_every, lr_decay_factor
         self.seed = seed
-        stabilizers.check(label_smoothing, instance_noise, instance_noise_steps)
+        stabilizers.check(label_smoothing=label_smoothing, instance_noise=instance_noise,
+                          instance_noise_steps=instance_noise_steps)
         self.label_smoothing = label_smoothing
         self.instance_noise, self.instance_noise_steps = instance_noise, instance_noise_steps
         self.train_text_encoder = train_text_encoder
@@ -335,15 +378,13 @@ class TextToImageGAN(CaptionedImageModel):
             g_optimizer, d_optimizer = (
                 o if isinstance(o, keras.optimizers.LossScaleOptimizer)
                 else keras.optimizers.LossScaleOptimizer(o) for o in (g_optimizer, d_optimizer))
-        if jit_compile is None:
-            jit_compile = training.default_jit_compile()
         self._players = PlayerOptimizers(g_optimizer, d_optimizer, self.discriminator_variables)
         self._make_trackers()
-        super().compile(optimizer=self._players,
-                        jit_compile=jit_compile, **kwargs)
-        # Build now, generator first, so both optimizers' slots exist in a fixed order.
-        self.optimizer.build(self.generator_variables + self.discriminator_variables)
-        self.remember_learning_rates()
+        self.compile_with(self._players, jit_compile, **kwargs)
+
+    def optimized_variables(self):
+        """The generator's, then the discriminator's."""
+        return self.generator_variables + self.discriminator_variables
 
     @property
     def g_optimizer(self):
@@ -391,6 +432,7 @@ class TextToImageGAN(CaptionedImageModel):
                             "gan_zoo.data.make_dataset(images, captions, vocabulary) builds; got "
                             f"{type(data).__name__}.")
         reject_raw_strings(data)
+        check_labels(data)
         if "images" not in data:
             raise ValueError(f"The batch has no 'images' entry; it has {sorted(data)}.")
         shape = tuple(data["images"].shape)

@@ -17,8 +17,9 @@ from keras import ops
 from gan_zoo import losses, training
 from gan_zoo.data.validation import check_images, to_unit_range
 from gan_zoo.metrics.retrieval import r_precision
-from gan_zoo.models.base import CaptionedImageModel, reject_raw_strings
+from gan_zoo.models.base import CaptionedImageModel, check_labels, reject_raw_strings
 from gan_zoo.models.image_encoders import InceptionEncoder, SmallEncoder
+from gan_zoo.training.optimizers import refuse_loss_scale_factor
 from gan_zoo.text import TextEncoder, Vocabulary
 
 IMAGE_ENCODERS = ("inception_v3", "small")
@@ -109,6 +110,7 @@ class DAMSM(CaptionedImageModel):
         image_optimizer = image_optimizer or keras.optimizers.Adam(**adam)
         if text_optimizer is image_optimizer:
             raise ValueError("The text and the image encoder need two optimizer instances.")
+        refuse_loss_scale_factor(text_optimizer, image_optimizer)
         text_ids = {id(v) for v in self.text_variables}
         self.text_optimizer, self.image_optimizer = text_optimizer, image_optimizer
         encoders = keras.optimizers.MultiOptimizer(
@@ -116,11 +118,7 @@ class DAMSM(CaptionedImageModel):
         if self.dtype_policy.name == "mixed_float16":
             encoders = keras.optimizers.LossScaleOptimizer(encoders)
         self._make_trackers()
-        if jit_compile is None:
-            jit_compile = training.default_jit_compile()
-        super().compile(optimizer=encoders, jit_compile=jit_compile, **kwargs)
-        self.optimizer.build(self.trainable_variables)
-        self.remember_learning_rates()
+        self.compile_with(encoders, jit_compile, **kwargs)
 
     def learning_rate_schedule(self):
         from gan_zoo.callbacks import LearningRateDecay
@@ -143,6 +141,7 @@ class DAMSM(CaptionedImageModel):
             raise ValueError("DAMSM trains on dict batches {'images', 'tokens'} such as "
                              "gan_zoo.data.make_dataset(images, captions, vocabulary) builds.")
         reject_raw_strings(data)
+        check_labels(data)
         if len(data["images"].shape) != 4 or data["images"].shape[-1] != 3:
             raise ValueError(f"images must be [batch, H, W, 3]; got {tuple(data['images'].shape)}")
         self.check_token_width(data["tokens"])
@@ -165,7 +164,13 @@ class DAMSM(CaptionedImageModel):
         return np.concatenate(out)
 
     def r_precision(self, images, captions, num_mismatched=99, folds=10, seed=0):
-        """R@1 of each image's own caption against `num_mismatched` others: (mean, std) over folds."""
+        """R@1 of each image's own caption against `num_mismatched` others: (mean, std) over folds.
+        `captions` holds one caption per image, or a list per image (as the loaders return
+        them), of which the first is used."""
+        captions = [c if isinstance(c, str) else (list(c) or [""])[0] for c in captions]
+        if len(captions) != len(images):
+            raise ValueError(f"r_precision needs one caption (or list of captions) per image; got "
+                             f"{len(captions)} for {len(images)} images")
         return r_precision(self.embed_images(images), self.embed_captions(captions),
                            num_mismatched, folds, seed, caption_ids=captions)
 

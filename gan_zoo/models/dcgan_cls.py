@@ -14,10 +14,12 @@ from gan_zoo import losses
 from gan_zoo.layers import ResidualBlock, activation, batch_norm, conv2d, conv_initializer, tile_spatially
 from gan_zoo.models.base import TextToImageGAN, preset_settings
 
+# Widths and schedules: GAN-INT-CLS halving every 100 epochs (train_cub.sh, train_flowers.sh),
+# GAN-CLS halving every 40 on COCO (train_coco.sh).
 PRESETS = {
-    "birds": {"ngf": 128, "ndf": 64, "text_dim": 128},  # the authors' CUB / Flowers widths
-    "coco": {"ngf": 196, "ndf": 196, "text_dim": 256},  # train_coco.sh
-    "small": {"ngf": 32, "ndf": 32, "text_dim": 128},  # for CPU work
+    "birds": {"ngf": 128, "ndf": 64, "text_dim": 128, "interp_weight": 1.0, "lr_decay_every": 100},
+    "coco": {"ngf": 196, "ndf": 196, "text_dim": 256, "interp_weight": 0.0, "lr_decay_every": 40},
+    "small": {"ngf": 32, "ndf": 32, "text_dim": 128, "interp_weight": 1.0, "lr_decay_every": 100},
 }
 VARIANTS = ("residual", "plain")
 
@@ -93,29 +95,33 @@ class DCGANCLS(TextToImageGAN):
         vocabulary: a `Vocabulary` (or `embedding_dim=` for precomputed embeddings).
         preset: "birds" (the authors' widths, default), "coco" or "small" (CPU work).
         variant: "residual" (the authors' code) or "plain" (the paper's plain DCGAN).
-        ngf, ndf, text_dim: override the preset's widths.
+        ngf, ndf, text_dim, interp_weight, lr_decay_every: override the preset's.
         wrong_weight: weight of real/wrong in D; fake/right gets 1 - it (cls_weight = 0.5).
-        interp_weight: weight of the GAN-INT halfway conditions in G's loss (0 = GAN-CLS).
+        interp_weight: weight of the GAN-INT halfway conditions in G's loss (0 = GAN-CLS,
+            the authors' COCO recipe; 1 for birds and small).
         text_batch_norm: BatchNorm on G's text projection. Default: on when the TextEncoder
             is trained with the model (its sentence vectors start near zero and grow only
             slowly, so without it G long ignores the caption), off for precomputed
             embeddings, as in the authors' G.
-        lr_decay_every: halve both learning rates every that many epochs (100, as the authors).
+        lr_decay_every: halve both learning rates every that many epochs (the authors' 100;
+            40 for COCO).
         **kwargs: `TextToImageGAN` arguments (image_size, noise_dim, seed, ...).
     """
 
     loss_names = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake", "g_interp")
 
     def __init__(self, vocabulary=None, preset="birds", variant="residual", ngf=None, ndf=None,
-                 text_dim=None, wrong_weight=0.5, interp_weight=1.0, text_batch_norm=None,
-                 lr_decay_every=100, **kwargs):
-        widths = preset_settings(PRESETS, preset, dict(ngf=ngf, ndf=ndf, text_dim=text_dim))
+                 text_dim=None, wrong_weight=0.5, interp_weight=None, text_batch_norm=None,
+                 lr_decay_every=None, **kwargs):
+        widths = preset_settings(PRESETS, preset, dict(ngf=ngf, ndf=ndf, text_dim=text_dim,
+                                                       interp_weight=interp_weight,
+                                                       lr_decay_every=lr_decay_every))
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose from {VARIANTS}")
-        super().__init__(vocabulary=vocabulary, lr_decay_every=lr_decay_every, **kwargs)
+        super().__init__(vocabulary=vocabulary, lr_decay_every=widths["lr_decay_every"], **kwargs)
         self.preset, self.variant = preset, variant
         self.ngf, self.ndf, self.text_dim = widths["ngf"], widths["ndf"], widths["text_dim"]
-        self.wrong_weight, self.interp_weight = wrong_weight, interp_weight
+        self.wrong_weight, self.interp_weight = wrong_weight, widths["interp_weight"]
         self.text_batch_norm = self.text_encoder is not None if text_batch_norm is None else text_batch_norm
         self.generator = build_generator(self.noise_dim, self.condition_dim, self.image_size,
                                          self.ngf, self.text_dim, variant, self.text_batch_norm)

@@ -19,11 +19,11 @@ def doublings(ratio, what):
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
 class ConditionalDiscriminator(keras.Model):
-    """An image encoder to 4x4x(8·df) with a conditional and an optional unconditional head.
+    """An image encoder to a 4x4 map with a conditional and an optional unconditional head.
 
     The encoder halves the image with 4x4 stride-2 convolutions (BN from the second, LeakyReLU
     0.2) to 4x4, then narrows with 3x3 convolutions to 8·df channels (at 256 px: 2048 -> 1024
-    -> 512). The conditional head joins the condition tiled over the 4x4 map (StackGAN's μ,
+    -> 512); below 64 px fewer halvings leave 4·df (32 px) or 2·df (16 px) channels. The conditional head joins the condition tiled over the 4x4 map (StackGAN's μ,
     AttnGAN's sentence vector): conv3x3, BN, LeakyReLU, then a 4x4 conv to one logit. The
     unconditional head is a 4x4 conv. These are StackGAN's D of both stages and AttnGAN's
     D_NET64/128/256 layer for layer. Encoder and heads are separate so a batch's features

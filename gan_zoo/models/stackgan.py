@@ -19,11 +19,13 @@ from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 
 PRESETS = {
     "birds": {"gf": 128, "df": 64, "c_dim": 128, "r_num": 4},  # StackGAN-Pytorch / TF birds
-    "coco": {"gf": 192, "df": 96, "c_dim": 128, "r_num": 2},  # StackGAN-Pytorch coco_s1/s2.yml
+    # StackGAN-Pytorch coco_s1/s2.yml, which halve the learning rates every 20 epochs
+    "coco": {"gf": 192, "df": 96, "c_dim": 128, "r_num": 2, "lr_decay_every": 20},
     # for CPU work; Stage-II ends at gf/4 channels, so its gf is 64 (16 would leave 4)
     "small": {"gf": 16, "df": 16, "c_dim": 32, "r_num": 1, "stage2": {"gf": 64}},
 }
 LR_DECAY_EVERY = {1: 50, 2: 100}  # TF StackGAN birds: Stage-I every 50, Stage-II every 100 epochs
+# (the birds and small presets; COCO's is in its preset)
 
 
 def build_stage1_generator(noise_dim, embedding_dim, image_size=64, gf=128, c_dim=128,
@@ -88,7 +90,8 @@ class StackGAN(TextToImageGAN):
             Default: on with the model's own TextEncoder, whose sentence vectors start ~100x
             smaller than the CA noise (G would see noise only); off for precomputed
             embeddings, as in the authors' code.
-        lr_decay_every: halve both learning rates every that many epochs (50 / 100).
+        lr_decay_every: halve both learning rates every that many epochs (birds: Stage-I 50,
+            Stage-II 100; COCO: 20).
         start_from_stage1_conditioning: Stage-II's conditioning augmentation (and text
             BatchNorm) start as copies of Stage-I's trained layers where their shapes match.
             The authors start them afresh; then the KL term pulls μ to 0 before D, which is
@@ -121,12 +124,12 @@ class StackGAN(TextToImageGAN):
         elif stage1 is not None:
             raise ValueError("stage1= is only for stage=2.")
         preset = preset or "birds"
-        widths = preset_settings(PRESETS, preset, dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num),
+        widths = preset_settings(PRESETS, preset, dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num,
+                                                       lr_decay_every=lr_decay_every),
                                  part="stage2" if stage == 2 else None)
         super().__init__(vocabulary=vocabulary, embedding_dim=embedding_dim,
                          image_size=image_size or 64,
-                         lr_decay_every=LR_DECAY_EVERY[stage] if lr_decay_every is None else lr_decay_every,
-                         **kwargs)
+                         lr_decay_every=widths.get("lr_decay_every", LR_DECAY_EVERY[stage]), **kwargs)
         self.stage, self.preset, self.kl_weight = stage, preset, kl_weight
         self.text_batch_norm = vocabulary is not None if text_batch_norm is None else text_batch_norm
         self.gf, self.df, self.c_dim, self.r_num = widths["gf"], widths["df"], widths["c_dim"], widths["r_num"]

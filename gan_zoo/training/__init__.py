@@ -1,7 +1,7 @@
 """The backend-specific lines of the adversarial step: taking gradients and applying them.
 
 Everything else in a gan_zoo train step (losses, the D-then-G order, metrics) is written once
-with keras.ops. Each backend module provides two functions:
+with keras.ops. Each backend module provides three functions:
 
 - `minimize(optimizer, variables, loss_fn)`: calls `loss_fn() -> (loss, parts)`, applies the
   gradients of `loss` with respect to `variables` with `optimizer`, returns `(loss, parts)`;
