@@ -60,6 +60,9 @@ class AttentionMaps(keras.callbacks.Callback):
 class LossPlot(keras.callbacks.Callback):
     """Records the logged losses every `every` steps and redraws a PNG at each epoch end.
 
+    Keras logs each loss as its mean since the epoch began, so a point is that running mean at
+    its step: the curve is smooth within an epoch and starts afresh at each one.
+
     Every term the model logs is kept (a GAN's `loss_names`: d_real, d_wrong, kl, w_loss, ...;
     otherwise each log whose name holds "loss"), and the plot puts the discriminator's terms
     and the generator's in two panels under the model's name. The numbers are kept in a JSON
@@ -104,7 +107,8 @@ class LossPlot(keras.callbacks.Callback):
 
 
 class QualityMonitor(keras.callbacks.Callback):
-    """Every `every` epochs, cheap quality estimates into the logs and a PNG of their curves.
+    """Every `every` epochs and at the last, cheap quality estimates into the logs and a PNG of
+    their curves.
 
     `fid`: FID between `num_samples` generated and real images in `extractor`'s feature
     space (default: 16x16 pixels, which needs no weights). With `shapes_options` (the run is
@@ -154,8 +158,8 @@ class QualityMonitor(keras.callbacks.Callback):
         return values
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
-            return
+        if (epoch + 1) % self.every and epoch + 1 != (self.params or {}).get("epochs"):
+            return  # measured every `every` epochs and at the last, which a sweep summarises
         values = self.measure()
         if logs is not None:
             logs.update(values)
@@ -233,7 +237,8 @@ class Checkpoint(keras.callbacks.Callback):
         return epoch
 
     def history(self):
-        """{log name: one value per epoch} over every epoch of the run, resumed parts included."""
+        """{log name: one value per epoch} over every epoch of the run, resumed parts included;
+        None for an epoch that did not log it (a QualityMonitor measuring every few epochs)."""
         if not os.path.exists(self.state_path):
             return {}
         with open(self.state_path) as f:
@@ -245,8 +250,10 @@ class Checkpoint(keras.callbacks.Callback):
         name = f"epoch_{epoch + 1:03d}.keras"
         save_model_atomically(self.model, os.path.join(self.directory, name))
         history = self.history()
-        for key, value in (logs or {}).items():
-            history.setdefault(key, []).append(float(ops.convert_to_numpy(value)))
+        logs = {key: float(ops.convert_to_numpy(value)) for key, value in (logs or {}).items()}
+        for key in [*history, *(key for key in logs if key not in history)]:  # one entry per epoch
+            column = history.get(key, [])[:epoch]
+            history[key] = column + [None] * (epoch - len(column)) + [logs.get(key)]
         write_json_atomically({"epoch": epoch + 1, "checkpoint": name, "history": history}, self.state_path)
         if previous and os.path.basename(previous) != name and os.path.exists(previous):
             os.remove(previous)

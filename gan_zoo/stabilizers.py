@@ -13,20 +13,32 @@ of which leave the networks untouched and so work with every model and backend:
   perfectly and give G no useful gradient.
 """
 
+import math
+import numbers
+
 import keras
 from keras import ops
 
 
-def check(label_smoothing, instance_noise, instance_noise_steps):
-    """A clear error for settings outside the ranges these remedies are defined on."""
-    if not 0.0 <= label_smoothing < 1.0:
+SETTINGS = ("label_smoothing", "instance_noise", "instance_noise_steps")
+
+
+def check(**settings):
+    """A clear error for settings (any of SETTINGS) outside the ranges these remedies are
+    defined on, or that are not finite real numbers."""
+    for name, value in settings.items():
+        if name not in SETTINGS:
+            raise TypeError(f"check() takes {', '.join(SETTINGS)}; got {name}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number; got {value!r}")
+    if not 0.0 <= settings.get("label_smoothing", 0.0) < 1.0:
         raise ValueError("label_smoothing must be in [0, 1): the real label is 1 - it; "
-                         f"got {label_smoothing}")
-    if instance_noise < 0.0:
+                         f"got {settings['label_smoothing']}")
+    if settings.get("instance_noise", 0.0) < 0.0:
         raise ValueError("instance_noise is a standard deviation and cannot be negative; "
-                         f"got {instance_noise}")
-    if instance_noise_steps < 1:
-        raise ValueError(f"instance_noise_steps must be at least 1; got {instance_noise_steps}")
+                         f"got {settings['instance_noise']}")
+    if settings.get("instance_noise_steps", 1) < 1:
+        raise ValueError(f"instance_noise_steps must be at least 1; got {settings['instance_noise_steps']}")
 
 
 def instance_noise_scale(step, scale, steps):

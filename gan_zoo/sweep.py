@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from gan_zoo import stabilizers
 from gan_zoo.metrics.diversity import COLLAPSE_THRESHOLD
 
 # Final measures read from each run's metrics.json, and which way is better.
@@ -20,10 +21,14 @@ MEASURES = {"alignment": "higher", "fid": "lower", "diversity": "higher", "d_los
 
 
 def parse_value(text):
-    """'0.1' -> 0.1, '3' -> 3, 'true' -> True, anything else stays a string."""
+    """'0.1' -> 0.1, '.1' -> 0.1, '3' -> 3, 'true' -> True, anything else stays a string."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
+        pass
+    try:
+        return float(text)  # what JSON refuses: '.1', '1.', 'nan' (which the checks then name)
+    except ValueError:
         return text
 
 
@@ -47,6 +52,8 @@ def parse_grid(items):
         grid[name.strip()] = [parse_value(v.strip()) for v in values.split(",")]
     if not grid:
         raise ValueError("A sweep needs at least one --grid NAME=V1,V2,...")
+    for setting in settings(grid):  # now, not after the settings before it have trained
+        stabilizers.check(**{k: v for k, v in setting.items() if k in stabilizers.SETTINGS})
     return grid
 
 
@@ -81,14 +88,19 @@ def final_measures(folder):
     with open(os.path.join(folder, "metrics.json")) as f:
         metrics = json.load(f)
     history = metrics["history"]
-    final = {name: values[-1] for name, values in history.items() if values and name in MEASURES}
+    final = {}
+    for name in MEASURES:
+        measured = [v for v in history.get(name, []) if v is not None]  # None: not measured that epoch
+        if measured:
+            final[name] = measured[-1]
     if "alignment" in metrics:
         final["alignment"] = metrics["alignment"]["alignment"]  # 300 held-out captions, not 100
     return final, history
 
 
 def summarize(out, grid, seeds):
-    """Per setting: each measure's mean, spread across seeds (std), worst seed, and the count of
+    """Per setting: each measure's mean, spread across seeds (std: the population standard
+    deviation, ddof=0; for two seeds half their distance), worst seed, and the count of
     collapsed runs; returned as a list of rows, in the grid's order."""
     rows = []
     for setting in settings(grid):

@@ -28,3 +28,17 @@ def test_every_logged_term_is_kept_and_an_older_record_continues(tmp_path):
     assert history["d_loss"] == [1.0, 0.5, 0.5] and history["kl"] == [0.125, 0.125]
     with Image.open(tmp_path / "losses.png") as image:  # two panels side by side
         assert image.width > 1.5 * image.height
+
+
+def test_a_sample_grid_is_a_whole_png_and_a_ragged_one_is_refused(tmp_path):
+    import numpy as np
+
+    from gan_zoo.utils.plots import save_image_grid
+
+    images = np.random.default_rng(0).integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    save_image_grid(images, str(tmp_path / "grid.png"), row_labels=["a red circle", "a blue square"])
+    assert Image.open(tmp_path / "grid.png").format == "PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]  # no temporary file left
+    for count in (5, 1):  # 5 images in 2 rows; fewer images than rows
+        with pytest.raises(ValueError, match=f"2 labelled rows .* got {count} images"):
+            save_image_grid(images[:count], str(tmp_path / "bad.png"), row_labels=["a", "b"])

@@ -19,6 +19,7 @@ def test_grid_values_are_parsed_and_combined_in_order():
     assert len(combos) == 4
     assert combos[1] == {"label_smoothing": 0, "learning_rate": 4e-4, "variant": "plain"}
     assert sweep.setting_name(combos[1]) == "label_smoothing=0,learning_rate=0.0004,variant=plain"
+    assert sweep.parse_grid(["instance_noise=.1,1."]) == {"instance_noise": [0.1, 1.0]}  # not JSON, still numbers
 
 
 @pytest.mark.parametrize("items, words", [
@@ -26,6 +27,9 @@ def test_grid_values_are_parsed_and_combined_in_order():
     (["label_smoothing"], "NAME=V1,V2"),
     (["=0,1"], "NAME=V1,V2"),
     (["label_smoothing=0", "label_smoothing=0.1"], "twice"),
+    (["label_smoothing=0,.1,1.0"], r"label_smoothing must be in \[0, 1\).*got 1.0"),  # before any run trains
+    (["instance_noise=0,nan"], "instance_noise must be a finite number; got nan"),
+    (["instance_noise=true"], "instance_noise must be a finite number; got True"),
 ])
 def test_malformed_grids_are_named(items, words):
     with pytest.raises(ValueError, match=words):
@@ -54,6 +58,41 @@ def test_summary_has_mean_spread_worst_seed_and_collapsed_runs(tmp_path):
     assert table.splitlines()[-1].endswith("| 0 of 2 |")
     assert sweep.is_finished(tmp_path / sweep.run_folder("", {"instance_noise": 0}, 0), 2)
     assert not sweep.is_finished(tmp_path / sweep.run_folder("", {"instance_noise": 0}, 0), 3)
+
+
+def test_an_epoch_without_a_measure_is_kept_as_none_and_summaries_read_the_last_measured(tmp_path, shapes32):
+    from conftest import tiny_dcgan
+    from gan_zoo.callbacks import Checkpoint
+
+    checkpoint = Checkpoint(str(tmp_path / "checkpoints"))
+    checkpoint.set_model(tiny_dcgan(shapes32[3]))
+    for epoch, logs in enumerate([{"d_loss": 1.0, "fid": 50.0}, {"d_loss": 0.9}, {"d_loss": 0.8, "fid": 40.0},
+                                  {"d_loss": 0.7}]):  # a QualityMonitor measuring every other epoch
+        checkpoint.on_epoch_end(epoch, logs)
+    history = checkpoint.history()
+    assert history == {"d_loss": [1.0, 0.9, 0.8, 0.7], "fid": [50.0, None, 40.0, None]}
+    (tmp_path / "metrics.json").write_text(json.dumps({"history": history}))
+    final, _ = sweep.final_measures(str(tmp_path))
+    assert final == {"d_loss": 0.7, "fid": 40.0}
+    from gan_zoo.utils.plots import save_sweep_curves
+
+    save_sweep_curves({"a": [history]}, ["fid", "d_loss"], str(tmp_path / "curves.png"))
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_the_quality_monitor_also_measures_the_last_epoch(tmp_path, shapes32):
+    from conftest import tiny_dcgan
+    from gan_zoo.callbacks import QualityMonitor
+
+    images, captions, _, vocab = shapes32
+    monitor = QualityMonitor(images, captions, str(tmp_path / "quality.png"), every=2, num_samples=64)
+    monitor.set_model(tiny_dcgan(vocab))
+    monitor.set_params({"epochs": 3})
+    logs = [{} for _ in range(3)]
+    for epoch in range(3):
+        monitor.on_epoch_end(epoch, logs[epoch])
+    assert [sorted(epoch_logs) for epoch_logs in logs] == [[], ["fid"], ["fid"]]  # epochs 2 and 3
+    assert json.loads((tmp_path / "quality.json").read_text())["epoch"] == [2, 3]
 
 
 @pytest.mark.once  # a sweep only orchestrates train runs, which test_cli runs on every backend

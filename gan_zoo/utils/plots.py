@@ -1,9 +1,9 @@
 """PNG figures people look at: sample grids, loss curves, attention maps (matplotlib, no display
 needed)."""
 
-import os
-
 import numpy as np
+
+from gan_zoo.utils.files import atomic_file
 
 
 def _figure(rows=1, cols=1, figsize=None, squeeze=True):
@@ -20,6 +20,9 @@ def save_image_grid(images, path, row_labels=None, title=None):
     images = np.asarray(images)
     rows = len(row_labels) if row_labels else 1
     cols = len(images) // rows
+    if not cols or len(images) % rows:
+        raise ValueError(f"A grid of {rows} labelled rows needs a whole, non-zero number of images "
+                         f"per row; got {len(images)} images")
     fig, axes = _figure(rows, cols, figsize=(1.2 * cols + (3.2 if row_labels else 0), 1.2 * rows),
                         squeeze=False)
     for r in range(rows):
@@ -125,8 +128,8 @@ def save_sweep_curves(curves, names, path, title=None):
     for ax, name in zip(axes.flat, names):
         for i, (label, runs) in enumerate(curves.items()):
             for j, history in enumerate(runs):
-                values = history.get(name, [])
-                ax.plot(range(1, len(values) + 1), values, color=f"C{i % 10}", alpha=0.8,
+                points = [(e, v) for e, v in enumerate(history.get(name, []), 1) if v is not None]
+                ax.plot([e for e, _ in points], [v for _, v in points], color=f"C{i % 10}", alpha=0.8,
                         linewidth=1.2, label=label if j == 0 else None)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
@@ -148,8 +151,6 @@ def save_sweep_curves(curves, names, path, title=None):
 
 
 def _save_figure(fig, path):
-    """Writes next to the target and renames, so a reader never sees half a PNG."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp.png"
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    """A PNG written atomically, so a reader never sees half of one."""
+    with atomic_file(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
