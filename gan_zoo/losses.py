@@ -14,7 +14,8 @@ def sigmoid_cross_entropy_per_sample(logits, target):
 def sigmoid_cross_entropy(logits, target, weights=None):
     """Mean binary cross-entropy of logits against a constant target.
 
-    With `weights`, the weighted mean sum(w · loss) / sum(w) (0 when every weight is 0).
+    With `weights` (0/1: which rows count), the mean over the rows weighted 1, that is
+    sum(w · loss) / max(sum(w), 1), and 0 when every weight is 0.
     """
     losses = sigmoid_cross_entropy_per_sample(logits, target)
     if weights is None:
@@ -87,10 +88,12 @@ def kl_divergence(mu, logvar):
 
 # ----------------------------------------------------------------- DAMSM (AttnGAN)
 def cosine_similarity(a, b, axis=-1, eps=1e-8):
-    """Cosine along `axis`, the norms' product clamped at `eps` as AttnGAN's code does."""
+    """Cosine along `axis`, the norms' product clamped at `eps` as AttnGAN's code does. The
+    product is taken under one square root, clamped first: a zero vector (a padding word)
+    then has gradient 0, where the norm's own derivative would give NaN on JAX."""
     dot = ops.sum(a * b, axis=axis)
-    norms = ops.norm(a, axis=axis) * ops.norm(b, axis=axis)
-    return dot / ops.maximum(norms, eps)
+    squares = ops.sum(ops.square(a), axis=axis) * ops.sum(ops.square(b), axis=axis)
+    return dot / ops.sqrt(ops.maximum(squares, eps ** 2))
 
 
 def damsm_sentence_similarity(image_codes, sentences):

@@ -134,7 +134,8 @@ def torch_images(images):
 
 
 def bilinear_299(x):
-    """pytorch-fid's resize and the authors' nn.Upsample((299, 299), mode="bilinear")."""
+    """pytorch-fid's resize, and the authors' nn.Upsample((299, 299), mode="bilinear") as
+    PyTorch 0.4 and later compute it (their 0.3-era code likely ran with align_corners=True)."""
     return F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
 
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from keras import ops
 
 from gan_zoo import losses
@@ -55,3 +56,31 @@ def test_mismatch_weights_skip_same_caption_and_same_class():
     labels = np.array([0, 1, 1, 2], "int32")
     np.testing.assert_array_equal(ops.convert_to_numpy(losses.mismatch_weights(tokens, labels)),
                                   [1, 0, 0, 1])
+
+
+def test_damsm_loss_gradient_is_finite_at_padding_words():
+    """Padding words are zero vectors; their cosine's gradient is 0, not NaN (as ops.norm's own
+    derivative at 0 gives on JAX)."""
+    import keras
+
+    from gan_zoo.training import minimize
+
+    rng = np.random.default_rng(0)
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [1, 0, 0, 0]], bool)
+    words = keras.Variable(np.where(mask[..., None], rng.normal(size=(3, 4, 8)), 0).astype("float32"))
+    regions = rng.normal(size=(3, 5, 8)).astype("float32")
+    codes, sentences = rng.normal(size=(2, 3, 8)).astype("float32")
+    optimizer = keras.optimizers.SGD(1.0)
+    optimizer.build([words])
+    before = ops.convert_to_numpy(words).copy()
+    minimize(optimizer, [words], lambda: (losses.damsm_loss(regions, codes, words, sentences, mask)[0], {}))
+    after = ops.convert_to_numpy(words)
+    assert np.all(np.isfinite(after)) and not np.array_equal(after[mask], before[mask])
+
+
+def test_labels_of_the_wrong_shape_are_refused():
+    from gan_zoo.models.base import check_labels
+
+    check_labels({"labels": np.zeros(4, "int32")})
+    with pytest.raises(ValueError, match=r"'labels' must be \[batch\] class ids; got shape \(4, 1\)"):
+        check_labels({"labels": np.zeros((4, 1), "int32")})

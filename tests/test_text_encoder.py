@@ -11,6 +11,8 @@ def test_shapes_and_padding_mask():
     assert words.shape == (2, 10, 256) and sentence.shape == (2, 256) and mask.shape == (2, 10)
     assert np.array_equal(keras.ops.convert_to_numpy(mask), tokens != 0)
     assert np.all(keras.ops.convert_to_numpy(words)[0, 3:] == 0)  # padding positions are zero
+    symbolic = TextEncoder(len(vocab))(keras.Input((10,), dtype="int32"), training=True)  # in a functional model
+    assert [tuple(t.shape) for t in symbolic] == [(None, 10, 256), (None, 256), (None, 10)]
 
 
 def test_sentence_ignores_padding_length():

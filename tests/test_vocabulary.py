@@ -56,3 +56,8 @@ def test_first_caption_takes_a_string_or_the_first_of_a_list():
     assert first_caption("a red circle") == "a red circle"
     assert first_caption(b"a red circle") == "a red circle"
     assert first_caption(["a red circle", "a circle, red"]) == "a red circle"
+
+
+def test_a_caption_length_below_one_is_named():
+    with pytest.raises(ValueError, match="max_length must be at least 1; got 0"):
+        Vocabulary.build(["a red circle"]).encode(["a red circle"], max_length=0)

@@ -9,9 +9,11 @@ MASKED = -1e9  # a score whose softmax weight is exactly 0 in float32
 
 
 def masked_softmax(scores, mask, axis=-1):
-    """Softmax in float32 over `axis`, with weight 0 where `mask` is False."""
+    """Softmax in float32 over `axis`, with weight 0 where `mask` is False (all 0 where the
+    mask holds nothing along `axis`, rather than a uniform spread over padding)."""
     scores = ops.cast(scores, "float32")
-    return ops.softmax(ops.where(mask, scores, MASKED), axis=axis)
+    weights = ops.softmax(ops.where(mask, scores, MASKED), axis=axis)
+    return ops.where(ops.any(mask, axis=axis, keepdims=True), weights, 0.0)
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -37,7 +39,9 @@ class WordAttention(layers.Layer):
 
     def call(self, h, words, mask):
         source = self.project(words)  # [B, T, C]
-        scores = ops.einsum("bhwc,btc->bhwt", h, source)
+        # scores in float32: under mixed precision a float16 dot product loses the softmax's
+        # precision and can overflow
+        scores = ops.einsum("bhwc,btc->bhwt", ops.cast(h, "float32"), ops.cast(source, "float32"))
         weights = masked_softmax(scores, ops.cast(mask, "bool")[:, None, None, :])
         context = ops.einsum("bhwt,btc->bhwc", ops.cast(weights, source.dtype), source)
         return context, ops.transpose(weights, (0, 3, 1, 2))

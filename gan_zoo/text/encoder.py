@@ -54,7 +54,7 @@ class TextEncoder(layers.Layer):
         sentence = ops.concatenate([forward_h, backward_h], axis=-1)
         return words, sentence, mask
 
-    def compute_output_spec(self, tokens):
+    def compute_output_spec(self, tokens, training=None):
         batch, length = tokens.shape
         return (
             keras.KerasTensor((batch, length, self.output_dim), dtype=self.compute_dtype),

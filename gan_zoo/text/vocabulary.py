@@ -13,7 +13,8 @@ _WORD = re.compile(r"\w+")
 
 
 def tokenize(caption):
-    """Splits a caption into lowercase words, as AttnGAN's RegexpTokenizer(r'\\w+') does."""
+    """Splits a caption into lowercase words, as AttnGAN's RegexpTokenizer(r'\\w+') does;
+    letters outside ASCII stay in their words ("café"), where AttnGAN first drops them ("caf")."""
     return _WORD.findall(caption.lower())
 
 
@@ -111,6 +112,8 @@ class Vocabulary:
 
     def encode(self, captions, max_length=18):
         """Encodes captions to int32 ids [N, max_length], padded with 0 or truncated."""
+        if max_length < 1:
+            raise ValueError(f"max_length must be at least 1; got {max_length}")
         captions = list(iter_captions(captions))
         ids = np.zeros((len(captions), max_length), dtype="int32")
         for i, caption in enumerate(captions):
