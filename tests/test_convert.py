@@ -247,10 +247,24 @@ def test_stackgan_birds_networks_equal_the_authors_forward(stage):
 
 
 @pytest.mark.once
-def test_stackgan_discriminator_of_the_other_stage_is_refused():
+def test_a_checkpoint_of_the_other_stage_is_refused():
     with pytest.raises((KeyError, ValueError), match="encode_img"):
         convert.stackgan_from_authors(fabricate("stackgan_birds_STAGE1_G"), fabricate("stackgan_birds_STAGE2_D"),
                                       stage=1, preset="birds")
+    with pytest.raises(ValueError, match="is a STAGE2_G checkpoint: convert it with stage=2"):
+        convert.stackgan_from_authors(fabricate("stackgan_birds_STAGE2_G"), preset="birds")
+    with pytest.raises(ValueError, match="is a STAGE1_G checkpoint: convert it with stage=1"):
+        convert.stackgan_from_authors(fabricate("stackgan_birds_STAGE1_G"), stage=2, preset="birds")
+
+
+@pytest.mark.once
+def test_a_nested_state_dict_is_read_by_its_path():
+    nested = {"model": {"netG": {"module.fc.weight": torch.ones(2, 3)}}}
+    assert list(convert.read_state_dict(nested, "model", "netG")) == ["fc.weight"]  # DDP's prefix gone
+    with pytest.raises(KeyError, match="has no entry 'netD'"):
+        convert.read_state_dict(nested, "model", "netD")
+    with pytest.raises(ValueError, match="not a state dict of tensors"):
+        convert.read_state_dict({"epoch": 3}, "epoch")
 
 
 @pytest.mark.once

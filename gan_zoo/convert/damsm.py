@@ -1,7 +1,6 @@
 """The authors' pretrained DAMSM (`text_encoder*.pth` + `image_encoder*.pth`) as a `DAMSM`."""
 
 from gan_zoo.convert.inception import load_cnn_encoder
-from gan_zoo.convert.state_dict import StateDict
 from gan_zoo.convert.text import load_text_encoder, text_state, vocabulary_from_captions_pickle
 from gan_zoo.models.damsm import DAMSM
 
@@ -16,6 +15,5 @@ def damsm_from_authors(text_encoder, image_encoder, captions_pickle, max_length=
     text = text_state(text_encoder)
     load_text_encoder(text, damsm.text_encoder)
     text.finish()
-    image = StateDict.read(image_encoder, "AttnGAN CNN_ENCODER (DAMSM image encoder)")
-    load_cnn_encoder(image, damsm.image_encoder)
+    load_cnn_encoder(image_encoder, damsm.image_encoder)
     return damsm

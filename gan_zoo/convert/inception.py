@@ -5,7 +5,7 @@
 PyTorch by pytorch-fid; released at https://github.com/mseitzer/pytorch-fid/releases, tag
 `fid_weights`) and gives a `FeatureExtractor` that computes pytorch-fid's features.
 `load_cnn_encoder` fills an `InceptionEncoder(trunk="torchvision")` with the authors' DAMSM
-image encoder (`image_encoder200.pth`). Both check every tensor's name and shape.
+image encoder (`image_encoder200.pth`, or its state dict). Both check every tensor's name and shape.
 """
 
 import keras
@@ -64,7 +64,10 @@ def load_cnn_encoder(state, encoder):
     """Fills `encoder`, an `InceptionEncoder(output_dim, trunk="torchvision")`, from the
     authors' DAMSM image encoder (AttnGAN's CNN_ENCODER, saved as `image_encoder200.pth`):
     the Inception trunk, `emb_features` (1x1 conv 768 -> D, no bias) and `emb_cnn_code`
-    (Linear 2048 -> D). `state` is a `StateDict` of that file; every tensor must be used."""
+    (Linear 2048 -> D). `state` is that file's path, its state dict or a `StateDict` of it;
+    every tensor must be used."""
+    if not isinstance(state, StateDict):
+        state = StateDict.read(state, "AttnGAN CNN_ENCODER (DAMSM image encoder)")
     if getattr(encoder, "trunk_layout", None) != "torchvision":
         raise ValueError("The authors' CNN_ENCODER fills an InceptionEncoder(trunk='torchvision').")
     if not encoder.built:

@@ -18,6 +18,10 @@ def stackgan_from_authors(generator, discriminator=None, stage=1, preset="coco")
     `discriminator` optionally the matching `netD_epoch_last.pth` (needed only to go on
     training). `preset` "coco" is what the authors release; "birds" fits birds runs."""
     g_state = StateDict.read(generator, f"StackGAN STAGE{stage}_G ({preset} preset)")
+    holds_stage2 = any(key.startswith("STAGE1_G.") for key in g_state.tensors)  # its Stage-I inside
+    if holds_stage2 != (stage == 2):
+        raise ValueError(f"{g_state.source} is a STAGE{2 if holds_stage2 else 1}_G checkpoint: "
+                         f"convert it with stage={2 if holds_stage2 else 1}.")
     embedding_dim = g_state.take("ca_net.fc.weight").shape[1]
     stage1 = StackGAN(stage=1, preset=preset, embedding_dim=embedding_dim, image_size=64)
     if stage == 1:

@@ -14,7 +14,8 @@ import numpy as np
 
 def read_state_dict(source, *path):
     """A state dict as {name: np.ndarray}: `source` is a `.pth` path or a mapping; `path`
-    picks a nested entry (DF-GAN saves `{"model": {"netG": ...}}`)."""
+    picks a nested entry (for a checkpoint saved as `{"model": {"netG": ...}}`, pass
+    "model", "netG")."""
     name = source if isinstance(source, (str, os.PathLike)) else "the state dict"
     if isinstance(source, (str, os.PathLike)):
         source = _torch_load(source)
