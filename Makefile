@@ -25,7 +25,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/gan-zoo train --model dcgan-cls --preset small --data shapes --fix background=black \
-		--image-size 32 --num-images 5000 --epochs 24 --batch-size 64 --out runs/demo --resume
+		--image-size 32 --num-images 5000 --epochs 24 --batch-size 64 --set generator_ema=0.99 \
+		--out runs/demo --resume
 	$(BIN)/gan-zoo evaluate --checkpoint runs/demo --fix background=black \
 		--metrics fid,kid,alignment,diversity --num-samples 1000 --out runs/demo/report.json
 

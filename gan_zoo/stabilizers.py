@@ -1,4 +1,5 @@
-"""Stabilisers for adversarial training, off by default (none of the three papers uses them).
+"""Stabilisers for adversarial training, off by default (of the three papers only AttnGAN's
+code uses one, the generator average, which its birds and coco presets keep).
 
 Two well-tested remedies for a discriminator that wins too early or too confidently, both
 of which leave the networks untouched and so work with every model and backend:
@@ -11,6 +12,11 @@ of which leave the networks untouched and so work with every model and backend:
   linearly from `scale` to 0 over `steps` training steps. The noise makes the real and the
   generated distributions overlap early on, where D could otherwise separate them
   perfectly and give G no useful gradient.
+
+A third works on the generator's side: a moving average of G's weights (Yazıcı et al., "The
+Unusual Effectiveness of Averaging in GAN Training", 2019), which damps the oscillation of
+the last iterate. The model's `generator_ema` hands it to the default G optimizer (Keras's
+`use_ema`); `check` validates it with the others.
 """
 
 import math
@@ -20,7 +26,7 @@ import keras
 from keras import ops
 
 
-SETTINGS = ("label_smoothing", "instance_noise", "instance_noise_steps")
+SETTINGS = ("label_smoothing", "instance_noise", "instance_noise_steps", "generator_ema")
 
 
 def check(**settings):
@@ -39,6 +45,9 @@ def check(**settings):
                          f"got {settings['instance_noise']}")
     if settings.get("instance_noise_steps", 1) < 1:
         raise ValueError(f"instance_noise_steps must be at least 1; got {settings['instance_noise_steps']}")
+    if not 0.0 <= settings.get("generator_ema", 0.0) < 1.0:
+        raise ValueError("generator_ema is a moving average's momentum, in [0, 1) (0 = off); "
+                         f"got {settings['generator_ema']}")
 
 
 def instance_noise_scale(step, scale, steps):

@@ -119,17 +119,10 @@ def test_bad_inputs_are_named(damsm, tmp_path):
         model.generate(embeddings=np.zeros((1, 256)))
 
 
-def test_generator_moving_average_replaces_g_when_fit_ends(damsm, shapes32):
-    images, captions, _, vocab = shapes32
-    assert AttnGAN(damsm, preset="birds", stages=1).generator_ema == 0.999  # the authors' default
-    model = AttnGAN(damsm, preset="small", generator_ema=0.5, seed=0)
-    model.compile()
-    assert model.g_optimizer.use_ema and not model.d_optimizer.use_ema
-    start = [keras.ops.convert_to_numpy(v).copy() for v in model.generator.trainable_variables]
-    model.fit(make_dataset(images, captions, vocab, batch_size=32), epochs=1, verbose=0)
-    averages = {id(v): a for v, a in zip(model.g_optimizer._trainable_variables,
-                                         model.g_optimizer._model_variables_moving_average)}
-    for before, v in zip(start, model.generator.trainable_variables):
-        now = keras.ops.convert_to_numpy(v)
-        np.testing.assert_array_equal(now, keras.ops.convert_to_numpy(averages[id(v)]))
-        assert not np.array_equal(now, before)
+def test_the_authors_generator_moving_average_is_the_papers_presets_default(damsm):
+    """(Averaging itself, for every GAN: test_stabilizers.py.)"""
+    assert AttnGAN(damsm, preset="birds", stages=1).generator_ema == 0.999
+    small = AttnGAN(damsm, preset="small")
+    assert small.generator_ema is None
+    small.compile()
+    assert not small.g_optimizer.use_ema

@@ -41,6 +41,7 @@ def test_label_smoothing_moves_only_the_real_targets():
     ({"label_smoothing": -0.1}, "label_smoothing must be in"),
     ({"instance_noise": -0.5}, "instance_noise is a standard deviation"),
     ({"instance_noise_steps": 0}, "instance_noise_steps must be at least 1"),
+    ({"generator_ema": 1.0}, "generator_ema is a moving average's momentum, in \\[0, 1\\)"),
 ])
 def test_settings_out_of_range_are_refused(shapes32, setting, words):
     with pytest.raises(ValueError, match=words):
@@ -90,22 +91,31 @@ def test_label_smoothing_keeps_the_discriminator_from_certainty(shapes32):
 
 
 @pytest.mark.parametrize("build", ["stackgan", "attngan"])
-def test_every_model_trains_with_both_and_keeps_them_when_saved(shapes32, tmp_path, build):
+def test_every_model_trains_with_all_three_and_keeps_them_when_saved(shapes32, tmp_path, build):
     images, captions, _, vocab = shapes32
     keras.utils.set_random_seed(0)
-    setting = dict(label_smoothing=0.1, instance_noise=0.1, instance_noise_steps=50)
+    setting = dict(label_smoothing=0.1, instance_noise=0.1, instance_noise_steps=50, generator_ema=0.5)
     if build == "stackgan":
         model = StackGAN(vocabulary=vocab, preset="small", image_size=32, seed=0, **setting)
     else:
         model = AttnGAN(DAMSM(vocab, image_encoder="small", image_size=32, seed=0), preset="small", seed=0,
                         **setting)
     model.compile()
+    assert model.g_optimizer.use_ema and not model.d_optimizer.use_ema
+    start = [keras.ops.convert_to_numpy(v).copy() for v in model.generator.trainable_variables]
     data = make_dataset(images, captions, vocab, batch_size=32, seed=0)
     logs = model.fit(data, epochs=1, verbose=0).history
     assert all(np.isfinite(values[-1]) for values in logs.values())
     assert logs["instance_noise"][-1] == pytest.approx(0.1 * (1 - 1.5 / 50), rel=1e-5)
+    averages = {id(v): a for v, a in zip(model.g_optimizer._trainable_variables,
+                                         model.g_optimizer._model_variables_moving_average)}
+    for before, v in zip(start, model.generator.trainable_variables):  # G took its average at fit's end
+        now = keras.ops.convert_to_numpy(v)
+        np.testing.assert_array_equal(now, keras.ops.convert_to_numpy(averages[id(v)]))
+        assert not np.array_equal(now, before)
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
-    assert (loaded.label_smoothing, loaded.instance_noise, loaded.instance_noise_steps) == (0.1, 0.1, 50)
+    assert (loaded.label_smoothing, loaded.instance_noise, loaded.instance_noise_steps,
+            loaded.generator_ema) == (0.1, 0.1, 50, 0.5)
     np.testing.assert_array_equal(loaded.generate(["a red circle"], seed=3),
                                   model.generate(["a red circle"], seed=3))

@@ -79,9 +79,8 @@ class AttnGAN(TextToImageGAN):
             default), "coco" (GF 48, DF 96, 3 blocks, λ 50) or "small" (2 stages, 16 -> 32 px).
         gf, df, r_num, stages, base_size, damsm_weight: override the preset; the image size is
             base_size · 2^(stages - 1).
-        generator_ema: momentum of the moving average of G's weights that replaces them when
-            `fit` ends (the authors save and sample from such an average): 0.999 for birds and
-            coco, None (off) for small; 0 turns it off.
+        generator_ema: as in `TextToImageGAN` (the authors save and sample from such an
+            average): 0.999 for birds and coco, None (off) for small; 0 turns it off.
         c_dim: conditioning-augmentation width (100).
         kl_weight: weight of the KL term (1).
         text_batch_norm: BatchNorm on the sentence vector before conditioning augmentation
@@ -112,14 +111,14 @@ class AttnGAN(TextToImageGAN):
             raise ValueError(f"image_size {image_size} does not fit {config['stages']} stages from "
                              f"{config['base_size']} px: it must be {expected} (base_size · 2^(stages - 1)).")
         super().__init__(vocabulary=damsm.vocabulary, image_size=expected, max_length=damsm.max_length,
-                         text_encoder=damsm.text_encoder, train_text_encoder=False, **kwargs)
+                         text_encoder=damsm.text_encoder, train_text_encoder=False,
+                         generator_ema=config["generator_ema"], **kwargs)
         self.damsm = damsm
         self.damsm.trainable = False
         self.preset, self.c_dim, self.kl_weight = preset, c_dim, kl_weight
         self.text_batch_norm = text_batch_norm
         self.gf, self.df, self.r_num = config["gf"], config["df"], config["r_num"]
         self.stages, self.base_size, self.damsm_weight = config["stages"], config["base_size"], config["damsm_weight"]
-        self.generator_ema = config["generator_ema"] or None
         self.stage_sizes = [self.base_size * 2 ** k for k in range(self.stages)]
         dim = self.text_encoder.output_dim
         self.generator = build_generator(self.noise_dim, dim, dim, self.max_length, self.gf, self.r_num,
@@ -128,15 +127,6 @@ class AttnGAN(TextToImageGAN):
             ConditionalDiscriminator(size, self.df, dim, unconditional=True, initializer=INIT,
                                      name=f"discriminator_{size}") for size in self.stage_sizes]
         self.built = True
-
-    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
-        """As `TextToImageGAN.compile`; the default generator Adam keeps the moving average of
-        G's weights when `generator_ema` is set (Keras's `use_ema`: G takes the average when
-        `fit` ends; a checkpoint saved meanwhile holds both)."""
-        if g_optimizer is None and self.generator_ema:
-            g_optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2,
-                                                use_ema=True, ema_momentum=self.generator_ema)
-        super().compile(g_optimizer, d_optimizer, **kwargs)
 
     @property
     def latent_widths(self):
@@ -245,8 +235,7 @@ class AttnGAN(TextToImageGAN):
             config.pop(key)  # they come from the DAMSM and the preset
         config.update(damsm=keras.saving.serialize_keras_object(self.damsm), preset=self.preset,
                       gf=self.gf, df=self.df, r_num=self.r_num, stages=self.stages,
-                      base_size=self.base_size, damsm_weight=self.damsm_weight,
-                      generator_ema=self.generator_ema or 0, c_dim=self.c_dim,
+                      base_size=self.base_size, damsm_weight=self.damsm_weight, c_dim=self.c_dim,
                       kl_weight=self.kl_weight, text_batch_norm=self.text_batch_norm)
         return config
 

@@ -231,6 +231,9 @@ class TextToImageGAN(CaptionedImageModel):
             the papers; 0.1 is the usual choice). See `gan_zoo.stabilizers`.
         instance_noise: σ of Gaussian noise on every image D sees, annealed linearly to 0 over
             `instance_noise_steps` steps (0 = off, as in the papers).
+        generator_ema: momentum of a moving average of G's weights, kept by the default G
+            optimizer (Keras's `use_ema`), which replaces them when `fit` ends (None or 0 = off;
+            AttnGAN's birds and coco presets: the authors' 0.999).
     """
 
     loss_names = ("d_loss", "g_loss")
@@ -240,7 +243,8 @@ class TextToImageGAN(CaptionedImageModel):
     def __init__(self, vocabulary=None, embedding_dim=None, image_size=64, noise_dim=100,
                  max_length=18, learning_rate=2e-4, beta_1=0.5, beta_2=0.999, lr_decay_every=0,
                  lr_decay_factor=0.5, seed=None, text_encoder=None, train_text_encoder=True,
-                 label_smoothing=0.0, instance_noise=0.0, instance_noise_steps=10000, **kwargs):
+                 label_smoothing=0.0, instance_noise=0.0, instance_noise_steps=10000,
+                 generator_ema=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(vocabulary, dict):
             vocabulary = Vocabulary.from_config(vocabulary)
@@ -256,9 +260,10 @@ class TextToImageGAN(CaptionedImageModel):
         self.lr_decay_every, self.lr_decay_factor = lr_decay_every, lr_decay_factor
         self.seed = seed
         stabilizers.check(label_smoothing=label_smoothing, instance_noise=instance_noise,
-                          instance_noise_steps=instance_noise_steps)
+                          instance_noise_steps=instance_noise_steps, generator_ema=generator_ema or 0.0)
         self.label_smoothing = label_smoothing
         self.instance_noise, self.instance_noise_steps = instance_noise, instance_noise_steps
+        self.generator_ema = generator_ema or None
         self.train_text_encoder = train_text_encoder
         if vocabulary is not None and text_encoder is None:
             text_encoder = {}
@@ -359,18 +364,21 @@ class TextToImageGAN(CaptionedImageModel):
                    if self.text_encoder is not None and self.train_text_encoder else [])
         return self.discriminator.trainable_variables + encoder
 
-    def default_optimizer(self):
-        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2)
+    def default_optimizer(self, moving_average=None):
+        """The paper's Adam; with `moving_average`, it also keeps that average of the weights."""
+        average = dict(use_ema=True, ema_momentum=moving_average) if moving_average else {}
+        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2, **average)
 
     def compile(self, g_optimizer=None, d_optimizer=None, jit_compile=None, **kwargs):
-        """Compiles with the paper's Adam for both players unless optimizers are given.
+        """Compiles with the paper's Adam for both players unless optimizers are given (G's
+        keeps the moving average of its weights when `generator_ema` is set).
 
         XLA (`jit_compile=True`) is on by default on TensorFlow (but not under a tf.distribute
         strategy) and JAX; on PyTorch it would mean torch.compile, so it is off there. Under the
         `mixed_float16` policy each player's optimizer is wrapped in a LossScaleOptimizer
         (Keras's `auto_scale_loss` would wrap only one optimizer).
         """
-        g_optimizer = g_optimizer or self.default_optimizer()
+        g_optimizer = g_optimizer or self.default_optimizer(self.generator_ema)
         d_optimizer = d_optimizer or self.default_optimizer()
         if g_optimizer is d_optimizer:
             raise ValueError("The generator and the discriminator need two optimizer instances.")
@@ -560,6 +568,7 @@ class TextToImageGAN(CaptionedImageModel):
             "label_smoothing": self.label_smoothing,
             "instance_noise": self.instance_noise,
             "instance_noise_steps": self.instance_noise_steps,
+            "generator_ema": self.generator_ema or 0,
         }
 
     @classmethod
