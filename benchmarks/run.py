@@ -311,7 +311,8 @@ def xla_flops(model, batch):
         model.metrics_variables))
     lowered = jax.jit(model.train_step).lower(state, (batch,))
     for analyse in (lowered.cost_analysis, lambda: lowered.compile().cost_analysis()):
-        cost = analyse()  # the lowered program's analysis spares a second compilation
+        cost = analyse()  # the lowered program's, where the platform offers it (the CPU; GPU
+        # plugins do not), spares a second compilation; it counts before XLA's optimisations
         cost = cost[0] if isinstance(cost, list) else cost
         if cost and cost.get("flops"):
             return float(cost["flops"])

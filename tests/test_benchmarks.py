@@ -27,9 +27,12 @@ def test_benchmark_prints_a_json_line_and_a_table(model):
     assert row["model"] == model and row["backend"] == keras.backend.backend()
     assert row["batch"] == 4 and row["resolution"] == 32 and row["device"]
     assert row["train_img_s"] > 0 and row["generate_img_s"] > 0 and row["step_ms_median"] > 0
-    assert row["host_peak_mb"] > 0 and row["compile_s"] >= 0
+    assert row["host_peak_mb"] > 0
+    if keras.backend.backend() != "torch":  # tracing and compiling, beyond the warm-up step itself
+        assert row["compile_s"] > 0
     fed = json.loads(lines[1])  # the same run fed through make_dataset
-    assert (row["input"], fed["input"]) == ("resident", "pipeline") and isinstance(fed["input_wait_pct"], float)
+    assert (row["input"], fed["input"]) == ("resident", "pipeline") and fed["step_ms_median"] > 0
+    assert "input_wait_pct" in fed and "input_wait_pct" not in row
     if keras.backend.backend() == "jax":  # XLA's cost analysis: FLOPs and the MFU they imply
         assert row["gflops_per_step"] > 0 and 0 < row["mfu_pct"] < 100
     assert lines[2].startswith("| model |") and model in lines[-1]

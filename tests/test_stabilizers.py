@@ -1,5 +1,7 @@
 """Stabilisers: one-sided label smoothing and annealed instance noise, by hand and in training."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -90,12 +92,14 @@ def test_label_smoothing_keeps_the_discriminator_from_certainty(shapes32):
     assert plain > smoothed + 0.1
 
 
-@pytest.mark.parametrize("build", ["stackgan", "attngan"])
+@pytest.mark.parametrize("build", ["dcgan", "stackgan", "attngan"])
 def test_every_model_trains_with_all_three_and_keeps_them_when_saved(shapes32, tmp_path, build):
     images, captions, _, vocab = shapes32
     keras.utils.set_random_seed(0)
     setting = dict(label_smoothing=0.1, instance_noise=0.1, instance_noise_steps=50, generator_ema=0.5)
-    if build == "stackgan":
+    if build == "dcgan":
+        model = tiny_dcgan(vocab, **setting)
+    elif build == "stackgan":
         model = StackGAN(vocabulary=vocab, preset="small", image_size=32, seed=0, **setting)
     else:
         model = AttnGAN(DAMSM(vocab, image_encoder="small", image_size=32, seed=0), preset="small", seed=0,
@@ -119,3 +123,14 @@ def test_every_model_trains_with_all_three_and_keeps_them_when_saved(shapes32, t
             loaded.generator_ema) == (0.1, 0.1, 50, 0.5)
     np.testing.assert_array_equal(loaded.generate(["a red circle"], seed=3),
                                   model.generate(["a red circle"], seed=3))
+
+
+def test_a_given_generator_optimizer_without_an_average_is_warned_about(shapes32):
+    model = tiny_dcgan(shapes32[3], generator_ema=0.9)
+    with pytest.warns(UserWarning, match="generator_ema=0.9 is kept by the default G optimizer"):
+        model.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+    with warnings.catch_warnings(record=True) as caught:  # an optimizer that averages: no warning
+        warnings.simplefilter("always")
+        model.compile(keras.optimizers.Adam(use_ema=True, ema_momentum=0.9), keras.optimizers.Adam())
+    assert not [w for w in caught if "generator_ema" in str(w.message)]
+    assert model.g_optimizer.use_ema

@@ -66,7 +66,10 @@ class CaptionedImageModel(keras.Model):
                 "Stage-II StackGAN freezes its Stage-I's generator and an AttnGAN its DAMSM, in "
                 "place, as they share them; set `.trainable = True` on it and compile() again "
                 "to train it again.")
-        if [id(v) for v in self.optimized_variables()] != self._compiled_variable_ids:
+        compiled = getattr(self, "_compiled_variable_ids", None)  # None: compile() did not finish
+        if compiled is None:
+            raise RuntimeError(f"Call {type(self).__name__}.compile() before fit().")
+        if [id(v) for v in self.optimized_variables()] != compiled:
             raise ValueError(f"What this {type(self).__name__} trains changed after compile() (a part "
                              "was frozen or unfrozen): call compile() again.")
         data_vocabulary = getattr(x, "vocabulary", None)
@@ -135,6 +138,7 @@ class CaptionedImageModel(keras.Model):
                              f"{' and '.join(n + '=' for n in self.optimizer_names)}, not "
                              f"{', '.join(keras_only)}: it trains with the paper's losses.")
         self.requested_jit_compile = jit_compile
+        self._compiled_variable_ids = None  # set once the optimizer is built
         super().compile(optimizer=assembled, **kwargs,
                         jit_compile=training.default_jit_compile() if jit_compile is None else jit_compile)
         variables = self.optimized_variables()
@@ -378,6 +382,11 @@ class TextToImageGAN(CaptionedImageModel):
         `mixed_float16` policy each player's optimizer is wrapped in a LossScaleOptimizer
         (Keras's `auto_scale_loss` would wrap only one optimizer).
         """
+        if g_optimizer is not None and self.generator_ema and not getattr(g_optimizer, "use_ema", False) \
+                and not getattr(getattr(g_optimizer, "inner_optimizer", None), "use_ema", False):
+            warnings.warn(f"generator_ema={self.generator_ema} is kept by the default G optimizer; the "
+                          "g_optimizer given keeps no average (give it use_ema=True, ema_momentum=...).",
+                          stacklevel=2)
         g_optimizer = g_optimizer or self.default_optimizer(self.generator_ema)
         d_optimizer = d_optimizer or self.default_optimizer()
         if g_optimizer is d_optimizer:
