@@ -15,7 +15,7 @@ from keras import ops
 from gan_zoo import losses, stabilizers, training
 from gan_zoo.data.validation import to_uint8
 from gan_zoo.text import TextEncoder, Vocabulary
-from gan_zoo.training.optimizers import PlayerOptimizers
+from gan_zoo.training.optimizers import PlayerOptimizers, unwrapped
 
 
 def follows_own_schedule(optimizer):
@@ -57,7 +57,8 @@ class CaptionedImageModel(keras.Model):
         its own), and a `Checkpoint` callback resumes."""
         from gan_zoo.callbacks import Checkpoint, LearningRateDecay
 
-        if getattr(self, "optimizer", None) is None:
+        compiled = getattr(self, "_compiled_variable_ids", None)  # None: no compile() finished
+        if compiled is None:
             raise RuntimeError(f"Call {type(self).__name__}.compile() before fit().")
         frozen = [name for name, variables in self.trained_parts().items() if not variables]
         if frozen:
@@ -66,9 +67,6 @@ class CaptionedImageModel(keras.Model):
                 "Stage-II StackGAN freezes its Stage-I's generator and an AttnGAN its DAMSM, in "
                 "place, as they share them; set `.trainable = True` on it and compile() again "
                 "to train it again.")
-        compiled = getattr(self, "_compiled_variable_ids", None)  # None: compile() did not finish
-        if compiled is None:
-            raise RuntimeError(f"Call {type(self).__name__}.compile() before fit().")
         if [id(v) for v in self.optimized_variables()] != compiled:
             raise ValueError(f"What this {type(self).__name__} trains changed after compile() (a part "
                              "was frozen or unfrozen): call compile() again.")
@@ -112,8 +110,11 @@ class CaptionedImageModel(keras.Model):
         if tuple(tokens.shape)[1:] != (self.max_length,):
             raise ValueError(f"tokens must be [batch, {self.max_length}]; got {tuple(tokens.shape)}. "
                              f"Use make_dataset(..., max_length={self.max_length}).")
-        if isinstance(tokens, np.ndarray) and tokens.size and not 0 <= tokens.min() <= tokens.max() < len(self.vocabulary):
-            bad = tokens.min() if tokens.min() < 0 else tokens.max()
+        if not isinstance(tokens, np.ndarray) or not tokens.size:
+            return
+        low, high = tokens.min(), tokens.max()
+        if low < 0 or high >= len(self.vocabulary):
+            bad = low if low < 0 else high
             raise ValueError(f"Token id {bad} is outside this model's vocabulary of {len(self.vocabulary)} "
                              "ids: encode captions with model.vocabulary (make_dataset does).")
 
@@ -382,8 +383,7 @@ class TextToImageGAN(CaptionedImageModel):
         `mixed_float16` policy each player's optimizer is wrapped in a LossScaleOptimizer
         (Keras's `auto_scale_loss` would wrap only one optimizer).
         """
-        if g_optimizer is not None and self.generator_ema and not getattr(g_optimizer, "use_ema", False) \
-                and not getattr(getattr(g_optimizer, "inner_optimizer", None), "use_ema", False):
+        if g_optimizer is not None and self.generator_ema and not unwrapped(g_optimizer).use_ema:
             warnings.warn(f"generator_ema={self.generator_ema} is kept by the default G optimizer; the "
                           "g_optimizer given keeps no average (give it use_ema=True, ema_momentum=...).",
                           stacklevel=2)

@@ -11,7 +11,8 @@ import keras
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 
 
-def _inner(optimizer):
+def unwrapped(optimizer):
+    """The optimizer itself, or the one inside a LossScaleOptimizer."""
     return optimizer.inner_optimizer if isinstance(optimizer, LossScaleOptimizer) else optimizer
 
 
@@ -19,7 +20,7 @@ def refuse_loss_scale_factor(*optimizers):
     """A MultiOptimizer gives its inner optimizers its own `loss_scale_factor` (None), so a
     factor set on one would be dropped without a word; it is refused instead."""
     for optimizer in optimizers:
-        if getattr(_inner(optimizer), "loss_scale_factor", None) is not None:
+        if getattr(unwrapped(optimizer), "loss_scale_factor", None) is not None:
             raise ValueError("An optimizer's loss_scale_factor is not supported here (it would be "
                              "dropped): under the mixed_float16 policy compile() scales the losses "
                              "itself, with a LossScaleOptimizer per optimizer.")
@@ -31,7 +32,7 @@ class PlayerOptimizers(keras.optimizers.MultiOptimizer):
     def __init__(self, g_optimizer, d_optimizer, discriminator_variables):
         refuse_loss_scale_factor(g_optimizer, d_optimizer)
         d_ids = {id(v) for v in discriminator_variables}
-        super().__init__(lambda v: _inner(d_optimizer) if id(v) in d_ids else _inner(g_optimizer))
+        super().__init__(lambda v: unwrapped(d_optimizer) if id(v) in d_ids else unwrapped(g_optimizer))
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self._d_ids = d_ids
 
