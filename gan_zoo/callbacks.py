@@ -18,6 +18,9 @@ from gan_zoo.utils.plots import (save_attention_maps, save_image_grid, save_loss
 class SampleGrid(keras.callbacks.Callback):
     """Fixed captions × fixed seeds -> one PNG per epoch, so progress can be seen.
 
+    Like the other callbacks that sample, it draws from G's moving average when the model keeps
+    one (`generator_ema`): the G that `fit` ends with.
+
     For a multi-stage model each sample shows its stages side by side (Stage-I, Stage-II).
     """
 
@@ -30,8 +33,9 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        stages = self.model.generate(self.captions, seed=self.seed, num_per_caption=self.num_per_caption,
-                                     return_stages=True)
+        with self.model.averaged_generator() as model:
+            stages = model.generate(self.captions, seed=self.seed, num_per_caption=self.num_per_caption,
+                                    return_stages=True)
         images = stages_side_by_side(stages)
         self.last_path = os.path.join(self.directory, f"samples_epoch_{epoch + 1:03d}.png")
         save_image_grid(images, self.last_path, row_labels=self.captions, title=f"epoch {epoch + 1}")
@@ -50,7 +54,8 @@ class AttentionMaps(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         model = self.model
-        images, maps = model.generate(self.captions, seed=self.seed, return_attention=True)
+        with model.averaged_generator():
+            images, maps = model.generate(self.captions, seed=self.seed, return_attention=True)
         read = model.vocabulary.decode(model.vocabulary.encode(self.captions, model.max_length))
         self.last_path = os.path.join(self.directory, f"attention_epoch_{epoch + 1:03d}.png")
         save_attention_maps(images, maps[-1], [r.split() for r in read], self.last_path,
@@ -160,7 +165,8 @@ class QualityMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every and epoch + 1 != (self.params or {}).get("epochs"):
             return  # measured every `every` epochs and at the last, which a sweep summarises
-        values = self.measure()
+        with self.model.averaged_generator():
+            values = self.measure()
         if logs is not None:
             logs.update(values)
         if epoch + 1 in self.history["epoch"]:  # run again after a kill cut it short: replaced

@@ -134,3 +134,44 @@ def test_a_given_generator_optimizer_without_an_average_is_warned_about(shapes32
         model.compile(keras.optimizers.Adam(use_ema=True, ema_momentum=0.9), keras.optimizers.Adam())
     assert not [w for w in caught if "generator_ema" in str(w.message)]
     assert model.g_optimizer.use_ema
+
+
+def test_callbacks_see_the_generator_average_and_training_goes_on_from_its_own_weights(shapes32, tmp_path):
+    """Inside `averaged_generator()` G holds its moving average, after it its training weights;
+    the quality monitor measures through it, so its last value is that of the G `fit` ends with."""
+    from gan_zoo.callbacks import QualityMonitor
+
+    images, captions, _, vocab = shapes32
+    model = tiny_dcgan(vocab, generator_ema=0.5)
+    with model.averaged_generator():  # not compiled: nothing to swap
+        pass
+    model.compile()
+    seen = {}
+
+    class Probe(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch:
+                return
+            weights = lambda: [ops.convert_to_numpy(v).copy() for v in model.generator.trainable_variables]
+            optimizer = model.g_optimizer
+            averages = {id(v): ops.convert_to_numpy(a).copy() for v, a in zip(
+                optimizer._trainable_variables, optimizer._model_variables_moving_average)}
+            seen["training"], seen["sample"] = weights(), model.generate(["a red circle"], seed=1)
+            with model.averaged_generator():
+                seen["inside"], seen["average_sample"] = weights(), model.generate(["a red circle"], seed=1)
+                with model.averaged_generator():  # nested: still the average, not swapped back
+                    seen["nested"] = weights()
+            seen["after"] = weights()
+            seen["averages"] = [averages[id(v)] for v in model.generator.trainable_variables]
+
+    monitor = QualityMonitor(images, captions, str(tmp_path / "quality.png"), num_samples=64)
+    model.fit(make_dataset(images, captions, vocab, batch_size=32, seed=0), epochs=2, verbose=0,
+              callbacks=[Probe(), monitor])
+    for inside, average, after, training in zip(seen["inside"], seen["averages"], seen["after"], seen["training"]):
+        np.testing.assert_array_equal(inside, average)
+    for nested, average in zip(seen["nested"], seen["averages"]):
+        np.testing.assert_array_equal(nested, average)
+        np.testing.assert_array_equal(after, training)
+    assert not all(np.array_equal(a, t) for a, t in zip(seen["averages"], seen["training"]))
+    assert not np.array_equal(seen["sample"], seen["average_sample"])
+    assert monitor.history["fid"][-1] == pytest.approx(monitor.measure()["fid"], rel=1e-6)

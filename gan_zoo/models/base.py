@@ -5,6 +5,7 @@ then the generator update), `generate`, `interpolate`, configs for `.keras` file
 input checks. Subclasses say only what differs: their networks and their two losses.
 """
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -33,6 +34,13 @@ def reject_raw_strings(batch):
         if "str" in str(dtype) or getattr(dtype, "kind", "") in ("U", "S", "O"):  # tf or numpy text
             raise TypeError(f"Batch entry {key!r} holds raw strings: encode captions with "
                             "gan_zoo.data.make_dataset(images, captions, vocabulary).")
+
+
+def _swap(variable, other):
+    """Exchanges two variables' values."""
+    value = ops.convert_to_numpy(variable)
+    variable.assign(other)
+    other.assign(value)
 
 
 def check_labels(batch):
@@ -373,6 +381,34 @@ class TextToImageGAN(CaptionedImageModel):
         """The paper's Adam; with `moving_average`, it also keeps that average of the weights."""
         average = dict(use_ema=True, ema_momentum=moving_average) if moving_average else {}
         return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2, **average)
+
+    @contextlib.contextmanager
+    def averaged_generator(self):
+        """G with its moving-average weights (the weights `fit` ends with) inside the block, its
+        training weights again after; as it is without an average, before the first step, or
+        inside another such block.
+
+        The callbacks sample through it, so grids and quality curves show the G a run yields.
+        """
+        optimizer = unwrapped(self.g_optimizer) if self.g_optimizer is not None else None
+        if (optimizer is None or not optimizer.use_ema or int(optimizer.iterations) == 0
+                or getattr(self, "_averaged", False)):
+            yield self
+            return
+        pairs = [(variable, average) for variable, average in
+                 zip(optimizer._trainable_variables, optimizer._model_variables_moving_average)
+                 if average is not None]  # Keras keeps no average of some (float8 scales)
+        swapped = []
+        try:
+            self._averaged = True
+            for variable, average in pairs:
+                _swap(variable, average)
+                swapped.append((variable, average))
+            yield self
+        finally:
+            for variable, average in swapped:
+                _swap(variable, average)
+            self._averaged = False
 
     def compile(self, g_optimizer=None, d_optimizer=None, jit_compile=None, **kwargs):
         """Compiles with the paper's Adam for both players unless optimizers are given (G's
