@@ -3,12 +3,13 @@
 import json
 import os
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from gan_zoo.data import collection, cub, folder
+from gan_zoo.data import coco, collection, cub, folder
 
 pytestmark = pytest.mark.once  # file formats and caches: the same on every backend
 
@@ -160,8 +161,6 @@ def test_images_keep_their_aspect_ratio(tmp_path):
 
 
 def test_coco_in_the_attngan_and_the_official_layouts(tmp_path):
-    from gan_zoo.data import coco
-
     attn = tmp_path / "coco"
     names = ["COCO_train2014_000000000009", "COCO_train2014_000000000025"]
     for name in names:
@@ -414,3 +413,101 @@ def test_coco_captions_from_tensorflow_datasets(tmp_path):
         assert data.paths[i] == example["image/filename"].decode()
         assert data.captions[i] == [t.decode().strip() for t in example["captions"]["text"] if t.strip()]
     _same(data, tfds_coco.load(data_dir, "test", image_size=16, verbose=False, cache=cache))  # no TFDS data now
+
+
+def test_cache_paths_expand_home_refuse_folders_and_a_failed_write_keeps_the_data(photos, tmp_path, monkeypatch):
+    from gan_zoo.data import disk_cache
+    from gan_zoo.utils.files import atomic_file
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.warns(UserWarning, match="skipped"):
+        folder.load(photos, image_size=8, verbose=False, cache="~/caches/photos.npz")
+    assert (tmp_path / "home" / "caches" / "photos.npz").exists()
+    os.makedirs(tmp_path / "a_folder")
+    with pytest.raises(IsADirectoryError, match="is a folder; give the path of an .npz file"):
+        folder.load(photos, image_size=8, verbose=False, cache=tmp_path / "a_folder")
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(disk_cache, "write", disk_full)
+    with pytest.warns(UserWarning) as caught:
+        data = folder.load(photos, image_size=8, verbose=False, cache=tmp_path / "full.npz")
+    assert any("Could not write the cache" in str(w.message) and "No space left" in str(w.message) for w in caught)
+    assert len(data) == 3
+    with pytest.raises(IsADirectoryError):  # the rename fails: its temporary file goes too
+        with atomic_file(tmp_path / "a_folder", "w") as f:
+            f.write("x")
+    assert [name for name in os.listdir(tmp_path) if name.endswith(".tmp")] == []
+
+
+def test_float_images_that_look_like_zero_to_one_are_warned_about():
+    from gan_zoo.data import check_images
+
+    images = np.random.default_rng(0).random((4, 8, 8, 3)).astype("float32")  # [0, 1]
+    with pytest.warns(UserWarning, match=r"images in \[0, 1\] must be scaled \(x \* 2 - 1\)"):
+        check_images(images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_images(images * 2 - 1)
+
+
+def test_missing_caption_and_image_folders_are_named_and_reeds_folder_name_works(birds):
+    os.rename(birds / "text", birds / "text_c10")  # Reed's name for the same captions
+    with pytest.warns(UserWarning, match="1 unreadable"):
+        assert len(cub.load(birds, "train", image_size=8, verbose=False)) == 2
+    os.rename(birds / "text_c10", birds / "text.zip.unpacked")
+    with pytest.raises(FileNotFoundError, match=r"Missing .*birds/text\. .*unzip AttnGAN's text\.zip"):
+        cub.load(birds, "train", image_size=8, verbose=False)
+    os.rename(birds / "text.zip.unpacked", birds / "text")
+    os.rename(birds / "CUB_200_2011" / "images", birds / "CUB_200_2011" / "pictures")
+    with pytest.raises(FileNotFoundError, match="CUB_200_2011/images"):
+        cub.load(birds, "train", image_size=8, verbose=False)
+
+
+def test_when_nothing_can_be_used_the_first_failure_is_named(tmp_path):
+    items = [collection.Item(str(tmp_path / f"missing_{i}.jpg"), ["a caption"]) for i in range(2)]
+    with pytest.raises(ValueError, match=r"None of the 2 images .* the first: .*missing_0\.jpg"):
+        collection.read_items(items, 8, verbose=False)
+    items = [collection.Item(str(tmp_path / "x.jpg"), [])]
+    with pytest.raises(ValueError, match="x.jpg: no caption with a word .*missing or empty"):
+        collection.read_items(items, 8, strict=True, verbose=False)
+
+
+def test_coco_2017_is_read_where_2014_is_absent(tmp_path):
+    root = tmp_path / "coco2017"
+    _save(root / "val2017" / "000000000042.jpg", np.full((30, 40, 3), 7, np.uint8))
+    _write(root / "annotations" / "captions_val2017.json", json.dumps({
+        "images": [{"id": 42, "file_name": "000000000042.jpg"}],
+        "annotations": [{"image_id": 42, "id": 1, "caption": "a plate of food"}]}))
+    assert coco.load(root, "test", image_size=8, verbose=False).captions == [["a plate of food"]]
+    with pytest.raises(FileNotFoundError, match="captions_val2014.json"):
+        coco.load(root, "test", image_size=8, verbose=False, year=2014)
+    os.remove(root / "val2017" / "000000000042.jpg")
+    os.rmdir(root / "val2017")
+    with pytest.raises(FileNotFoundError, match="Missing .*val2017"):
+        coco.load(root, "test", image_size=8, verbose=False)
+
+
+def test_spreadsheet_and_notepad_encodings_bad_jsonl_lines_and_phone_photos(photos):
+    _write(photos / "excel.csv", "\ufeffimage,caption\na.jpg,a grey photo\n")  # Excel's "CSV UTF-8"
+    assert folder.load(manifest=str(photos / "excel.csv"), image_size=8, verbose=False).captions == [["a grey photo"]]
+    _write(photos / "broken.jsonl", json.dumps({"image": "a.jpg", "caption": "x"}) + "\n{not json\n")
+    with pytest.raises(ValueError, match="broken.jsonl, line 2 is not JSON"):
+        folder.load(manifest=str(photos / "broken.jsonl"), verbose=False)
+    _write(photos / "nokey.jsonl", json.dumps({"image": "a.jpg", "caption": "x"}) + "\n" + json.dumps({"caption": "y"}))
+    with pytest.raises(ValueError, match="entry 2: needs 'image' and 'caption'"):
+        folder.load(manifest=str(photos / "nokey.jsonl"), verbose=False)
+    with open(photos / "a.txt", "w", encoding="utf-16") as f:  # Notepad's "Unicode"
+        f.write("a grey photo\n")
+    assert collection.read_lines(photos / "a.txt") == ["a grey photo"]
+    stored = np.zeros((10, 20, 3), np.uint8)  # stored 20 wide, 10 high: a white top half
+    stored[:5] = 255
+    sideways = Image.fromarray(stored)
+    exif = sideways.getexif()
+    exif[0x0112] = 6  # EXIF orientation 6: shown turned 90 degrees clockwise, the top on the right
+    sideways.save(photos / "phone.jpg", exif=exif)
+    kept = collection.read_image(photos / "phone.jpg", 8).astype(int)
+    upright = collection.read_image(photos / "phone.jpg", 8, upright=True).astype(int)
+    assert kept[0].mean() > 200 and kept[-1].mean() < 50  # as stored: white on top
+    assert upright[:, -1].mean() > 200 and upright[:, 0].mean() < 50  # as shown: white on the right

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -57,6 +58,12 @@ def test_random_crop_and_resize(data):
                           flip=True, use_tf_data=use_tf_data)
         batch = next(iter(ds)) if use_tf_data else ds[0]
         assert np.asarray(batch["images"]).shape == (2, 16, 16, 3)
+    resized = make_dataset(images, captions, vocab, batch_size=2, image_size=16, random_crop=True,
+                           use_tf_data=False)
+    assert resized.images.dtype == np.uint8 and resized.images.shape[1] == 19  # uint8: a quarter of float32
+    unrounded = keras.ops.image.resize(images.astype("float32") / 127.5 - 1, (19, 19), antialias=True)
+    np.testing.assert_allclose(resized.images / 127.5 - 1, np.clip(keras.ops.convert_to_numpy(unrounded), -1, 1),
+                               atol=0.5 / 127.5 + 1e-6)  # rounded to the nearest of 256 levels
 
 
 def test_array_dataset_plan_depends_only_on_seed_and_epoch(data):

@@ -6,6 +6,7 @@ pool of threads, shows a progress bar, and skips, counts and reports unreadable 
 empty captions instead of failing half-way (`strict=True` raises at the first one instead).
 """
 
+import codecs
 import collections
 import concurrent.futures
 import contextlib
@@ -71,14 +72,15 @@ def square_around(box, width, height):
     return max(0, cx - r), max(0, cy - r), min(width, cx + r), min(height, cy + r)
 
 
-def read_image(path, image_size, box=None):
+def read_image(path, image_size, box=None, upright=False):
     """An image file -> uint8 [image_size, image_size, 3]: decoded fully (a truncated file is an
-    error), then cut and resized by `fit_image`."""
-    from PIL import Image
+    error), turned as its EXIF orientation says with `upright` (a phone photo is stored
+    sideways), then cut and resized by `fit_image`."""
+    from PIL import Image, ImageOps
 
     with Image.open(path) as image:
         image.load()
-        return fit_image(image, image_size, box)
+        return fit_image(ImageOps.exif_transpose(image) if upright else image, image_size, box)
 
 
 def fit_image(image, image_size, box=None):
@@ -104,7 +106,7 @@ def fit_image(image, image_size, box=None):
     return np.asarray(image, dtype=np.uint8)
 
 
-def read_items(items, image_size, strict=False, verbose=True, total=None, workers=None):
+def read_items(items, image_size, strict=False, verbose=True, total=None, workers=None, upright=False):
     """Reads every item into a `CaptionedImages`, skipping (and counting) unreadable images and
     items without captions; `strict` raises at the first instead.
 
@@ -112,12 +114,15 @@ def read_items(items, image_size, strict=False, verbose=True, total=None, worker
         a stream of images never sits in memory all at once).
     workers: decoding threads (default: one per CPU; Pillow releases the GIL while it decodes
         and resizes). The result is the same, in the same order, for any number.
+    upright: turn images as their EXIF orientation says (your own photos; the papers' datasets
+        are read as stored, as the authors read them).
     """
     total = len(items) if total is None else total
-    images, captions, labels, paths, embeddings = [], [], [], [], []
-    skipped = collections.Counter()
+    images = np.empty((total, image_size, image_size, 3), np.uint8)  # filled in place: one copy
+    captions, labels, paths, embeddings = [], [], [], []
+    skipped, first_skip = collections.Counter(), None
     progress = progress_bar(total, verbose)
-    decoded = _ordered_map(functools.partial(_decode, image_size=image_size), items,
+    decoded = _ordered_map(functools.partial(_decode, image_size=image_size, upright=upright), items,
                            workers or os.cpu_count() or 1)
     with contextlib.closing(decoded):  # a strict error shuts the threads down here
         for done, (item, text, image) in enumerate(decoded, 1):
@@ -125,17 +130,22 @@ def read_items(items, image_size, strict=False, verbose=True, total=None, worker
                 if strict:
                     raise ValueError(f"Cannot use {item.path}: {image}") from image
                 skipped[_reason(item, text)] += 1
+                first_skip = first_skip or f"{item.path}: {image}"
             else:
-                images.append(image)
+                if len(captions) == total:
+                    raise ValueError(f"More items than total={total} were read: give their real number.")
+                images[len(captions)] = image
                 captions.append(text)
                 labels.append(item.label)
                 paths.append(item.path)
                 embeddings.append(item.embeddings)
             if progress is not None:
                 progress.update(done)
-    if not images:
-        raise ValueError(f"None of the {total} images could be used ({dict(skipped)}).")
-    result = CaptionedImages(np.stack(images), captions,
+    if not captions:
+        raise ValueError(f"None of the {total} images could be used ({dict(skipped)}); the first: "
+                         f"{first_skip}.")
+    images.resize((len(captions), *images.shape[1:]), refcheck=False)  # skipped rows let go
+    result = CaptionedImages(images, captions,
                              None if any(label is None for label in labels) else np.array(labels, "int32"),
                              paths, skipped,
                              None if any(e is None for e in embeddings) else np.stack(embeddings).astype("float32"))
@@ -144,7 +154,7 @@ def read_items(items, image_size, strict=False, verbose=True, total=None, worker
     return result
 
 
-def _decode(item, image_size):
+def _decode(item, image_size, upright=False):
     """(item, its captions that have words, its image or the error that keeps it out): one
     worker's job. Lines without a word are dropped, as AttnGAN's caption loader drops them; an
     item without captions is not decoded."""
@@ -156,9 +166,9 @@ def _decode(item, image_size):
     text = [c.strip() for c in item.captions if tokenize(c)]
     try:
         if not text:
-            raise ValueError(f"{item.path} has no caption with a word (empty caption file)")
+            raise ValueError("no caption with a word (its caption file is missing or empty)")
         if item.data is None:
-            return item, text, read_image(item.path, image_size, item.box)
+            return item, text, read_image(item.path, image_size, item.box, upright)
         return item, text, fit_image(Image.fromarray(item.data), image_size, item.box)
     except unreadable as error:
         return item, text, error
@@ -202,9 +212,13 @@ def read_pickle(path):
 
 
 def read_lines(path):
-    """The non-empty lines of a text file, stripped (undecodable bytes replaced)."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return [line.strip() for line in f if line.strip()]
+    """The non-empty lines of a text file, stripped: UTF-8 (undecodable bytes replaced), or
+    UTF-16 where the file starts with its byte-order mark (Windows Notepad's "Unicode")."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    text = raw.decode("utf-16" if utf16 else "utf-8-sig", errors="replace")
+    return [line.strip() for line in text.split("\n") if line.strip()]
 
 
 def require(path, layout):

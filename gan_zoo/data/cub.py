@@ -3,7 +3,8 @@
     birds/CUB_200_2011/images/<NNN.Class>/<name>.jpg
     birds/CUB_200_2011/images.txt              <id> <NNN.Class>/<name>.jpg
     birds/CUB_200_2011/bounding_boxes.txt      <id> <x> <y> <w> <h>
-    birds/text/<NNN.Class>/<name>.txt          10 captions, one per line
+    birds/text/<NNN.Class>/<name>.txt          10 captions, one per line (AttnGAN's text.zip,
+                                               unzipped; Reed's folder name text_c10 works too)
     birds/{train,test}/filenames.pickle        ["<NNN.Class>/<name>", ...] (8,855 / 2,933)
     birds/{train,test}/class_info.pickle       optional: the class id of each filename
     birds/{train,test}/char-CNN-RNN-embeddings.pickle   optional: StackGAN's [N, 10, 1024]
@@ -17,8 +18,9 @@ import os
 from gan_zoo.data.collection import Item, read_items, read_lines, read_split, require
 from gan_zoo.data.disk_cache import cached, key_path
 
-LAYOUT = ("birds/CUB_200_2011/{images/, images.txt, bounding_boxes.txt}, birds/text/<class>/<name>.txt, "
-          "birds/<split>/filenames.pickle (AttnGAN's data/birds)")
+LAYOUT = ("birds/CUB_200_2011/{images/, images.txt, bounding_boxes.txt}, birds/text/<class>/<name>.txt "
+          "(unzip AttnGAN's text.zip; Reed's text_c10/ works too), birds/<split>/filenames.pickle "
+          "(AttnGAN's data/birds)")
 
 
 def load(root, split="train", image_size=256, crop=True, embeddings=False, strict=False, verbose=True,
@@ -41,15 +43,20 @@ def _items(root, split, crop, embeddings):
     """The split's `Item`s: image, its 10 captions, class, bounding box (with `crop`), embeddings."""
     root = require(os.path.expanduser(root), LAYOUT)
     cub = require(os.path.join(root, "CUB_200_2011"), LAYOUT)
+    image_folder = require(os.path.join(cub, "images"), LAYOUT)
+    text = os.path.join(root, "text")
+    if not os.path.isdir(text) and os.path.isdir(os.path.join(root, "text_c10")):
+        text = os.path.join(root, "text_c10")
+    require(text, LAYOUT)
     names, labels, vectors = read_split(os.path.join(root, split), LAYOUT, embeddings)
     if labels is None:
         labels = [int(n.split(".")[0]) for n in names]
     boxes = _boxes(cub) if crop else {}
     items = []
     for name, label, vector in zip(names, labels, vectors):
-        text_path = os.path.join(root, "text", name + ".txt")
+        text_path = os.path.join(text, name + ".txt")
         captions = read_lines(text_path) if os.path.exists(text_path) else []
-        items.append(Item(os.path.join(cub, "images", name + ".jpg"), captions, int(label),
+        items.append(Item(os.path.join(image_folder, name + ".jpg"), captions, int(label),
                           boxes.get(name), vector))
     return items
 

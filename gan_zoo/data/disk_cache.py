@@ -30,11 +30,19 @@ def cached(path, settings, build, strict=False, verbose=True):
     """
     if path is None:
         return build()
+    path = os.path.expanduser(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cache={path} is a folder; give the path of an .npz file to keep the "
+                                "decoded images in.")
     settings = json.loads(json.dumps({"format": FORMAT, **settings}))  # as the file holds them
     data = _read_matching(path, settings, strict, verbose) if os.path.exists(path) else None
     if data is None:
         data = build()
-        write(data, settings, path)
+        try:
+            write(data, settings, path)
+        except OSError as error:  # a full disk must not cost the decoding just done
+            warn(f"Could not write the cache {path} ({type(error).__name__}: {error}); the data "
+                 "is loaded, uncached.")
     return data
 
 

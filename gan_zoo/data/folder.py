@@ -4,7 +4,8 @@
     photos/cats/a.png  photos/cats/a.txt     (subfolders too; labels="subfolder" makes them classes)
 
 or a CSV (`image,caption` header) or JSONL (`{"image": ..., "caption": ...}` per line) manifest,
-one row per caption, image paths relative to the manifest.
+one row per caption, image paths relative to the manifest. Photos are turned upright as their
+EXIF orientation says.
 """
 
 import csv
@@ -33,9 +34,9 @@ def load(root=None, manifest=None, image_size=64, labels=None, strict=False, ver
     if labels not in (None, "subfolder"):
         raise ValueError(f"labels must be None or 'subfolder'; got {labels!r}")
     settings = dict(loader="folder", root=key_path(root), manifest=key_path(manifest), image_size=image_size,
-                    labels=labels)
-    return cached(cache, settings, lambda: read_items(_items(root, manifest, labels), image_size, strict, verbose),
-                  strict, verbose)
+                    labels=labels, upright=True)  # upright: older caches, of images as stored, are rebuilt
+    return cached(cache, settings, lambda: read_items(_items(root, manifest, labels), image_size, strict, verbose,
+                                                      upright=True), strict, verbose)
 
 
 def _items(root, manifest, labels):
@@ -69,15 +70,15 @@ def _folder_items(root):
 def _manifest_items(manifest):
     manifest = require(os.path.expanduser(manifest), "a CSV (image,caption) or JSONL manifest")
     base = os.path.dirname(os.path.abspath(manifest))
-    with open(manifest, encoding="utf-8") as f:
-        if manifest.lower().endswith(".jsonl"):
-            rows = [json.loads(line) for line in f if line.strip()]
-        else:
-            rows = list(csv.DictReader(f))
-    if not rows or not {"image", "caption"} <= set(rows[0]):
-        raise ValueError(f"{manifest} must have 'image' and 'caption' columns (CSV header) or keys (JSONL).")
+    with open(manifest, encoding="utf-8-sig") as f:  # -sig: the byte-order mark Excel writes
+        rows = _jsonl_rows(f, manifest) if manifest.lower().endswith(".jsonl") else list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{manifest} lists no images.")
     grouped = {}
     for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or not {"image", "caption"} <= set(row):
+            raise ValueError(f"{manifest}, entry {number}: needs 'image' and 'caption' (CSV columns or "
+                             f"JSONL keys); got {sorted(row) if isinstance(row, dict) else type(row).__name__}.")
         caption = row["caption"] or ""
         if not isinstance(caption, str):
             raise ValueError(f"{manifest}, entry {number}: 'caption' must be one string; got "
@@ -85,3 +86,14 @@ def _manifest_items(manifest):
         grouped.setdefault(os.path.join(base, row["image"]), []).append(caption)
     return [Item(path, captions) for path, captions in grouped.items()]
 
+
+def _jsonl_rows(lines, manifest):
+    """One JSON object per non-blank line; a line that is not JSON is named by its number."""
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{manifest}, line {number} is not JSON: {error.msg}.") from None
+    return rows

@@ -4,7 +4,7 @@ import numpy as np
 
 import keras
 
-from gan_zoo.data.validation import check_images, to_unit_range
+from gan_zoo.data.validation import check_images, to_uint8, to_unit_range
 from gan_zoo.text.vocabulary import iter_captions
 
 LOAD_RATIO = 76 / 64  # the papers load images at 76/64 of the target size, then crop
@@ -129,7 +129,8 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
 
 
 class ArrayDataset(keras.utils.PyDataset):
-    """The same batches as the tf.data pipeline, from numpy alone (no TensorFlow needed).
+    """The same batches as the tf.data pipeline, from numpy alone (no TensorFlow needed); an
+    up-front resize rounds uint8 images back to uint8, where tf.data resizes each in float.
 
     Its randomness is a function of (seed, epoch), so with a `seed` a run resumed at epoch k
     sees the same batches as an uninterrupted one. uint8 images are kept as they are and scaled
@@ -140,7 +141,7 @@ class ArrayDataset(keras.utils.PyDataset):
                  shuffle=True, random_crop=False, flip=False, seed=None, drop_remainder=True,
                  text_key="tokens"):
         super().__init__()
-        self.images = _resize(images, image_size, random_crop)  # uint8 stays uint8: 1/4 the memory
+        self.images = _resize(images, image_size, random_crop)
         self.texts, self.counts, self.labels, self.text_key = texts, counts, labels, text_key
         self.batch_size, self.image_size = batch_size, image_size or images.shape[1]
         self.shuffle, self.random_crop, self.flip = shuffle, random_crop, flip
@@ -185,15 +186,17 @@ class ArrayDataset(keras.utils.PyDataset):
 
 def _resize(images, image_size, random_crop):
     """Resizes once, up front, to the load size (76/64 of the target when cropping), a chunk
-    at a time so that only the float32 result is held, not a float copy of the input too."""
+    at a time so that only the result is held, not a float copy of the input too; uint8 input
+    is rounded back to uint8 (a quarter of float32's memory)."""
     if image_size is None:
         return images
     load_size = round(image_size * LOAD_RATIO) if random_crop else image_size
     if images.shape[1] == load_size:
         return images
-    resized = np.empty((len(images), load_size, load_size, 3), dtype="float32")
+    resized = np.empty((len(images), load_size, load_size, 3), dtype=images.dtype)
     for start in range(0, len(images), RESIZE_CHUNK):
         chunk = keras.ops.image.resize(to_unit_range(images[start:start + RESIZE_CHUNK]),
                                        (load_size, load_size), antialias=True)
-        resized[start:start + RESIZE_CHUNK] = np.clip(keras.ops.convert_to_numpy(chunk), -1.0, 1.0)
+        chunk = np.clip(keras.ops.convert_to_numpy(chunk), -1.0, 1.0)
+        resized[start:start + RESIZE_CHUNK] = to_uint8(chunk) if images.dtype == np.uint8 else chunk
     return resized

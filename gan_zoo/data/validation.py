@@ -1,5 +1,7 @@
 """Checks on user data that turn deep shape errors into messages that name the problem."""
 
+import warnings
+
 import numpy as np
 
 
@@ -7,7 +9,8 @@ def check_images(images):
     """Validates an image batch and returns it as uint8 [N, S, S, 3] or float32 in [-1, 1].
 
     Accepts uint8 in [0, 255] or floats in [-1, 1]; anything else is an error that says what
-    was wrong (rank, channels, non-square size, size, value range).
+    was wrong (rank, channels, non-square size, size, value range). Floats with no negative
+    value are warned about: they are most likely in [0, 1].
     """
     images = np.asarray(images)
     if images.ndim != 4:
@@ -29,6 +32,10 @@ def check_images(images):
     if not np.isfinite([low, high]).all() or low < -1.0 - 1e-3 or high > 1.0 + 1e-3:
         raise ValueError(f"Float images must lie in [-1, 1]; got values in [{low:.3g}, {high:.3g}] "
                          "(pass uint8 images in [0, 255], or scale with x / 127.5 - 1)")
+    if low >= 0.0:
+        warnings.warn(f"Float images in [{low:.3g}, {high:.3g}]: not one pixel is below mid-grey, "
+                      "which for images in [-1, 1] is unlikely; images in [0, 1] must be scaled "
+                      "(x * 2 - 1) or passed as uint8, or they train as washed-out grey.", stacklevel=3)
     return images.astype("float32")
 
 

@@ -18,10 +18,11 @@ def atomic_file(path, mode="w"):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        _rename_durably(temporary, path)
     except BaseException:
-        os.remove(temporary)
+        if os.path.exists(temporary):
+            os.remove(temporary)
         raise
-    _rename_durably(temporary, path)
 
 
 def write_text_atomically(text, path):
@@ -51,11 +52,11 @@ def save_model_atomically(model, path):
         model.save(temporary)
         with open(temporary, "rb") as f:
             os.fsync(f.fileno())
+        _rename_durably(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
-    _rename_durably(temporary, path)
 
 
 def _rename_durably(temporary, path):
