@@ -1,5 +1,7 @@
 """Metrics against independent computations, and the mode-collapse flag."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -166,7 +168,8 @@ def test_r_precision_on_perfect_random_and_hand_built_encoders():
     images = texts.copy()
     images[:30] *= -1
     mean, std = metrics.r_precision(images, texts, folds=10)
-    assert mean == pytest.approx(0.9) and std == pytest.approx(0.3)  # fold 1: 0, folds 2-10: 1
+    assert mean == pytest.approx(0.9)  # ten folds of 30
+    assert std < 0.15  # shuffled into the folds: unshuffled, fold 1 would score 0 and the rest 1 (std 0.3)
     with pytest.raises(ValueError, match="more than 99"):
         metrics.r_precision(texts[:50], texts[:50])
     # captions that repeat (a test set sampled several times): a copy of the true caption is no
@@ -175,10 +178,18 @@ def test_r_precision_on_perfect_random_and_hand_built_encoders():
     kept = repeated.copy()
     ids = np.tile(np.arange(100), 3)
     assert metrics.r_precision(repeated, repeated, caption_ids=ids)[0] == 1.0
-    assert metrics.r_precision(repeated, repeated)[0] < 0.7  # about 0.45: ties with its copies count as misses
+    assert metrics.r_precision(repeated, repeated)[0] == 1.0  # a tie with a copy is a hit, as DM-GAN's argmax
     np.testing.assert_array_equal(repeated, kept)
     few = np.tile(texts[:50], (3, 1))  # 150 rows, 49 other captions each: drawn with repetition
     assert metrics.r_precision(few, few, caption_ids=np.tile(np.arange(50), 3))[0] == 1.0
+    # a class-level encoder (each caption says only its class): other captions of the class are
+    # no mismatch (DM-GAN draws mismatches from other classes), so with the labels it scores 1
+    classes = np.repeat(np.arange(3), 100)
+    coarse = rng.standard_normal((3, 16))[classes] + 1e-3 * rng.standard_normal((300, 16))
+    assert metrics.r_precision(coarse, coarse, labels=classes)[0] == 1.0
+    assert metrics.r_precision(coarse + 1e-2 * rng.standard_normal((300, 16)), coarse)[0] < 0.3
+    with pytest.raises(ValueError, match="mismatched captions: every caption is the same, or of the same label"):
+        metrics.r_precision(coarse, coarse, labels=np.zeros(300))
 
 
 def test_inception_v3_extractor_loads_a_local_weights_file(tmp_path):
@@ -252,3 +263,25 @@ def test_evaluate_without_class_probabilities_refuses_the_inception_score():
     with pytest.raises(ValueError, match="class probabilities"):
         metrics.evaluate(_ShapesRenderer(), {"images": images, "captions": captions}, metrics=["is"],
                          feature_extractor=metrics.pixels(8), num_samples=8, verbose=False)
+
+
+def test_evaluate_draws_in_batches_keeps_only_measurements_and_reports_the_real_count():
+    """The generated images are measured a batch at a time and only their features are kept:
+    the FID is that of all of them at once; the report names how many real images it used."""
+    from gan_zoo.metrics.report import every_caption
+
+    images, captions, _ = shapes.load(num_images=30, image_size=32, seed=0)
+    extractor = metrics.pixels(8)
+    report = metrics.evaluate(_ShapesRenderer(), {"images": images, "captions": captions}, metrics=["fid"],
+                              feature_extractor=extractor, num_samples=40, batch_size=7, verbose=False)
+    prompts = every_caption(captions, 40)
+    fake = np.concatenate([_ShapesRenderer().generate(prompts[s:s + 7], seed=s) for s in range(0, 40, 7)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 30 and 40 samples of 192-d features: a biased estimate
+        expected = metrics.frechet_distance(extractor(images)["features"], extractor(fake)["features"])
+    assert report["fid"] == pytest.approx(expected, rel=1e-6)
+    assert report["protocol"]["num_samples"] == 40 and report["protocol"]["num_real"] == 30
+    assert "40 samples against 30 real images" in metrics.markdown_table(report)
+    with pytest.raises(ValueError, match="Image 1 has no caption"):
+        metrics.evaluate(_ShapesRenderer(), {"images": images[:2], "captions": [["a red circle"], []]},
+                         metrics=["fid"], feature_extractor=extractor, num_samples=4, verbose=False)

@@ -21,6 +21,7 @@ import keras
 from keras import ops
 
 from gan_zoo.data.validation import check_images
+from gan_zoo.utils.progress import batch_starts
 
 
 class FeatureExtractor:
@@ -61,11 +62,12 @@ class FeatureExtractor:
                                  antialias=self.antialias)
         return ops.clip(x, 0.0, 255.0)
 
-    def __call__(self, images, batch_size=50):
-        """Returns {"features": float32 [N, D]} plus "probabilities" [N, C] when available."""
+    def __call__(self, images, batch_size=50, verbose=False):
+        """Returns {"features": float32 [N, D]} plus "probabilities" [N, C] when available;
+        `verbose` shows a progress bar."""
         images = check_images(images)
         features, probabilities = [], []
-        for i in range(0, len(images), batch_size):
+        for i in batch_starts(len(images), batch_size, verbose):
             out = self.model(self.preprocess(self.resize(images[i:i + batch_size])), training=False)
             if self.has_probabilities:
                 out, probs = out

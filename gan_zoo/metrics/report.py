@@ -1,6 +1,5 @@
 """`evaluate`: every metric a run asks for, in one report (dict, JSON and a Markdown table)."""
 
-import keras
 import numpy as np
 
 from gan_zoo.data.validation import check_images
@@ -10,26 +9,32 @@ from gan_zoo.metrics.gaussian import frechet_distance
 from gan_zoo.metrics.inception_score import inception_score
 from gan_zoo.metrics.kernel import kernel_inception_distance
 from gan_zoo.text.vocabulary import first_caption
+from gan_zoo.utils.progress import batch_starts
 
 METRICS = ("fid", "kid", "is", "r_precision", "alignment", "diversity")
 SHAPES_ONLY = ("alignment", "diversity")
 
 
-def _generated(model, prompts, seed, batch_size, verbose):
-    """One image per prompt, in batches, with a progress bar."""
-    bar = keras.utils.Progbar(len(prompts), unit_name="image") if verbose else None
-    chunks = []
-    for start in range(0, len(prompts), batch_size):
-        chunks.append(model.generate(prompts[start:start + batch_size], seed=seed + start))
-        if bar:
-            bar.update(start + len(chunks[-1]))
-    return np.concatenate(chunks)
+def _measure_generated(model, prompts, seed, batch_size, extractor, damsm, verbose):
+    """One image per prompt, drawn a batch at a time and measured at once, so that only the
+    measurements are kept (30,000 images at 256 px would take 5.9 GB): {"features",
+    "probabilities" (where the extractor has them), "embeddings" (the DAMSM's)}."""
+    parts = {}
+    for start in batch_starts(len(prompts), batch_size, verbose):
+        fake = model.generate(prompts[start:start + batch_size], seed=seed + start)
+        measured = dict(extractor(fake)) if extractor is not None else {}
+        if damsm is not None:
+            measured["embeddings"] = damsm.embed_images(fake)
+        for name, values in measured.items():
+            parts.setdefault(name, []).append(values)
+    return {name: np.concatenate(values) for name, values in parts.items()}
 
 
 def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_extractor=None,
              inception_weights=None, seed=0, batch_size=64, shapes_options=None, damsm=None,
              verbose=True):
-    """Measures `model` against `dataset` = {"images": uint8 [N, S, S, 3], "captions": [[str]]}.
+    """Measures `model` against `dataset` = {"images": uint8 [N, S, S, 3], "captions": [[str]]}
+    and optionally "labels" [N] (classes, which R-precision draws no mismatched caption from).
 
     metrics: any of fid, kid, is (Inception Score), r_precision (needs `damsm`, or the model's
     own `model.damsm` as AttnGAN has: anything with `embed_images(uint8 images)` and
@@ -67,26 +72,32 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
                            "features": extractor.name if extractor else None,
                            "comparable_with_papers": bool(extractor and extractor.comparable_with_papers),
                            "resize": _resize_protocol(extractor)}}
-    distribution = [m for m in metrics if m in ("fid", "kid", "is", "r_precision")]
-    if distribution:
+    by_features = [m for m in metrics if m in ("fid", "kid", "is")]
+    if {"fid", "kid"} & set(metrics):  # checked before hours of drawing, not after
         real = check_images(dataset["images"])[:num_samples]
+        report["protocol"]["num_real"] = len(real)
+    if by_features or "r_precision" in metrics:
         prompts = every_caption(dataset["captions"], num_samples)
-        fake = _generated(model, prompts, seed, batch_size, verbose)
-    if "r_precision" in metrics:
-        report["r_precision"], report["r_precision_std"] = r_precision(
-            damsm.embed_images(fake), damsm.embed_captions(prompts), seed=seed, caption_ids=prompts)
-    if [m for m in distribution if m != "r_precision"]:
         if verbose:
-            print(f"Features of {len(real)} real and {len(fake)} generated images ({extractor.name})")
-        real_features = extractor(real)["features"] if {"fid", "kid"} & set(metrics) else None
-        fake_out = extractor(fake)
+            print(f"Drawing and measuring {num_samples} images" + (f" ({extractor.name})" if by_features else ""))
+        fake = _measure_generated(model, prompts, seed, batch_size, extractor if by_features else None,
+                                  damsm if "r_precision" in metrics else None, verbose)
+    if "r_precision" in metrics:
+        sources = np.arange(num_samples) % len(dataset["captions"])  # prompt k is of image k mod N
+        labels = dataset.get("labels")
+        report["r_precision"], report["r_precision_std"] = r_precision(
+            fake["embeddings"], damsm.embed_captions(prompts), seed=seed, caption_ids=prompts,
+            labels=sources if labels is None else np.asarray(labels)[sources])
+    if {"fid", "kid"} & set(metrics):
+        if verbose:
+            print(f"Measuring {len(real)} real images ({extractor.name})")
+        real_features = extractor(real, verbose=verbose)["features"]
         if "fid" in metrics:
-            report["fid"] = frechet_distance(real_features, fake_out["features"])
+            report["fid"] = frechet_distance(real_features, fake["features"])
         if "kid" in metrics:
-            report["kid"], report["kid_std"] = kernel_inception_distance(
-                real_features, fake_out["features"], seed=seed)
-        if "is" in metrics:
-            report["is"], report["is_std"] = inception_score(fake_out["probabilities"])
+            report["kid"], report["kid_std"] = kernel_inception_distance(real_features, fake["features"], seed=seed)
+    if "is" in metrics:
+        report["is"], report["is_std"] = inception_score(fake["probabilities"])
     if "alignment" in metrics:
         report["alignment"] = shapes_metrics.alignment(model, num_samples=min(num_samples, 1000),
                                                        seed=seed, **options)
@@ -102,6 +113,9 @@ def every_caption(captions, count):
     then (after every image) its second, and so on, as the papers draw samples from all the
     test captions."""
     lists = [[entry] if isinstance(entry, (str, bytes)) else list(entry) for entry in captions]
+    empty = next((i for i, entry in enumerate(lists) if not entry), None)
+    if empty is not None:
+        raise ValueError(f"Image {empty} has no caption to prompt the model with.")
     return [first_caption(lists[k % len(lists)][(k // len(lists)) % len(lists[k % len(lists)])])
             for k in range(count)]
 
@@ -140,7 +154,8 @@ def markdown_table(report):
     lines = ["| Metric | Value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     lines.append("")
     features = f"; features: {p['features']}; resize: {p['resize']}" if p["features"] else ""
-    lines.append(f"{p['num_samples']} samples{features}"
+    real = f" against {p['num_real']} real images" if "num_real" in p else ""
+    lines.append(f"{p['num_samples']} samples{real}{features}"
                  + ("" if p["comparable_with_papers"] or not p["features"] else
                     "; not comparable with the papers' numbers"))
     return "\n".join(lines)

@@ -73,4 +73,6 @@ class InceptionScore:
         self.probabilities.append(self.extractor(images, self.batch_size)["probabilities"])
 
     def result(self):
+        if not self.probabilities:
+            raise ValueError("The Inception Score needs generated images: call update first.")
         return inception_score(np.concatenate(self.probabilities), self.splits)

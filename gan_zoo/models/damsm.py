@@ -163,16 +163,17 @@ class DAMSM(CaptionedImageModel):
             out.append(ops.convert_to_numpy(self.encode_images(chunk)[1]))
         return np.concatenate(out)
 
-    def r_precision(self, images, captions, num_mismatched=99, folds=10, seed=0):
+    def r_precision(self, images, captions, num_mismatched=99, folds=10, seed=0, labels=None):
         """R@1 of each image's own caption against `num_mismatched` others: (mean, std) over folds.
         `captions` holds one caption per image, or a list per image (as the loaders return
-        them), of which the first is used."""
+        them), of which the first is used; with `labels` (classes), no mismatch is of the
+        image's own class."""
         captions = [c if isinstance(c, str) else (list(c) or [""])[0] for c in captions]
         if len(captions) != len(images):
             raise ValueError(f"r_precision needs one caption (or list of captions) per image; got "
                              f"{len(captions)} for {len(images)} images")
         return r_precision(self.embed_images(images), self.embed_captions(captions),
-                           num_mismatched, folds, seed, caption_ids=captions)
+                           num_mismatched, folds, seed, caption_ids=captions, labels=labels)
 
     # ----------------------------------------------------------------- saving
     def get_config(self):
