@@ -7,7 +7,7 @@ import sys
 
 MODELS = {"dcgan-cls": "DCGANCLS", "stackgan": "StackGAN", "attngan": "AttnGAN", "damsm": "DAMSM"}
 DATASETS = {"cub": "AttnGAN's data/birds layout", "flowers": "StackGAN's Data/flowers layout",
-            "coco": "AttnGAN's or the official 2014 layout",
+            "coco": "AttnGAN's or the official 2014 (else 2017) layout",
             "tfds_coco": "a data_dir holding tensorflow-datasets' prepared coco_captions",
             "folder": "images with same-name .txt captions, or a CSV/JSONL manifest"}
 SAMPLE_CAPTIONS = [
@@ -30,6 +30,7 @@ def _train(args):
     if args.model == "damsm" and (args.preset or args.set):
         raise SystemExit("--preset and --set are GAN options; a DAMSM takes --image-encoder "
                          "(small or inception_v3) and --inception-weights.")
+    _refuse_other_models_options(args)
     args = _open_run(args)
     out = args.out
     keras.utils.set_random_seed(args.seed)
@@ -81,6 +82,7 @@ def _open_run(args):
     """Refuses to overwrite a run without --resume; with it, takes the run's saved options
     (all but --out and --epochs) and names any given option that differs from them."""
     from gan_zoo.callbacks import Checkpoint
+    from gan_zoo.utils.files import write_json_atomically
 
     run_path = os.path.join(args.out, "run.json")
     if Checkpoint(os.path.join(args.out, "checkpoints")).latest()[0] is not None and not args.resume:
@@ -90,16 +92,26 @@ def _open_run(args):
         with open(run_path) as f:
             saved = {k: v for k, v in json.load(f).items() if k not in RESUME_FROM_COMMAND_LINE}
         defaults = vars(build_parser().parse_args(["train"]))
-        ignored = [f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                   if k in saved and k in defaults and v not in (saved[k], defaults[k])]
+        ignored = [f"{_flag(k)} {v}" for k, v in vars(args).items()
+                   if k in saved and k in defaults and v != saved[k]
+                   and (v != defaults[k] or _given(args, k))]
         if ignored:
             print(f"Resuming {args.out} with the options it was started with; ignoring "
                   + ", ".join(ignored) + f" (see {run_path}).")
         args = argparse.Namespace(**{**vars(args), **saved, "resume": True})
-    os.makedirs(args.out, exist_ok=True)
-    with open(run_path, "w") as f:
-        json.dump({k: v for k, v in vars(args).items() if k not in ("func", "resume")}, f, indent=1)
+    write_json_atomically({k: v for k, v in vars(args).items() if k not in ("func", "resume", "given")},
+                          run_path)
     return args
+
+
+def _flag(dest):
+    """The option that sets `dest` (batch_size -> --batch-size)."""
+    return "--" + dest.replace("_", "-")
+
+
+def _given(args, dest):
+    """Whether the command line set `dest`, in full or abbreviated as argparse allows."""
+    return any(_flag(dest).startswith(token) for token in getattr(args, "given", ()) if token != "--")
 
 
 def _vocabulary(args, base, captions):
@@ -199,12 +211,23 @@ def _dataset(args, split, image_size, fixed, num_shapes):
             f"{name}:PATH ({layout})" for name, layout in DATASETS.items()) + ".")
     loader = getattr(data, kind).load
     if kind == "folder":  # a folder of images, or a manifest file listing them
-        source = {"manifest" if os.path.isfile(path) else "root": path}
+        source = {"manifest" if os.path.isfile(os.path.expanduser(path)) else "root": path}
         loaded = loader(**source, image_size=image_size, cache=args.cache)
     else:
         loaded = loader(path, split, image_size, cache=args.cache)
     print(f"Loaded {loaded.summary()} from {path}")
     return loaded.images, loaded.captions, loaded.labels
+
+
+def _refuse_other_models_options(args):
+    """--stage1 and --damsm name what StackGAN Stage-II and AttnGAN build on; elsewhere they
+    would be ignored, so they are refused."""
+    if args.stage1 and not (args.model == "stackgan" and args.stage == 2):
+        raise SystemExit("--stage1 is the Stage-I a StackGAN --stage 2 builds on; this run trains "
+                         f"--model {args.model}" + (" --stage 1." if args.model == "stackgan" else "."))
+    if args.damsm and args.model != "attngan":
+        raise SystemExit(f"--damsm is the text-image encoder an AttnGAN builds on; --model {args.model} "
+                         "uses none.")
 
 
 def _base_model(args):
@@ -246,12 +269,12 @@ def _generate(args):
     model = _load_model(args.checkpoint)
     if not isinstance(model, TextToImageGAN):
         raise SystemExit(f"{args.checkpoint} holds a {type(model).__name__}, which draws no images.")
+    if args.attention and not isinstance(model, AttnGAN):
+        raise SystemExit("--attention needs an AttnGAN checkpoint.")
     images = model.generate(args.captions, seed=args.seed, num_per_caption=args.num)
     save_image_grid(images, args.out, row_labels=args.captions)
     print(f"Wrote {len(images)} image(s) to {args.out}")
     if args.attention:
-        if not isinstance(model, AttnGAN):
-            raise SystemExit("--attention needs an AttnGAN checkpoint.")
         images, maps = model.generate(args.captions, seed=args.seed, return_attention=True)
         read = model.vocabulary.decode(model.vocabulary.encode(args.captions, model.max_length))
         save_attention_maps(images, maps[-1], [r.split() for r in read], args.attention)
@@ -259,11 +282,19 @@ def _generate(args):
 
 
 def _evaluate(args):
-    from gan_zoo import metrics
+    from gan_zoo import DAMSM, TextToImageGAN, metrics
     from gan_zoo.utils.files import write_json_atomically, write_text_atomically
 
+    if args.out and (os.path.isdir(args.out) or os.path.splitext(args.out)[1].lower() == ".md"):
+        raise SystemExit(f"--out {args.out}: give the report's .json path (its Markdown table is "
+                         "written beside it, as .md).")
     model = _load_model(args.checkpoint)
+    if not isinstance(model, TextToImageGAN):
+        raise SystemExit(f"{args.checkpoint} holds a {type(model).__name__}, which draws no images to "
+                         "evaluate (a DAMSM is given to an AttnGAN's evaluation with --damsm).")
     damsm = _load_model(args.damsm) if args.damsm else None
+    if damsm is not None and not isinstance(damsm, DAMSM):
+        raise SystemExit(f"--damsm {args.damsm} holds a {type(damsm).__name__}, not a DAMSM.")
     on_shapes = args.data == "shapes"
     metrics_asked = args.metrics or ("fid,kid,alignment,diversity" if on_shapes else "fid,kid")
     names = [m.strip() for m in metrics_asked.split(",") if m.strip()]
@@ -277,12 +308,14 @@ def _evaluate(args):
                              "pt_inception-2015-12-05-6726825d.pth (pytorch-fid's releases).")
         extractor = fid_inception_from_pytorch_fid(args.inception_weights)
     elif args.features == "inception" or args.inception_weights:
+        if args.features == "pixels":
+            raise SystemExit("--inception-weights are for --features inception or pytorch-fid, not pixels.")
         extractor = metrics.inception_v3(args.inception_weights)
     else:
         extractor = metrics.pixels()
     fixed = _parse_fixed(args.fix)
-    images, captions, _ = _dataset(args, "test", model.image_size, fixed, args.num_samples)
-    report = metrics.evaluate(model, {"images": images, "captions": captions}, metrics=names,
+    images, captions, labels = _dataset(args, "test", model.image_size, fixed, args.num_samples)
+    report = metrics.evaluate(model, {"images": images, "captions": captions, "labels": labels}, metrics=names,
                               num_samples=args.num_samples, feature_extractor=extractor,
                               seed=args.seed, shapes_options={"fixed": fixed}, damsm=damsm)
     table = metrics.markdown_table(report)
@@ -432,9 +465,10 @@ def build_parser():
                           help="comma-separated: fid, kid, is, r_precision, alignment, diversity (the "
                                "last two on shapes); default fid,kid,alignment,diversity on shapes, "
                                "else fid,kid")
-    evaluate.add_argument("--features", choices=("pixels", "inception", "pytorch-fid"), default="pixels",
-                          help="feature space of FID/KID/IS/diversity; inception (keras.applications "
-                               "weights) and pytorch-fid (the papers' network) need --inception-weights")
+    evaluate.add_argument("--features", choices=("pixels", "inception", "pytorch-fid"),
+                          help="feature space of FID/KID/IS/diversity: pixels (the default without "
+                               "--inception-weights), inception (keras.applications weights; the "
+                               "default with them) or pytorch-fid (the papers' network, its weights)")
     evaluate.add_argument("--inception-weights", help="local weights: keras.applications InceptionV3 "
                                                       "(.h5) or pytorch-fid's pt_inception-2015-12-05-6726825d.pth")
     evaluate.add_argument("--damsm", help="r_precision: a trained DAMSM .keras file or run directory "
@@ -460,7 +494,9 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.given = {token.partition("=")[0] for token in argv if token.startswith("--")}
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, KeyError, ImportError) as error:

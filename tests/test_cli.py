@@ -48,9 +48,10 @@ def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, tmp_pat
         record = json.loads((run / f"{name}.json").read_text())
         record = {key: values + [last if key in ("epoch", "step") else values[-1]] for key, values in record.items()}
         (run / f"{name}.json").write_text(json.dumps(record))
-    assert cli.main(["train", *TINY, "--batch-size", "16", "--epochs", "2", "--resume", "--out", str(run)]) == 0
+    assert cli.main(["train", *TINY, "--batch-size=64", "--epochs", "2", "--resume", "--out", str(run)]) == 0
     out = capsys.readouterr().out
-    assert "Resuming" in out and "ignoring --batch-size 16" in out  # it keeps the run's options
+    assert "Resuming" in out and "ignoring --batch-size 64" in out  # it keeps the run's options, and
+    # names a differing one given on the command line even where it is the parser's default
     assert json.loads((run_dir / "checkpoints" / "state.json").read_text())["epoch"] == 1
     assert json.loads((run / "checkpoints" / "state.json").read_text())["epoch"] == 2
     assert sorted(os.listdir(run / "checkpoints")) == ["epoch_002.keras", "state.json"]
@@ -93,6 +94,21 @@ def test_generate_and_evaluate(run_dir, tmp_path):
         cli.main(["evaluate", "--checkpoint", str(run_dir), "--features", "pytorch-fid"])
     assert cli.main(["evaluate", "--checkpoint", str(run_dir), "--features", "pytorch-fid",
                      "--inception-weights", str(tmp_path / "missing.pth")]) == 2
+    with pytest.raises(SystemExit, match="--inception-weights are for --features inception or pytorch-fid"):
+        cli.main(["evaluate", "--checkpoint", str(run_dir), "--features", "pixels", "--inception-weights", "w.h5"])
+    with pytest.raises(SystemExit, match="give the report's .json path"):  # the table would overwrite it
+        cli.main(["evaluate", "--checkpoint", str(run_dir), "--out", str(tmp_path / "report.md")])
+    with pytest.raises(SystemExit, match="give the report's .json path"):
+        cli.main(["evaluate", "--checkpoint", str(run_dir), "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="holds a DCGANCLS, not a DAMSM"):
+        cli.main(["evaluate", "--checkpoint", str(run_dir), "--damsm", str(run_dir), "--metrics", "r_precision"])
+    with pytest.raises(SystemExit, match="--attention needs an AttnGAN"):  # refused before any image is drawn
+        cli.main(["generate", "--checkpoint", str(run_dir), "a red circle", "--out", str(tmp_path / "no.png"),
+                  "--attention", str(tmp_path / "attention.png")])
+    assert not (tmp_path / "no.png").exists()
+    for option in ("--stage1", "--damsm"):  # options of other models are not silently ignored
+        with pytest.raises(SystemExit, match=f"{option} is the"):
+            cli.main(["train", *TINY, option, str(run_dir), "--out", str(tmp_path / "unused")])
 
 
 @pytest.mark.once
@@ -155,6 +171,8 @@ def test_damsm_then_attngan_with_attention_maps(tmp_path):
     assert (tmp_path / "attention.png").exists()
     with pytest.raises(SystemExit, match="draws no images"):
         cli.main(["generate", "--checkpoint", str(damsm_dir), "a red circle"])
+    with pytest.raises(SystemExit, match="holds a DAMSM, which draws no images to evaluate"):
+        cli.main(["evaluate", "--checkpoint", str(damsm_dir)])
     report = tmp_path / "report.json"
     assert cli.main(["evaluate", "--checkpoint", str(run), "--metrics", "r_precision", "--num-samples", "100",
                      "--out", str(report)]) == 0

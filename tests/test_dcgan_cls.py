@@ -99,6 +99,10 @@ def test_compile_refuses_what_it_would_ignore_and_fit_asks_to_recompile(shapes32
     batch = {"images": images[:8].astype("float32") / 127.5 - 1, "tokens": vocab.encode([c[0] for c in captions[:8]], 18)}
     with pytest.raises(ValueError, match="changed after compile\\(\\).*call compile\\(\\) again"):
         model.fit(batch, batch_size=8, epochs=1, verbose=0)
+    with pytest.raises(TypeError):  # a compile() that fails part way leaves no usable optimizer
+        model.compile(no_such_argument=1)
+    with pytest.raises(RuntimeError, match="Call DCGANCLS.compile\\(\\) before fit"):
+        model.fit(batch, batch_size=8, epochs=1, verbose=0)
     model.compile()
     unknown = dict(batch, tokens=np.full_like(batch["tokens"], len(vocab)))  # one past the embedding
     with pytest.raises(ValueError, match=f"Token id {len(vocab)} is outside this model's vocabulary"):

@@ -139,9 +139,10 @@ class Vocabulary:
         return cls(config["words"], config.get("unknown", OOV_TOKEN))
 
     def save(self, path):
-        """Writes the vocabulary as JSON."""
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.get_config(), f)
+        """Writes the vocabulary as JSON, atomically (a run's resume reads it back)."""
+        from gan_zoo.utils.files import write_json_atomically
+
+        write_json_atomically(self.get_config(), path)
 
     @classmethod
     def load(cls, path):
