@@ -271,11 +271,13 @@ def _generate(args):
         raise SystemExit(f"{args.checkpoint} holds a {type(model).__name__}, which draws no images.")
     if args.attention and not isinstance(model, AttnGAN):
         raise SystemExit("--attention needs an AttnGAN checkpoint.")
-    images = model.generate(args.captions, seed=args.seed, num_per_caption=args.num)
+    with model.averaged_generator():  # a checkpoint of a run cut short: the G it would end with
+        images = model.generate(args.captions, seed=args.seed, num_per_caption=args.num)
+        attention = model.generate(args.captions, seed=args.seed, return_attention=True) if args.attention else None
     save_image_grid(images, args.out, row_labels=args.captions)
     print(f"Wrote {len(images)} image(s) to {args.out}")
-    if args.attention:
-        images, maps = model.generate(args.captions, seed=args.seed, return_attention=True)
+    if attention is not None:
+        images, maps = attention
         read = model.vocabulary.decode(model.vocabulary.encode(args.captions, model.max_length))
         save_attention_maps(images, maps[-1], [r.split() for r in read], args.attention)
         print(f"Wrote the words' attention maps to {args.attention}")
@@ -315,9 +317,10 @@ def _evaluate(args):
         extractor = metrics.pixels()
     fixed = _parse_fixed(args.fix)
     images, captions, labels = _dataset(args, "test", model.image_size, fixed, args.num_samples)
-    report = metrics.evaluate(model, {"images": images, "captions": captions, "labels": labels}, metrics=names,
-                              num_samples=args.num_samples, feature_extractor=extractor,
-                              seed=args.seed, shapes_options={"fixed": fixed}, damsm=damsm)
+    with model.averaged_generator():  # a checkpoint of a run cut short: the G it would end with
+        report = metrics.evaluate(model, {"images": images, "captions": captions, "labels": labels},
+                                  metrics=names, num_samples=args.num_samples, feature_extractor=extractor,
+                                  seed=args.seed, shapes_options={"fixed": fixed}, damsm=damsm)
     table = metrics.markdown_table(report)
     print(table)
     if args.out:

@@ -206,3 +206,26 @@ def test_train_on_a_folder_of_captioned_images(tmp_path):
         cli.main(["evaluate", "--checkpoint", str(run), "--data", f"folder:{root}", "--metrics", "fid,alignment"])
     with pytest.raises(SystemExit, match="folder:PATH"):
         cli.main(["train", "--data", "imagenet", "--out", str(tmp_path / "x")])
+
+
+@pytest.mark.once
+def test_a_checkpoint_of_a_run_cut_short_generates_with_the_generator_average(tmp_path):
+    """A checkpoint holds G's training weights and their moving average; generate and evaluate
+    use the average, which a finished run's model.keras holds as G's weights."""
+    import matplotlib.image
+
+    run = tmp_path / "averaged"
+    assert cli.main(["train", *TINY, "--set", "generator_ema=0.5", "--epochs", "1", "--out", str(run)]) == 0
+
+    def outputs(checkpoint, name):
+        image, report = tmp_path / f"{name}.png", tmp_path / f"{name}.json"
+        assert cli.main(["generate", "--checkpoint", checkpoint, "a red circle", "--out", str(image)]) == 0
+        assert cli.main(["evaluate", "--checkpoint", checkpoint, "--metrics", "fid", "--num-samples", "40",
+                         "--out", str(report)]) == 0
+        return matplotlib.image.imread(image), json.loads(report.read_text())["fid"]
+
+    final_image, final_fid = outputs(str(run / "model.keras"), "final")
+    os.remove(run / "model.keras")  # as if the run had been killed before writing it
+    image, fid = outputs(str(run), "cut_short")  # its newest checkpoint
+    np.testing.assert_array_equal(image, final_image)
+    assert fid == pytest.approx(final_fid, rel=1e-6)
