@@ -112,8 +112,8 @@ class LossPlot(keras.callbacks.Callback):
 
 
 class QualityMonitor(keras.callbacks.Callback):
-    """Every `every` epochs and at the last, cheap quality estimates into the logs and a PNG of
-    their curves.
+    """Every `every` epochs and at the last (also when training stops early), cheap quality
+    estimates into the logs and a PNG of their curves.
 
     `fid`: FID between `num_samples` generated and real images in `extractor`'s feature
     space (default: 16x16 pixels, which needs no weights). With `shapes_options` (the run is
@@ -137,6 +137,7 @@ class QualityMonitor(keras.callbacks.Callback):
             with open(self.history_path) as f:
                 self.history = json.load(f)
         self._real = None
+        self._finished = self._measured = None  # the last epoch ended, and the last measured
 
     def measure(self):
         """The current estimates: {"fid": ..., and on shapes "alignment", "diversity"}."""
@@ -162,21 +163,35 @@ class QualityMonitor(keras.callbacks.Callback):
                               f"(threshold {diversity['threshold']}).", stacklevel=2)
         return values
 
+    def on_train_begin(self, logs=None):
+        self._finished = self._measured = None
+
     def on_epoch_end(self, epoch, logs=None):
+        self._finished = epoch + 1
         if (epoch + 1) % self.every and epoch + 1 != (self.params or {}).get("epochs"):
             return  # measured every `every` epochs and at the last, which a sweep summarises
-        with self.model.averaged_generator():
-            values = self.measure()
+        values = self._record(epoch + 1)
         if logs is not None:
             logs.update(values)
-        if epoch + 1 in self.history["epoch"]:  # run again after a kill cut it short: replaced
-            keep = self.history["epoch"].index(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self._finished is not None and self._finished != self._measured:  # stopped early
+            self._record(self._finished)
+
+    def _record(self, epoch):
+        """Measures the (averaged) generator after `epoch` and adds the values to the curves."""
+        with self.model.averaged_generator():
+            values = self.measure()
+        if epoch in self.history["epoch"]:  # run again after a kill cut it short: replaced
+            keep = self.history["epoch"].index(epoch)
             self.history = {name: series[:keep] for name, series in self.history.items()}
-        self.history["epoch"].append(epoch + 1)
+        self.history["epoch"].append(epoch)
         for name, value in values.items():
             self.history.setdefault(name, []).append(float(value))
         save_metric_curves(self.history, self.path)
         write_json_atomically(self.history, self.history_path)
+        self._measured = epoch
+        return values
 
 
 class LearningRateDecay(keras.callbacks.Callback):

@@ -93,6 +93,14 @@ def test_the_quality_monitor_also_measures_the_last_epoch(tmp_path, shapes32):
         monitor.on_epoch_end(epoch, logs[epoch])
     assert [sorted(epoch_logs) for epoch_logs in logs] == [[], ["fid"], ["fid"]]  # epochs 2 and 3
     assert json.loads((tmp_path / "quality.json").read_text())["epoch"] == [2, 3]
+    monitor.set_params({"epochs": 10})  # a run stopped early (EarlyStopping) after epoch 5
+    monitor.on_train_begin()
+    for epoch in range(3, 5):
+        monitor.on_epoch_end(epoch, {})
+    monitor.on_train_end()
+    assert json.loads((tmp_path / "quality.json").read_text())["epoch"] == [2, 3, 4, 5]
+    monitor.on_train_end()  # measured already: not again
+    assert json.loads((tmp_path / "quality.json").read_text())["epoch"] == [2, 3, 4, 5]
 
 
 @pytest.mark.once  # a sweep only orchestrates train runs, which test_cli runs on every backend
