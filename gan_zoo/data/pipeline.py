@@ -9,6 +9,7 @@ from gan_zoo.text.vocabulary import iter_captions
 
 LOAD_RATIO = 76 / 64  # the papers load images at 76/64 of the target size, then crop
 RESIZE_CHUNK = 256  # images resized at a time by the numpy pipeline
+GATHER_CHUNK = 64  # rows tf.data takes from the numpy images at a time
 
 
 def encode_caption_sets(captions, vocabulary, max_length):
@@ -95,12 +96,21 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
     import tensorflow as tf
 
     load_size = round(image_size * LOAD_RATIO) if random_crop else image_size
-    columns = {"images": images, "texts": texts, "counts": counts}
+    # Rows are gathered from the numpy array itself: a tensor of it would be a second copy of
+    # the images (16 GB for COCO at 256 px).
+    columns = {"index": np.arange(len(images)), "texts": texts, "counts": counts}
     if labels is not None:
         columns["labels"] = labels
     ds = tf.data.Dataset.from_tensor_slices(columns)
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+
+    def gather(rows):  # a chunk of rows at a time: one call into Python per chunk, not per image
+        image = tf.numpy_function(images.__getitem__, [rows["index"]], tf.as_dtype(images.dtype), stateful=False)
+        return dict(rows, images=tf.ensure_shape(image, (None, *images.shape[1:])))
+
+    ds = ds.batch(GATHER_CHUNK).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+    ds = ds.apply(tf.data.experimental.assert_cardinality(len(images)))  # unbatch forgets it; fit's bar needs it
     # One stateless key per example, drawn in order and anew each epoch: the crop, flip and
     # caption pick then depend on the seed alone, not on how the parallel map schedules work.
     keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
