@@ -48,7 +48,7 @@ def test_presets_set_the_widths():
     assert DCGANCLS(vocabulary=vocab).text_batch_norm and not DCGANCLS(embedding_dim=8).text_batch_norm
     assert (DCGANCLS(vocabulary=vocab).ngf, DCGANCLS(vocabulary=vocab).ndf) == (128, 64)
     coco = DCGANCLS(vocabulary=vocab, preset="coco")
-    assert (coco.ngf, coco.ndf, coco.text_dim) == (196, 196, 256)
+    assert (coco.ngf, coco.ndf, coco.text_dim, coco.d_layout) == (196, 196, 128, "cls")  # train_coco.sh: nt 128
     birds = DCGANCLS(vocabulary=vocab)
     assert (birds.interp_weight, birds.lr_decay_every, coco.interp_weight, coco.lr_decay_every) == (1.0, 100, 0.0, 40)
     chosen = DCGANCLS(vocabulary=vocab, preset="coco", interp_weight=0.5, lr_decay_every=0)
@@ -57,6 +57,25 @@ def test_presets_set_the_widths():
     assert (again.interp_weight, again.lr_decay_every) == (0.5, 0)
     with pytest.raises(ValueError, match="preset"):
         DCGANCLS(vocabulary=vocab, preset="huge")
+
+
+def test_the_coco_discriminator_is_main_cls_luas():
+    """main_cls.lua (the COCO script) builds D with a LeakyReLU after the 8x8 conv and no
+    BatchNorm on the text projection; main_cls_int.lua (birds) the other way round."""
+    cls = DCGANCLS(embedding_dim=1024, preset="coco", image_size=64).discriminator
+    cls_int = DCGANCLS(embedding_dim=1024, preset="coco", d_layout="cls_int").discriminator
+
+    def leaky_relus(model):
+        return sum(type(layer).__name__ == "LeakyReLU" for layer in model.layers)
+
+    assert trainable_count(cls_int) - trainable_count(cls) == 2 * 128  # the text BN's gamma and beta
+    assert leaky_relus(cls) == leaky_relus(cls_int) + 1
+    config = DCGANCLS(embedding_dim=8, preset="coco", ngf=8, ndf=8, image_size=16).get_config()
+    assert DCGANCLS.from_config(config).d_layout == "cls"
+    del config["d_layout"]  # a file saved before d_layout was built with the cls_int D
+    assert DCGANCLS.from_config(config).d_layout == "cls_int"
+    with pytest.raises(ValueError, match="d_layout"):
+        DCGANCLS(embedding_dim=8, d_layout="lua")
 
 
 def test_output_shapes_and_dtypes(shapes32):

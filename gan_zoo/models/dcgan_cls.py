@@ -15,13 +15,18 @@ from gan_zoo.layers import ResidualBlock, activation, batch_norm, conv2d, conv_i
 from gan_zoo.models.base import TextToImageGAN, preset_settings
 
 # Widths and schedules: GAN-INT-CLS halving every 100 epochs (train_cub.sh, train_flowers.sh),
-# GAN-CLS halving every 40 on COCO (train_coco.sh).
+# GAN-CLS halving every 40 on COCO (train_coco.sh, nt 128, whose main_cls.lua builds D as the
+# "cls" layout).
 PRESETS = {
-    "birds": {"ngf": 128, "ndf": 64, "text_dim": 128, "interp_weight": 1.0, "lr_decay_every": 100},
-    "coco": {"ngf": 196, "ndf": 196, "text_dim": 256, "interp_weight": 0.0, "lr_decay_every": 40},
-    "small": {"ngf": 32, "ndf": 32, "text_dim": 128, "interp_weight": 1.0, "lr_decay_every": 100},
+    "birds": {"ngf": 128, "ndf": 64, "text_dim": 128, "interp_weight": 1.0, "lr_decay_every": 100,
+              "d_layout": "cls_int"},
+    "coco": {"ngf": 196, "ndf": 196, "text_dim": 128, "interp_weight": 0.0, "lr_decay_every": 40,
+             "d_layout": "cls"},
+    "small": {"ngf": 32, "ndf": 32, "text_dim": 128, "interp_weight": 1.0, "lr_decay_every": 100,
+              "d_layout": "cls_int"},
 }
 VARIANTS = ("residual", "plain")
+D_LAYOUTS = ("cls_int", "cls")
 
 
 def _text_projection(condition, text_dim, with_batch_norm):
@@ -62,13 +67,17 @@ def build_generator(noise_dim, condition_dim, image_size=64, ngf=128, text_dim=1
     return keras.Model([z, condition], image, name="generator")
 
 
-def build_discriminator(condition_dim, image_size=64, ndf=64, text_dim=128, variant="residual"):
+def build_discriminator(condition_dim, image_size=64, ndf=64, text_dim=128, variant="residual",
+                        layout="cls_int"):
     """D(image, sentence) -> logit: stride-2 convs to 4x4, the text tiled and joined there.
 
-    "residual": Reed's code (no activation after the next-to-last conv, a bottleneck residual
-    block at 4x4, then a 1x1 conv over image and text features). "plain": the common port.
+    "residual": Reed's code (a bottleneck residual block at 4x4, then a 1x1 conv over image
+    and text features), in the `layout` of main_cls_int.lua ("cls_int": no activation after
+    the next-to-last conv, BatchNorm on the text projection) or of main_cls.lua, the COCO
+    script's ("cls": LeakyReLU there, no BatchNorm on the text). "plain": the common port.
     """
     residual = variant == "residual"
+    reed_cls = residual and layout == "cls"
     image = keras.Input((image_size, image_size, 3), name="image")
     condition = keras.Input((condition_dim,), name="condition")
     num_down = _num_resamples(image_size)
@@ -77,9 +86,9 @@ def build_discriminator(condition_dim, image_size=64, ndf=64, text_dim=128, vari
         x = batch_norm()(conv2d(ndf * min(2 ** i, 8), 4, 2)(x))
         if residual and i == num_down - 1:
             x = ResidualBlock(ndf * 2, "leaky_relu")(x)
-        elif not (residual and i == num_down - 2):
+        elif not (residual and i == num_down - 2) or reed_cls:
             x = activation("leaky_relu")(x)
-    t = _text_projection(condition, text_dim, with_batch_norm=True)
+    t = _text_projection(condition, text_dim, with_batch_norm=not reed_cls)
     x = layers.Concatenate()([x, tile_spatially(t, 4)])
     if residual:
         x = activation("leaky_relu")(batch_norm()(conv2d(ndf * 8, 1)(x)))
@@ -95,7 +104,9 @@ class DCGANCLS(TextToImageGAN):
         vocabulary: a `Vocabulary` (or `embedding_dim=` for precomputed embeddings).
         preset: "birds" (the authors' widths, default), "coco" or "small" (CPU work).
         variant: "residual" (the authors' code) or "plain" (the paper's plain DCGAN).
-        ngf, ndf, text_dim, interp_weight, lr_decay_every: override the preset's.
+        ngf, ndf, text_dim, interp_weight, lr_decay_every, d_layout: override the preset's.
+        d_layout: the residual D of main_cls_int.lua ("cls_int", birds and small) or of
+            main_cls.lua ("cls", the authors' COCO run): see `build_discriminator`.
         wrong_weight: weight of real/wrong in D; fake/right gets 1 - it (cls_weight = 0.5).
         interp_weight: weight of the GAN-INT halfway conditions in G's loss (0 = GAN-CLS,
             the authors' COCO recipe; 1 for birds and small).
@@ -112,21 +123,24 @@ class DCGANCLS(TextToImageGAN):
 
     def __init__(self, vocabulary=None, preset="birds", variant="residual", ngf=None, ndf=None,
                  text_dim=None, wrong_weight=0.5, interp_weight=None, text_batch_norm=None,
-                 lr_decay_every=None, **kwargs):
+                 lr_decay_every=None, d_layout=None, **kwargs):
         widths = preset_settings(PRESETS, preset, dict(ngf=ngf, ndf=ndf, text_dim=text_dim,
                                                        interp_weight=interp_weight,
-                                                       lr_decay_every=lr_decay_every))
+                                                       lr_decay_every=lr_decay_every, d_layout=d_layout))
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose from {VARIANTS}")
+        if widths["d_layout"] not in D_LAYOUTS:
+            raise ValueError(f"Unknown d_layout {widths['d_layout']!r}; choose from {D_LAYOUTS}")
         super().__init__(vocabulary=vocabulary, lr_decay_every=widths["lr_decay_every"], **kwargs)
         self.preset, self.variant = preset, variant
         self.ngf, self.ndf, self.text_dim = widths["ngf"], widths["ndf"], widths["text_dim"]
         self.wrong_weight, self.interp_weight = wrong_weight, widths["interp_weight"]
+        self.d_layout = widths["d_layout"]
         self.text_batch_norm = self.text_encoder is not None if text_batch_norm is None else text_batch_norm
         self.generator = build_generator(self.noise_dim, self.condition_dim, self.image_size,
                                          self.ngf, self.text_dim, variant, self.text_batch_norm)
         self.discriminator = build_discriminator(self.condition_dim, self.image_size, self.ndf,
-                                                 self.text_dim, variant)
+                                                 self.text_dim, variant, self.d_layout)
         self.built = True
 
     def synthesize(self, noise, condition):
@@ -167,5 +181,10 @@ class DCGANCLS(TextToImageGAN):
         config = super().get_config()
         config.update(preset=self.preset, variant=self.variant, ngf=self.ngf, ndf=self.ndf,
                       text_dim=self.text_dim, wrong_weight=self.wrong_weight,
-                      interp_weight=self.interp_weight, text_batch_norm=self.text_batch_norm)
+                      interp_weight=self.interp_weight, text_batch_norm=self.text_batch_norm,
+                      d_layout=self.d_layout)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config({"d_layout": "cls_int", **config})  # files saved before d_layout: as built
