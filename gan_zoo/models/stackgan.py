@@ -56,7 +56,9 @@ def build_stage2_generator(stage1_generator, noise_dim, embedding_dim, image_siz
     embedding = keras.Input((embedding_dim,), name="embedding")
     eps1 = keras.Input((stage1_generator.inputs[2].shape[-1],), name="stage1_ca_noise")
     eps2 = keras.Input((c_dim,), name="ca_noise")
-    low, _, _ = stage1_generator([z, embedding, eps1], training=False)
+    # Frozen by the caller (trainable=False), which is also what keeps its BatchNorm on its
+    # moving statistics: a training=False here would be overridden by the outer call's.
+    low, _, _ = stage1_generator([z, embedding, eps1])
     c, mu, logvar = condition_on_text(embedding, eps2, c_dim, text_batch_norm=text_batch_norm)
     x = layers.ReLU()(conv2d(gf, 3, name="encoder_conv0")(low))
     for i, width in enumerate((gf * 2, gf * 4), start=1):
