@@ -312,6 +312,9 @@ def _evaluate(args):
     elif args.features == "inception" or args.inception_weights:
         if args.features == "pixels":
             raise SystemExit("--inception-weights are for --features inception or pytorch-fid, not pixels.")
+        if str(args.inception_weights).endswith((".pth", ".pt")):
+            raise SystemExit(f"{args.inception_weights} is a PyTorch file: pytorch-fid's network reads it "
+                             "with --features pytorch-fid (--features inception takes keras.applications weights).")
         extractor = metrics.inception_v3(args.inception_weights)
     else:
         extractor = metrics.pixels()

@@ -96,6 +96,8 @@ def test_generate_and_evaluate(run_dir, tmp_path):
                      "--inception-weights", str(tmp_path / "missing.pth")]) == 2
     with pytest.raises(SystemExit, match="--inception-weights are for --features inception or pytorch-fid"):
         cli.main(["evaluate", "--checkpoint", str(run_dir), "--features", "pixels", "--inception-weights", "w.h5"])
+    with pytest.raises(SystemExit, match="is a PyTorch file: .* --features pytorch-fid"):
+        cli.main(["evaluate", "--checkpoint", str(run_dir), "--inception-weights", "pt_inception.pth"])
     with pytest.raises(SystemExit, match="give the report's .json path"):  # the table would overwrite it
         cli.main(["evaluate", "--checkpoint", str(run_dir), "--out", str(tmp_path / "report.md")])
     with pytest.raises(SystemExit, match="give the report's .json path"):

@@ -5,6 +5,7 @@ import numpy as np
 import keras
 
 from gan_zoo.data.validation import check_images, to_uint8, to_unit_range
+from gan_zoo.utils.progress import batch_starts
 from gan_zoo.text.vocabulary import iter_captions
 
 LOAD_RATIO = 76 / 64  # the papers load images at 76/64 of the target size, then crop
@@ -204,7 +205,7 @@ def _resize(images, image_size, random_crop):
     if images.shape[1] == load_size:
         return images
     resized = np.empty((len(images), load_size, load_size, 3), dtype=images.dtype)
-    for start in range(0, len(images), RESIZE_CHUNK):
+    for start in batch_starts(len(images), RESIZE_CHUNK, verbose=len(images) > RESIZE_CHUNK):  # bar: minutes for COCO
         chunk = keras.ops.image.resize(to_unit_range(images[start:start + RESIZE_CHUNK]),
                                        (load_size, load_size), antialias=True)
         chunk = np.clip(keras.ops.convert_to_numpy(chunk), -1.0, 1.0)
