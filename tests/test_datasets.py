@@ -501,6 +501,9 @@ def test_spreadsheet_and_notepad_encodings_bad_jsonl_lines_and_phone_photos(phot
     with open(photos / "a.txt", "w", encoding="utf-16") as f:  # Notepad's "Unicode"
         f.write("a grey photo\n")
     assert collection.read_lines(photos / "a.txt") == ["a grey photo"]
+    with open(photos / "a.txt", "wb") as f:  # old Mac line ends
+        f.write(b"a grey photo\ra second caption\r")
+    assert collection.read_lines(photos / "a.txt") == ["a grey photo", "a second caption"]
     stored = np.zeros((10, 20, 3), np.uint8)  # stored 20 wide, 10 high: a white top half
     stored[:5] = 255
     sideways = Image.fromarray(stored)

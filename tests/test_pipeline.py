@@ -66,6 +66,31 @@ def test_random_crop_and_resize(data):
                                atol=0.5 / 127.5 + 1e-6)  # rounded to the nearest of 256 levels
 
 
+def test_tf_data_reads_rows_from_the_array_in_chunks_and_lets_it_go():
+    """Rows are gathered from the numpy images (no tensor copy) 64 at a time: across chunk
+    boundaries each image still comes with its own caption; the dataset keeps its length, and
+    once it is dropped the images can be freed."""
+    import gc
+    import weakref
+
+    words = [f"w{i}" for i in range(150)]
+    images = np.zeros((150, 8, 8, 3), np.uint8)
+    images[:, 0, 0, 0] = np.arange(150)  # each image tagged with its index
+    vocab = Vocabulary.build(words)
+    ds = make_dataset(images, [[w] for w in words], vocab, batch_size=10, seed=0, max_length=1)
+    assert int(ds.cardinality()) == 15
+    seen = 0
+    for batch in ds:
+        tags = np.rint((np.asarray(batch["images"])[:, 0, 0, 0] + 1) * 127.5).astype(int)
+        assert [vocab.decode(t[None])[0] for t in np.asarray(batch["tokens"])] == [f"w{t}" for t in tags]
+        seen += len(tags)
+    assert seen == 150
+    alive = weakref.ref(images)
+    del ds, images
+    gc.collect()
+    assert alive() is None
+
+
 def test_array_dataset_plan_depends_only_on_seed_and_epoch(data):
     images, captions, vocab = data
     first = make_dataset(images, captions, vocab, batch_size=5, seed=1, use_tf_data=False)

@@ -11,6 +11,7 @@ import collections
 import concurrent.futures
 import contextlib
 import functools
+import io
 import os
 import pickle
 import sys
@@ -218,7 +219,7 @@ def read_lines(path):
         raw = f.read()
     utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     text = raw.decode("utf-16" if utf16 else "utf-8-sig", errors="replace")
-    return [line.strip() for line in text.split("\n") if line.strip()]
+    return [line.strip() for line in io.StringIO(text, newline=None) if line.strip()]  # \n, \r\n or \r
 
 
 def require(path, layout):

@@ -1,5 +1,7 @@
 """make_dataset: images + captions -> batches {"images": float32 [-1, 1], "tokens": int32}."""
 
+import weakref
+
 import numpy as np
 
 import keras
@@ -98,8 +100,18 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
 
     load_size = round(image_size * LOAD_RATIO) if random_crop else image_size
     # Rows are gathered from the numpy array itself: a tensor of it would be a second copy of
-    # the images (16 GB for COCO at 256 px).
+    # the images (16 GB for COCO at 256 px). TensorFlow keeps a numpy_function's callable for
+    # the life of the process, so it holds the array weakly; the dataset holds it.
     columns = {"index": np.arange(len(images)), "texts": texts, "counts": counts}
+    source = weakref.ref(images)
+
+    def rows_of(index):
+        held = source()
+        if held is None:
+            raise RuntimeError("The images this dataset reads were freed: keep the dataset (or its images) "
+                               "alive while iterating it.")
+        return held[index]
+
     if labels is not None:
         columns["labels"] = labels
     ds = tf.data.Dataset.from_tensor_slices(columns)
@@ -107,7 +119,7 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
 
     def gather(rows):  # a chunk of rows at a time: one call into Python per chunk, not per image
-        image = tf.numpy_function(images.__getitem__, [rows["index"]], tf.as_dtype(images.dtype), stateful=False)
+        image = tf.numpy_function(rows_of, [rows["index"]], tf.as_dtype(images.dtype), stateful=False)
         return dict(rows, images=tf.ensure_shape(image, (None, *images.shape[1:])))
 
     ds = ds.batch(GATHER_CHUNK).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
@@ -136,7 +148,9 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
         return out
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    ds.source_images = images  # the strong reference `rows_of` lacks
+    return ds
 
 
 class ArrayDataset(keras.utils.PyDataset):
