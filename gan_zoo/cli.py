@@ -30,15 +30,18 @@ def _train(args):
     if args.model == "damsm" and (args.preset or args.set):
         raise SystemExit("--preset and --set are GAN options; a DAMSM takes --image-encoder "
                          "(small or inception_v3) and --inception-weights.")
-    _refuse_other_models_options(args)
     args = _open_run(args)
     out = args.out
     keras.utils.set_random_seed(args.seed)
     fixed = _parse_fixed(args.fix)
     base = _base_model(args)  # the trained model this one builds on: a Stage-I or a DAMSM
-    model = None
-    if args.model == "attngan":  # its image size follows from its stages
+    checkpoint = callbacks.Checkpoint(os.path.join(out, "checkpoints"))  # last: it keeps every log
+    resumed, _ = checkpoint.latest()
+    # A resumed run rebuilds the model its checkpoint holds: a preset's defaults may have changed.
+    model = keras.models.load_model(resumed) if resumed else None
+    if model is None and args.model == "attngan":  # its image size follows from its stages
         model = _new_model(args, base, None, args.image_size)
+    if model is not None:
         image_size = model.image_size
     else:
         image_size = args.image_size or (4 * base.image_size if args.model == "stackgan" and base else 64)
@@ -47,7 +50,6 @@ def _train(args):
     model = model or _new_model(args, base, vocab, image_size)
     model.compile()
     prompts = SAMPLE_CAPTIONS if args.data == "shapes" else [c[0] for c in captions[:6]]
-    checkpoint = callbacks.Checkpoint(os.path.join(out, "checkpoints"))  # last: it keeps every log
     _keep_earlier_history(checkpoint, os.path.join(out, "metrics.json"))
     model.fit(make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed, labels=labels),
               epochs=args.epochs, callbacks=[*_run_callbacks(args, images, captions, prompts, fixed), checkpoint])
@@ -99,6 +101,7 @@ def _open_run(args):
             print(f"Resuming {args.out} with the options it was started with; ignoring "
                   + ", ".join(ignored) + f" (see {run_path}).")
         args = argparse.Namespace(**{**vars(args), **saved, "resume": True})
+    _refuse_other_models_options(args)  # before anything is written
     write_json_atomically({k: v for k, v in vars(args).items() if k not in ("func", "resume", "given")},
                           run_path)
     return args
@@ -110,8 +113,11 @@ def _flag(dest):
 
 
 def _given(args, dest):
-    """Whether the command line set `dest`, in full or abbreviated as argparse allows."""
-    return any(_flag(dest).startswith(token) for token in getattr(args, "given", ()) if token != "--")
+    """Whether the command line set `dest`: its option in full, or abbreviated as argparse
+    allows (a prefix of that option alone, --stage being another option than --stage1)."""
+    flags = {_flag(name) for name in vars(args)}
+    return any(token == _flag(dest) or (token not in flags and [f for f in flags if f.startswith(token)] == [_flag(dest)])
+               for token in getattr(args, "given", ()))
 
 
 def _vocabulary(args, base, captions):

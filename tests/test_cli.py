@@ -1,9 +1,11 @@
+import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -62,6 +64,12 @@ def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, tmp_pat
     assert (run / "quality.png").exists()
     history = json.loads((run / "metrics.json").read_text())["history"]  # both epochs, the killed one's too
     assert len(history["d_loss"]) == 2 and history["alignment"] == quality["alignment"]
+    changed = tmp_path / "changed"  # a preset whose defaults changed since: the checkpoint's model resumes
+    shutil.copytree(run_dir, changed)
+    options = json.loads((changed / "run.json").read_text())
+    (changed / "run.json").write_text(json.dumps(dict(options, set=["ngf=8"])))
+    assert cli.main(["train", *TINY, "--epochs", "2", "--resume", "--out", str(changed)]) == 0
+    assert keras.models.load_model(changed / "model.keras").ngf == 32
     older = tmp_path / "older"  # checkpointed before state.json kept every epoch's logs
     shutil.copytree(run_dir, older)
     state = json.loads((older / "checkpoints" / "state.json").read_text())
@@ -111,6 +119,9 @@ def test_generate_and_evaluate(run_dir, tmp_path):
     for option in ("--stage1", "--damsm"):  # options of other models are not silently ignored
         with pytest.raises(SystemExit, match=f"{option} is the"):
             cli.main(["train", *TINY, option, str(run_dir), "--out", str(tmp_path / "unused")])
+    assert not (tmp_path / "unused").exists()  # refused before anything was written
+    given = argparse.Namespace(stage=2, stage1=None, batch_size=64, given={"--stage", "--batch"})
+    assert cli._given(given, "stage") and cli._given(given, "batch_size") and not cli._given(given, "stage1")
 
 
 @pytest.mark.once
