@@ -112,8 +112,9 @@ class LossPlot(keras.callbacks.Callback):
 
 
 class QualityMonitor(keras.callbacks.Callback):
-    """Every `every` epochs and at the last (also when training stops early), cheap quality
-    estimates into the logs and a PNG of their curves.
+    """Every `every` epochs and at the last, cheap quality estimates into the logs and a PNG of
+    their curves; a run stopped early has its last epoch measured when training ends (into the
+    PNG and JSON only: that epoch's logs are closed).
 
     `fid`: FID between `num_samples` generated and real images in `extractor`'s feature
     space (default: 16x16 pixels, which needs no weights). With `shapes_options` (the run is

@@ -167,9 +167,9 @@ def test_callbacks_see_the_generator_average_and_training_goes_on_from_its_own_w
     monitor = QualityMonitor(images, captions, str(tmp_path / "quality.png"), num_samples=64)
     model.fit(make_dataset(images, captions, vocab, batch_size=32, seed=0), epochs=2, verbose=0,
               callbacks=[Probe(), monitor])
-    for inside, average, after, training in zip(seen["inside"], seen["averages"], seen["after"], seen["training"]):
+    for inside, nested, average, after, training in zip(seen["inside"], seen["nested"], seen["averages"],
+                                                        seen["after"], seen["training"]):
         np.testing.assert_array_equal(inside, average)
-    for nested, average in zip(seen["nested"], seen["averages"]):
         np.testing.assert_array_equal(nested, average)
         np.testing.assert_array_equal(after, training)
     assert not all(np.array_equal(a, t) for a, t in zip(seen["averages"], seen["training"]))

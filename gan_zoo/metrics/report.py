@@ -22,7 +22,7 @@ def _measure_generated(model, prompts, seed, batch_size, extractor, damsm, verbo
     parts = {}
     for start in batch_starts(len(prompts), batch_size, verbose):
         fake = model.generate(prompts[start:start + batch_size], seed=seed + start)
-        measured = dict(extractor(fake)) if extractor is not None else {}
+        measured = dict(extractor(fake, batch_size=len(fake))) if extractor is not None else {}
         if damsm is not None:
             measured["embeddings"] = damsm.embed_images(fake)
         for name, values in measured.items():
@@ -73,7 +73,8 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
                            "comparable_with_papers": bool(extractor and extractor.comparable_with_papers),
                            "resize": _resize_protocol(extractor)}}
     by_features = [m for m in metrics if m in ("fid", "kid", "is")]
-    if {"fid", "kid"} & set(metrics):  # checked before hours of drawing, not after
+    against_real = bool({"fid", "kid"} & set(metrics))
+    if against_real:  # checked before hours of drawing, not after
         real = check_images(dataset["images"])[:num_samples]
         report["protocol"]["num_real"] = len(real)
     if by_features or "r_precision" in metrics:
@@ -88,7 +89,7 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
         report["r_precision"], report["r_precision_std"] = r_precision(
             fake["embeddings"], damsm.embed_captions(prompts), seed=seed, caption_ids=prompts,
             labels=sources if labels is None else np.asarray(labels)[sources])
-    if {"fid", "kid"} & set(metrics):
+    if against_real:
         if verbose:
             print(f"Measuring {len(real)} real images ({extractor.name})")
         real_features = extractor(real, verbose=verbose)["features"]
