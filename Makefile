@@ -31,6 +31,8 @@ demo: $(STAMP)
 		--metrics fid,kid,alignment,diversity --num-samples 1000 --out runs/demo/report.json
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	@set -e; for backend in $(BACKENDS); do \
 		echo "== pytest on KERAS_BACKEND=$$backend"; \
 		if [ $$backend = torch ]; then marks="not slow"; else marks=""; fi; \

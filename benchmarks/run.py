@@ -16,9 +16,9 @@ wherever TensorFlow is installed, whatever the backend, else a PyDataset; random
 flip) instead of arrays already in memory, and `--input both` runs both and reports the share
 of the step spent waiting for input. `--steps-per-execution N` hands Keras N steps per call
 (`steps_per_execution`: on TensorFlow one compiled loop of N steps, on JAX N dispatches of the
-compiled step with one host synchronisation; step times are the calls' intervals over N). `--trace DIR`
-(JAX) records a profiler trace of the timed steps (TensorBoard's profile plugin or Perfetto
-open it) and adds the operations that took the most device time to the JSON line.
+compiled step with one host synchronisation; step times are the calls' intervals over N).
+`--trace DIR` (JAX) records a profiler trace of the timed steps (TensorBoard's profile plugin
+or Perfetto open it) and adds the operations that took the most device time to the JSON line.
 A Markdown table closes the output.
 """
 
@@ -66,37 +66,63 @@ def parse_args(argv=None):
     parser.add_argument("--preset", help="birds, coco or small (default: the paper config's)")
     parser.add_argument("--batch", type=int)
     parser.add_argument("--size", type=int, help="image size")
-    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
-                        default=os.environ.get("KERAS_BACKEND", "tensorflow"))
-    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
-                        default="float32")
+    parser.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax", "torch"),
+        default=os.environ.get("KERAS_BACKEND", "tensorflow"),
+    )
+    parser.add_argument(
+        "--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32"
+    )
     parser.add_argument("--jit", choices=("on", "off", "default"), default="default")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--generate-batch", type=int, default=256)
     parser.add_argument("--quick", action="store_true", help="every model, small presets")
     parser.add_argument("--all", action="store_true", help="every model, the papers' configs")
-    parser.add_argument("--input", choices=("resident", "pipeline", "both"), default="resident",
-                        help="arrays in memory, the real make_dataset pipeline, or both compared")
-    parser.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
-                        help="N training steps per call (Keras's steps_per_execution): "
-                             "one host round trip per N steps")
-    parser.add_argument("--trace", metavar="DIR",
-                        help="JAX: profile the timed steps into DIR and report the slowest operations")
+    parser.add_argument(
+        "--input",
+        choices=("resident", "pipeline", "both"),
+        default="resident",
+        help="arrays in memory, the real make_dataset pipeline, or both compared",
+    )
+    parser.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N training steps per call (Keras's steps_per_execution): "
+        "one host round trip per N steps",
+    )
+    parser.add_argument(
+        "--trace",
+        metavar="DIR",
+        help="JAX: profile the timed steps into DIR and report the slowest operations",
+    )
     args = parser.parse_args(argv)
     for option in ("steps", "warmup", "steps_per_execution", "generate_batch", "batch", "size"):
         if getattr(args, option) is not None and getattr(args, option) < 1:
-            parser.error(f"--{option.replace('_', '-')} must be at least 1"
-                         + (" (the warm-up holds the compilation, kept out of the timed steps)"
-                            if option == "warmup" else ""))
+            parser.error(
+                f"--{option.replace('_', '-')} must be at least 1"
+                + (
+                    " (the warm-up holds the compilation, kept out of the timed steps)"
+                    if option == "warmup"
+                    else ""
+                )
+            )
     if (args.quick or args.all) and any(getattr(args, o) for o in ("batch", "size", "preset")):
-        parser.error("--quick and --all run their own configurations: drop --batch, --size and --preset")
+        parser.error(
+            "--quick and --all run their own configurations: drop --batch, --size and --preset"
+        )
     if args.quick and args.all:
         parser.error("--quick or --all, not both")
     if args.trace and args.backend != "jax":
         parser.error("--trace needs --backend jax")
     if args.steps_per_execution > 1 and args.backend == "torch":
-        parser.error("--steps-per-execution needs a compiled step: Keras runs PyTorch eagerly, one step per call")
+        parser.error(
+            "--steps-per-execution needs a compiled step: "
+            "Keras runs PyTorch eagerly, one step per call"
+        )
     if args.steps % args.steps_per_execution or args.warmup % args.steps_per_execution:
         parser.error("--steps and --warmup must be multiples of --steps-per-execution")
     return args
@@ -122,12 +148,15 @@ def build(name, size, options):
     if name == "attngan":
         vocabulary = Vocabulary([f"w{i}" for i in range(CUB_WORDS)])
         small = options.get("preset") == "small"
-        damsm = DAMSM(vocabulary, image_encoder="small" if small else "inception_v3", image_size=size)
+        damsm = DAMSM(
+            vocabulary, image_encoder="small" if small else "inception_v3", image_size=size
+        )
         return AttnGAN(damsm, image_size=size, seed=0, **options)
     if name.startswith("dcgan-cls"):
         return DCGANCLS(embedding_dim=1024, image_size=size, seed=0, **options)
-    stage1 = StackGAN(embedding_dim=1024, image_size=size if name == "stackgan1" else size // 4,
-                      seed=0, **options)
+    stage1 = StackGAN(
+        embedding_dim=1024, image_size=size if name == "stackgan1" else size // 4, seed=0, **options
+    )
     if name == "stackgan1":
         return stage1
     return StackGAN(stage=2, stage1=stage1, image_size=size, seed=0)
@@ -181,22 +210,38 @@ def slowest_operations(directory, count=8):
     import glob
     import gzip
 
-    newest = max(glob.glob(os.path.join(directory, "**", "*.trace.json.gz"), recursive=True),
-                 key=os.path.getmtime)
+    newest = max(
+        glob.glob(os.path.join(directory, "**", "*.trace.json.gz"), recursive=True),
+        key=os.path.getmtime,
+    )
     with gzip.open(newest) as f:
         events = json.load(f)["traceEvents"]
-    named = {(e["pid"], e.get("tid"), e["name"]): e["args"]["name"] for e in events
-             if e.get("ph") == "M" and e["name"] in ("process_name", "thread_name")}
-    gpus = {pid for (pid, _, kind), name in named.items() if kind == "process_name" and name.startswith("/device:GPU")}
-    threads = {(pid, tid): name for (pid, tid, kind), name in named.items() if kind == "thread_name"}
+    named = {
+        (e["pid"], e.get("tid"), e["name"]): e["args"]["name"]
+        for e in events
+        if e.get("ph") == "M" and e["name"] in ("process_name", "thread_name")
+    }
+    gpus = {
+        pid
+        for (pid, _, kind), name in named.items()
+        if kind == "process_name" and name.startswith("/device:GPU")
+    }
+    threads = {
+        (pid, tid): name for (pid, tid, kind), name in named.items() if kind == "thread_name"
+    }
     if gpus:
-        lines = {key for key, name in threads.items() if key[0] in gpus and name == "XLA Ops"} or \
-                {key for key, name in threads.items() if key[0] in gpus and name.startswith("Stream")}
+        lines = {key for key, name in threads.items() if key[0] in gpus and name == "XLA Ops"} or {
+            key for key, name in threads.items() if key[0] in gpus and name.startswith("Stream")
+        }
     else:
         lines = {key for key, name in threads.items() if "XLAEigen" in name}
     totals = {}
     for event in events:
-        if event.get("ph") == "X" and (event["pid"], event.get("tid")) in lines and "::" not in event["name"]:
+        if (
+            event.get("ph") == "X"
+            and (event["pid"], event.get("tid")) in lines
+            and "::" not in event["name"]
+        ):
             totals[event["name"]] = totals.get(event["name"], 0.0) + event["dur"] / 1000
     everything = sum(totals.values()) or 1.0
     top = sorted(totals.items(), key=lambda item: -item[1])[:count]
@@ -261,7 +306,11 @@ def device_name():
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu") if gpus else "cpu"
+    return (
+        tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
+        if gpus
+        else "cpu"
+    )
 
 
 def conditions(model, rng, count):
@@ -292,10 +341,24 @@ def training_data(model, batch, size, count, input_mode, rng):
 
     images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
     if "embeddings" in cond:
-        return make_dataset(images, embeddings=cond["embeddings"], batch_size=batch, random_crop=True,
-                            flip=True, seed=0)
-    return make_dataset(images, model.vocabulary.decode(cond["tokens"]), model.vocabulary,
-                        batch_size=batch, max_length=model.max_length, random_crop=True, flip=True, seed=0)
+        return make_dataset(
+            images,
+            embeddings=cond["embeddings"],
+            batch_size=batch,
+            random_crop=True,
+            flip=True,
+            seed=0,
+        )
+    return make_dataset(
+        images,
+        model.vocabulary.decode(cond["tokens"]),
+        model.vocabulary,
+        batch_size=batch,
+        max_length=model.max_length,
+        random_crop=True,
+        flip=True,
+        seed=0,
+    )
 
 
 def xla_flops(model, batch):
@@ -306,9 +369,15 @@ def xla_flops(model, batch):
         return None
     import jax
 
-    state = tuple([v.value for v in group] for group in (
-        model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
-        model.metrics_variables))
+    state = tuple(
+        [v.value for v in group]
+        for group in (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.optimizer.variables,
+            model.metrics_variables,
+        )
+    )
     lowered = jax.jit(model.train_step).lower(state, (batch,))
     for analyse in (lowered.cost_analysis, lambda: lowered.compile().cost_analysis()):
         cost = analyse()  # the lowered program's, where the platform offers it (the CPU; GPU
@@ -364,9 +433,16 @@ def measure(name, batch, size, options, args, input_mode="resident"):
     flops = xla_flops(model, one_batch) if model.jit_compile else None
     peak = peak_flops(device_name(), args.precision)
     return {
-        "model": name, "preset": options.get("preset", "custom"), "batch": batch, "resolution": size,
-        "backend": keras.backend.backend(), "precision": args.precision, "jit": bool(model.jit_compile),
-        "input": input_mode, "device": device_name(), "steps_per_execution": per_call,
+        "model": name,
+        "preset": options.get("preset", "custom"),
+        "batch": batch,
+        "resolution": size,
+        "backend": keras.backend.backend(),
+        "precision": args.precision,
+        "jit": bool(model.jit_compile),
+        "input": input_mode,
+        "device": device_name(),
+        "steps_per_execution": per_call,
         # the warm-up's time beyond its steps at the median step time: tracing and compiling
         "compile_s": round(max(0.0, float(ends[warm] - start) - args.warmup * step_s), 2),
         "step_ms_median": round(step_s * 1000, 2),
@@ -374,7 +450,7 @@ def measure(name, batch, size, options, args, input_mode="resident"):
         "train_img_s": round(batch * args.steps / timed, 1),
         "generate_img_s": round(args.generate_batch / generate_seconds, 1),
         "host_peak_mb": round(training_peak[1] / 1024, 1),
-        "device_peak_mb": None if training_peak[0] is None else round(training_peak[0] / 2 ** 20, 1),
+        "device_peak_mb": None if training_peak[0] is None else round(training_peak[0] / 2**20, 1),
         "gflops_per_step": None if flops is None else round(flops / 1e9, 2),
         "mfu_pct": None if flops is None or peak is None else round(100 * flops / step_s / peak, 2),
         **({"slowest_operations": slowest_operations(trace)} if trace else {}),
@@ -382,9 +458,25 @@ def measure(name, batch, size, options, args, input_mode="resident"):
 
 
 def markdown(rows):
-    keys = ["model", "preset", "batch", "resolution", "backend", "precision", "jit", "input", "device",
-            "compile_s", "step_ms_median", "step_ms_p90", "train_img_s", "generate_img_s",
-            "gflops_per_step", "mfu_pct", "input_wait_pct"]
+    keys = [
+        "model",
+        "preset",
+        "batch",
+        "resolution",
+        "backend",
+        "precision",
+        "jit",
+        "input",
+        "device",
+        "compile_s",
+        "step_ms_median",
+        "step_ms_p90",
+        "train_img_s",
+        "generate_img_s",
+        "gflops_per_step",
+        "mfu_pct",
+        "input_wait_pct",
+    ]
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(row.get(k)) for k in keys) + " |" for row in rows]
     return "\n".join(lines)

@@ -11,4 +11,15 @@ from gan_zoo.models import DAMSM, DCGANCLS, AttnGAN, StackGAN, TextToImageGAN  #
 from gan_zoo.text import TextEncoder, Vocabulary  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["AttnGAN", "DAMSM", "DCGANCLS", "StackGAN", "TextEncoder", "TextToImageGAN", "Vocabulary", "callbacks", "data", "losses"]
+__all__ = [
+    "AttnGAN",
+    "DAMSM",
+    "DCGANCLS",
+    "StackGAN",
+    "TextEncoder",
+    "TextToImageGAN",
+    "Vocabulary",
+    "callbacks",
+    "data",
+    "losses",
+]

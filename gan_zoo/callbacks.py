@@ -11,8 +11,13 @@ from keras import ops
 
 from gan_zoo.text.vocabulary import first_caption
 from gan_zoo.utils.files import save_model_atomically, write_json_atomically
-from gan_zoo.utils.plots import (save_attention_maps, save_image_grid, save_loss_plot, save_metric_curves,
-                                 stages_side_by_side)
+from gan_zoo.utils.plots import (
+    save_attention_maps,
+    save_image_grid,
+    save_loss_plot,
+    save_metric_curves,
+    stages_side_by_side,
+)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -34,11 +39,17 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         with self.model.averaged_generator() as model:
-            stages = model.generate(self.captions, seed=self.seed, num_per_caption=self.num_per_caption,
-                                    return_stages=True)
+            stages = model.generate(
+                self.captions,
+                seed=self.seed,
+                num_per_caption=self.num_per_caption,
+                return_stages=True,
+            )
         images = stages_side_by_side(stages)
         self.last_path = os.path.join(self.directory, f"samples_epoch_{epoch + 1:03d}.png")
-        save_image_grid(images, self.last_path, row_labels=self.captions, title=f"epoch {epoch + 1}")
+        save_image_grid(
+            images, self.last_path, row_labels=self.captions, title=f"epoch {epoch + 1}"
+        )
 
 
 class AttentionMaps(keras.callbacks.Callback):
@@ -47,7 +58,12 @@ class AttentionMaps(keras.callbacks.Callback):
 
     def __init__(self, captions, directory, seed=0, every=1):
         super().__init__()
-        self.captions, self.directory, self.seed, self.every = list(captions), directory, seed, every
+        self.captions, self.directory, self.seed, self.every = (
+            list(captions),
+            directory,
+            seed,
+            every,
+        )
         self.last_path = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -58,8 +74,9 @@ class AttentionMaps(keras.callbacks.Callback):
             images, maps = model.generate(self.captions, seed=self.seed, return_attention=True)
         read = model.vocabulary.decode(model.vocabulary.encode(self.captions, model.max_length))
         self.last_path = os.path.join(self.directory, f"attention_epoch_{epoch + 1:03d}.png")
-        save_attention_maps(images, maps[-1], [r.split() for r in read], self.last_path,
-                            title=f"epoch {epoch + 1}")
+        save_attention_maps(
+            images, maps[-1], [r.split() for r in read], self.last_path, title=f"epoch {epoch + 1}"
+        )
 
 
 class LossPlot(keras.callbacks.Callback):
@@ -90,7 +107,9 @@ class LossPlot(keras.callbacks.Callback):
         checkpoint) are dropped, as that epoch runs again."""
         self._step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
         extra = sum(step > self._step for step in self.history["step"])  # the last ones
-        self.history = {name: values[:max(0, len(values) - extra)] for name, values in self.history.items()}
+        self.history = {
+            name: values[: max(0, len(values) - extra)] for name, values in self.history.items()
+        }
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
@@ -123,8 +142,17 @@ class QualityMonitor(keras.callbacks.Callback):
     threshold. The numbers are kept in a JSON beside the PNG, continued on resume.
     """
 
-    def __init__(self, images, captions, path, every=1, num_samples=256, extractor=None,
-                 shapes_options=None, seed=0):
+    def __init__(
+        self,
+        images,
+        captions,
+        path,
+        every=1,
+        num_samples=256,
+        extractor=None,
+        shapes_options=None,
+        seed=0,
+    ):
         super().__init__()
         from gan_zoo import metrics
 
@@ -147,21 +175,34 @@ class QualityMonitor(keras.callbacks.Callback):
 
         if self._real is None:
             self._real = metrics.GaussianStatistics.of(self.extractor(self.images)["features"])
-        prompts = [first_caption(self.captions[i % len(self.captions)]) for i in range(self.num_samples)]
+        prompts = [
+            first_caption(self.captions[i % len(self.captions)]) for i in range(self.num_samples)
+        ]
         fake = self.model.generate(prompts, seed=self.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a few hundred samples: a cheap, biased estimate
             values = {"fid": metrics.frechet_distance(self._real, self.extractor(fake)["features"])}
         if self.shapes_options is not None:
             fixed = self.shapes_options.get("fixed")
-            values["alignment"] = shapes_metrics.alignment(self.model, 100, self.seed, fixed=fixed)["alignment"]
-            diversity = shapes_metrics.diversity(self.model, self.extractor, num_captions=3,
-                                                 samples_per_caption=8, seed=self.seed, fixed=fixed)
+            values["alignment"] = shapes_metrics.alignment(self.model, 100, self.seed, fixed=fixed)[
+                "alignment"
+            ]
+            diversity = shapes_metrics.diversity(
+                self.model,
+                self.extractor,
+                num_captions=3,
+                samples_per_caption=8,
+                seed=self.seed,
+                fixed=fixed,
+            )
             values["diversity"] = diversity["spread_ratio"]
             if diversity["collapsed"]:
-                warnings.warn(f"Mode collapse suspected: the samples of one caption spread "
-                              f"{diversity['spread_ratio']:.3f} as much as real images "
-                              f"(threshold {diversity['threshold']}).", stacklevel=2)
+                warnings.warn(
+                    f"Mode collapse suspected: the samples of one caption spread "
+                    f"{diversity['spread_ratio']:.3f} as much as real images "
+                    f"(threshold {diversity['threshold']}).",
+                    stacklevel=2,
+                )
         return values
 
     def on_train_begin(self, logs=None):
@@ -213,7 +254,7 @@ class LearningRateDecay(keras.callbacks.Callback):
         steps = (epoch + self.offset) // self.every
         if self.floor is not None:
             steps = min(steps, math.ceil(math.log(self.floor) / math.log(self.factor)))
-        return self.factor ** steps
+        return self.factor**steps
 
     def on_epoch_begin(self, epoch, logs=None):
         for optimizer, base in zip(self.model.scheduled_optimizers, self.model.base_learning_rates):
@@ -276,7 +317,8 @@ class Checkpoint(keras.callbacks.Callback):
         for key in [*history, *(key for key in logs if key not in history)]:  # one entry per epoch
             column = history.get(key, [])[:epoch]
             history[key] = column + [None] * (epoch - len(column)) + [logs.get(key)]
-        write_json_atomically({"epoch": epoch + 1, "checkpoint": name, "history": history}, self.state_path)
+        write_json_atomically(
+            {"epoch": epoch + 1, "checkpoint": name, "history": history}, self.state_path
+        )
         if previous and os.path.basename(previous) != name and os.path.exists(previous):
             os.remove(previous)
-

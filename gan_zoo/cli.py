@@ -6,10 +6,13 @@ import os
 import sys
 
 MODELS = {"dcgan-cls": "DCGANCLS", "stackgan": "StackGAN", "attngan": "AttnGAN", "damsm": "DAMSM"}
-DATASETS = {"cub": "AttnGAN's data/birds layout", "flowers": "StackGAN's Data/flowers layout",
-            "coco": "AttnGAN's or the official 2014 (else 2017) layout",
-            "tfds_coco": "a data_dir holding tensorflow-datasets' prepared coco_captions",
-            "folder": "images with same-name .txt captions, or a CSV/JSONL manifest"}
+DATASETS = {
+    "cub": "AttnGAN's data/birds layout",
+    "flowers": "StackGAN's Data/flowers layout",
+    "coco": "AttnGAN's or the official 2014 (else 2017) layout",
+    "tfds_coco": "a data_dir holding tensorflow-datasets' prepared coco_captions",
+    "folder": "images with same-name .txt captions, or a CSV/JSONL manifest",
+}
 SAMPLE_CAPTIONS = [
     "a small red circle on the left",
     "a big blue square at the top",
@@ -28,8 +31,10 @@ def _train(args):
     from gan_zoo.utils.files import save_model_atomically, write_json_atomically
 
     if args.model == "damsm" and (args.preset or args.set):
-        raise SystemExit("--preset and --set are GAN options; a DAMSM takes --image-encoder "
-                         "(small or inception_v3) and --inception-weights.")
+        raise SystemExit(
+            "--preset and --set are GAN options; a DAMSM takes --image-encoder "
+            "(small or inception_v3) and --inception-weights."
+        )
     args = _open_run(args)
     out = args.out
     keras.utils.set_random_seed(args.seed)
@@ -44,19 +49,27 @@ def _train(args):
     if model is not None:
         image_size = model.image_size
     else:
-        image_size = args.image_size or (4 * base.image_size if args.model == "stackgan" and base else 64)
+        image_size = args.image_size or (
+            4 * base.image_size if args.model == "stackgan" and base else 64
+        )
     images, captions, labels = _dataset(args, "train", image_size, fixed, args.num_images)
     vocab = _vocabulary(args, base, captions)
     model = model or _new_model(args, base, vocab, image_size)
     model.compile()
     prompts = SAMPLE_CAPTIONS if args.data == "shapes" else [c[0] for c in captions[:6]]
     _keep_earlier_history(checkpoint, os.path.join(out, "metrics.json"))
-    model.fit(make_dataset(images, captions, vocab, batch_size=args.batch_size, seed=args.seed, labels=labels),
-              epochs=args.epochs, callbacks=[*_run_callbacks(args, images, captions, prompts, fixed), checkpoint])
+    model.fit(
+        make_dataset(
+            images, captions, vocab, batch_size=args.batch_size, seed=args.seed, labels=labels
+        ),
+        epochs=args.epochs,
+        callbacks=[*_run_callbacks(args, images, captions, prompts, fixed), checkpoint],
+    )
     save_model_atomically(model, os.path.join(out, "model.keras"))
     metrics = {"history": checkpoint.history()}  # every epoch, also of a run resumed after a kill
-    written = ["model.keras", "losses.png", "metrics.json"] + _final_measures(args, model, prompts, fixed,
-                                                                              image_size, metrics)
+    written = ["model.keras", "losses.png", "metrics.json"] + _final_measures(
+        args, model, prompts, fixed, image_size, metrics
+    )
     write_json_atomically(metrics, os.path.join(out, "metrics.json"))
     print("Wrote " + ", ".join(f"{out}/{name}" for name in written))
 
@@ -87,23 +100,37 @@ def _open_run(args):
     from gan_zoo.utils.files import write_json_atomically
 
     run_path = os.path.join(args.out, "run.json")
-    if Checkpoint(os.path.join(args.out, "checkpoints")).latest()[0] is not None and not args.resume:
-        raise SystemExit(f"{args.out} already holds a training run: pass --resume to continue it, or "
-                         "choose another --out (nothing is overwritten).")
+    if (
+        Checkpoint(os.path.join(args.out, "checkpoints")).latest()[0] is not None
+        and not args.resume
+    ):
+        raise SystemExit(
+            f"{args.out} already holds a training run: pass --resume to continue it, or "
+            "choose another --out (nothing is overwritten)."
+        )
     if args.resume and os.path.exists(run_path):
         with open(run_path) as f:
             saved = {k: v for k, v in json.load(f).items() if k not in RESUME_FROM_COMMAND_LINE}
         defaults = vars(build_parser().parse_args(["train"]))
-        ignored = [f"{_flag(k)} {v}" for k, v in vars(args).items()
-                   if k in saved and k in defaults and v != saved[k]
-                   and (v != defaults[k] or _given(args, k))]
+        ignored = [
+            f"{_flag(k)} {v}"
+            for k, v in vars(args).items()
+            if k in saved
+            and k in defaults
+            and v != saved[k]
+            and (v != defaults[k] or _given(args, k))
+        ]
         if ignored:
-            print(f"Resuming {args.out} with the options it was started with; ignoring "
-                  + ", ".join(ignored) + f" (see {run_path}).")
+            print(
+                f"Resuming {args.out} with the options it was started with; ignoring "
+                + ", ".join(ignored)
+                + f" (see {run_path})."
+            )
         args = argparse.Namespace(**{**vars(args), **saved, "resume": True})
     _refuse_other_models_options(args)  # before anything is written
-    write_json_atomically({k: v for k, v in vars(args).items() if k not in ("func", "resume", "given")},
-                          run_path)
+    write_json_atomically(
+        {k: v for k, v in vars(args).items() if k not in ("func", "resume", "given")}, run_path
+    )
     return args
 
 
@@ -116,8 +143,11 @@ def _given(args, dest):
     """Whether the command line set `dest`: its option in full, or abbreviated as argparse
     allows (a prefix of that option alone, --stage being another option than --stage1)."""
     flags = {_flag(name) for name in vars(args)}
-    return any(token == _flag(dest) or (token not in flags and [f for f in flags if f.startswith(token)] == [_flag(dest)])
-               for token in getattr(args, "given", ()))
+    return any(
+        token == _flag(dest)
+        or (token not in flags and [f for f in flags if f.startswith(token)] == [_flag(dest)])
+        for token in getattr(args, "given", ())
+    )
 
 
 def _vocabulary(args, base, captions):
@@ -137,20 +167,31 @@ def _vocabulary(args, base, captions):
 
 def _new_model(args, base, vocab, image_size):
     import gan_zoo
-
     from gan_zoo.sweep import parse_setting
 
     model_cls = getattr(gan_zoo, MODELS[args.model])
-    options = {"seed": args.seed, **({"preset": args.preset} if args.preset else {}),
-               **dict(parse_setting(item) for item in args.set or ())}
+    options = {
+        "seed": args.seed,
+        **({"preset": args.preset} if args.preset else {}),
+        **dict(parse_setting(item) for item in args.set or ()),
+    }
     if args.model == "attngan":
         return model_cls(base, image_size=image_size, **options)
     if args.model == "stackgan":
-        return model_cls(image_size=image_size, stage=args.stage,
-                         **({"stage1": base} if base else {"vocabulary": vocab}), **options)
+        return model_cls(
+            image_size=image_size,
+            stage=args.stage,
+            **({"stage1": base} if base else {"vocabulary": vocab}),
+            **options,
+        )
     if args.model == "damsm":
-        return model_cls(vocab, image_encoder=args.image_encoder, inception_weights=args.inception_weights,
-                         image_size=image_size, seed=args.seed)
+        return model_cls(
+            vocab,
+            image_encoder=args.image_encoder,
+            inception_weights=args.inception_weights,
+            image_size=image_size,
+            seed=args.seed,
+        )
     return model_cls(vocabulary=vocab, image_size=image_size, **options)
 
 
@@ -164,9 +205,16 @@ def _run_callbacks(args, images, captions, prompts, fixed):
     if args.model == "damsm":
         return extra
     if args.data == "shapes":
-        extra.append(callbacks.QualityMonitor(images, captions, os.path.join(out, "quality.png"),
-                                              every=args.monitor_every, seed=args.seed,
-                                              shapes_options={"fixed": fixed}))
+        extra.append(
+            callbacks.QualityMonitor(
+                images,
+                captions,
+                os.path.join(out, "quality.png"),
+                every=args.monitor_every,
+                seed=args.seed,
+                shapes_options={"fixed": fixed},
+            )
+        )
     extra.append(callbacks.SampleGrid(prompts, os.path.join(out, "samples")))
     if args.model == "attngan":
         extra.append(callbacks.AttentionMaps(prompts[:3], os.path.join(out, "attention")))
@@ -183,22 +231,29 @@ def _final_measures(args, model, prompts, fixed, image_size, metrics):
     written = []
     if args.model != "damsm":
         stages = model.generate(prompts, seed=0, num_per_caption=6, return_stages=True)
-        save_image_grid(stages_side_by_side(stages), os.path.join(args.out, "samples.png"), row_labels=prompts)
+        save_image_grid(
+            stages_side_by_side(stages), os.path.join(args.out, "samples.png"), row_labels=prompts
+        )
         written.append("samples.png")
     if args.data != "shapes":
         return written
     if args.model == "damsm":
-        images, captions, _ = shapes.load("test", max(args.eval_samples, 100), image_size,
-                                          seed=args.seed + 1, fixed=fixed)
+        images, captions, _ = shapes.load(
+            "test", max(args.eval_samples, 100), image_size, seed=args.seed + 1, fixed=fixed
+        )
         mean, std = model.r_precision(images, [c[0] for c in captions])
         metrics["r_precision"] = {"mean": mean, "std": std, "num_samples": len(images)}
         print(f"R-precision on {len(images)} held-out shapes: {mean:.1%} ± {std:.1%} (chance 1%)")
         return written
     print("Measuring caption alignment on held-out test captions ...")
-    a = metrics["alignment"] = shapes_metrics.alignment(model, num_samples=args.eval_samples, fixed=fixed)
-    print(f"Caption alignment (shape and colour right) on {a['num_samples']} held-out captions: "
-          f"{a['alignment']:.1%} (chance {a['chance']:.1%}); per attribute: "
-          + ", ".join(f"{k} {v:.1%}" for k, v in a["accuracy"].items()))
+    a = metrics["alignment"] = shapes_metrics.alignment(
+        model, num_samples=args.eval_samples, fixed=fixed
+    )
+    print(
+        f"Caption alignment (shape and colour right) on {a['num_samples']} held-out captions: "
+        f"{a['alignment']:.1%} (chance {a['chance']:.1%}); per attribute: "
+        + ", ".join(f"{k} {v:.1%}" for k, v in a["accuracy"].items())
+    )
     return written + ["quality.png"]
 
 
@@ -209,12 +264,16 @@ def _dataset(args, split, image_size, fixed, num_shapes):
 
     kind, _, path = args.data.partition(":")
     if kind == "shapes":
-        images, captions, _ = data.shapes.load(split, num_shapes, image_size, seed=args.seed,
-                                               fixed=fixed, verbose=True)
+        images, captions, _ = data.shapes.load(
+            split, num_shapes, image_size, seed=args.seed, fixed=fixed, verbose=True
+        )
         return images, captions, None
     if kind not in DATASETS or not path:
-        raise SystemExit(f"Unknown --data {args.data!r}: use shapes or " + ", ".join(
-            f"{name}:PATH ({layout})" for name, layout in DATASETS.items()) + ".")
+        raise SystemExit(
+            f"Unknown --data {args.data!r}: use shapes or "
+            + ", ".join(f"{name}:PATH ({layout})" for name, layout in DATASETS.items())
+            + "."
+        )
     loader = getattr(data, kind).load
     if kind == "folder":  # a folder of images, or a manifest file listing them
         source = {"manifest" if os.path.isfile(os.path.expanduser(path)) else "root": path}
@@ -229,23 +288,31 @@ def _refuse_other_models_options(args):
     """--stage1 and --damsm name what StackGAN Stage-II and AttnGAN build on; elsewhere they
     would be ignored, so they are refused."""
     if args.stage1 and not (args.model == "stackgan" and args.stage == 2):
-        raise SystemExit("--stage1 is the Stage-I a StackGAN --stage 2 builds on; this run trains "
-                         f"--model {args.model}" + (" --stage 1." if args.model == "stackgan" else "."))
+        raise SystemExit(
+            "--stage1 is the Stage-I a StackGAN --stage 2 builds on; this run trains "
+            f"--model {args.model}" + (" --stage 1." if args.model == "stackgan" else ".")
+        )
     if args.damsm and args.model != "attngan":
-        raise SystemExit(f"--damsm is the text-image encoder an AttnGAN builds on; --model {args.model} "
-                         "uses none.")
+        raise SystemExit(
+            f"--damsm is the text-image encoder an AttnGAN builds on; --model {args.model} "
+            "uses none."
+        )
 
 
 def _base_model(args):
     """The trained model a run builds on: Stage-I for StackGAN --stage 2, the DAMSM for AttnGAN."""
     if args.model == "stackgan" and args.stage == 2:
         if not args.stage1:
-            raise SystemExit("--stage 2 needs --stage1, a trained Stage-I .keras file or run directory.")
+            raise SystemExit(
+                "--stage 2 needs --stage1, a trained Stage-I .keras file or run directory."
+            )
         return _load_model(args.stage1)
     if args.model == "attngan":
         if not args.damsm:
-            raise SystemExit("--model attngan needs --damsm, a trained DAMSM .keras file or run "
-                             "directory (train one with: gan-zoo train --model damsm).")
+            raise SystemExit(
+                "--model attngan needs --damsm, a trained DAMSM .keras file or run "
+                "directory (train one with: gan-zoo train --model damsm)."
+            )
         return _load_model(args.damsm)
     return None
 
@@ -274,12 +341,18 @@ def _generate(args):
 
     model = _load_model(args.checkpoint)
     if not isinstance(model, TextToImageGAN):
-        raise SystemExit(f"{args.checkpoint} holds a {type(model).__name__}, which draws no images.")
+        raise SystemExit(
+            f"{args.checkpoint} holds a {type(model).__name__}, which draws no images."
+        )
     if args.attention and not isinstance(model, AttnGAN):
         raise SystemExit("--attention needs an AttnGAN checkpoint.")
     with model.averaged_generator():  # a checkpoint of a run cut short: the G it would end with
         images = model.generate(args.captions, seed=args.seed, num_per_caption=args.num)
-        attention = model.generate(args.captions, seed=args.seed, return_attention=True) if args.attention else None
+        attention = (
+            model.generate(args.captions, seed=args.seed, return_attention=True)
+            if args.attention
+            else None
+        )
     save_image_grid(images, args.out, row_labels=args.captions)
     print(f"Wrote {len(images)} image(s) to {args.out}")
     if attention is not None:
@@ -294,12 +367,16 @@ def _evaluate(args):
     from gan_zoo.utils.files import write_json_atomically, write_text_atomically
 
     if args.out and (os.path.isdir(args.out) or os.path.splitext(args.out)[1].lower() == ".md"):
-        raise SystemExit(f"--out {args.out}: give the report's .json path (its Markdown table is "
-                         "written beside it, as .md).")
+        raise SystemExit(
+            f"--out {args.out}: give the report's .json path (its Markdown table is "
+            "written beside it, as .md)."
+        )
     model = _load_model(args.checkpoint)
     if not isinstance(model, TextToImageGAN):
-        raise SystemExit(f"{args.checkpoint} holds a {type(model).__name__}, which draws no images to "
-                         "evaluate (a DAMSM is given to an AttnGAN's evaluation with --damsm).")
+        raise SystemExit(
+            f"{args.checkpoint} holds a {type(model).__name__}, which draws no images to "
+            "evaluate (a DAMSM is given to an AttnGAN's evaluation with --damsm)."
+        )
     damsm = _load_model(args.damsm) if args.damsm else None
     if damsm is not None and not isinstance(damsm, DAMSM):
         raise SystemExit(f"--damsm {args.damsm} holds a {type(damsm).__name__}, not a DAMSM.")
@@ -307,29 +384,46 @@ def _evaluate(args):
     metrics_asked = args.metrics or ("fid,kid,alignment,diversity" if on_shapes else "fid,kid")
     names = [m.strip() for m in metrics_asked.split(",") if m.strip()]
     if not on_shapes and {"alignment", "diversity"} & set(names):
-        raise SystemExit("alignment and diversity read images back with the shapes oracle: they "
-                         "need --data shapes (on other data: fid, kid, is, r_precision).")
+        raise SystemExit(
+            "alignment and diversity read images back with the shapes oracle: they "
+            "need --data shapes (on other data: fid, kid, is, r_precision)."
+        )
     if args.features == "pytorch-fid":
         from gan_zoo.convert import fid_inception_from_pytorch_fid
+
         if not args.inception_weights:
-            raise SystemExit("--features pytorch-fid needs --inception-weights "
-                             "pt_inception-2015-12-05-6726825d.pth (pytorch-fid's releases).")
+            raise SystemExit(
+                "--features pytorch-fid needs --inception-weights "
+                "pt_inception-2015-12-05-6726825d.pth (pytorch-fid's releases)."
+            )
         extractor = fid_inception_from_pytorch_fid(args.inception_weights)
     elif args.features == "inception" or args.inception_weights:
         if args.features == "pixels":
-            raise SystemExit("--inception-weights are for --features inception or pytorch-fid, not pixels.")
+            raise SystemExit(
+                "--inception-weights are for --features inception or pytorch-fid, not pixels."
+            )
         if str(args.inception_weights).endswith((".pth", ".pt")):
-            raise SystemExit(f"{args.inception_weights} is a PyTorch file: pytorch-fid's network reads it "
-                             "with --features pytorch-fid (--features inception takes keras.applications weights).")
+            raise SystemExit(
+                f"{args.inception_weights} is a PyTorch file: pytorch-fid's network reads it "
+                "with --features pytorch-fid "
+                "(--features inception takes keras.applications weights)."
+            )
         extractor = metrics.inception_v3(args.inception_weights)
     else:
         extractor = metrics.pixels()
     fixed = _parse_fixed(args.fix)
     images, captions, labels = _dataset(args, "test", model.image_size, fixed, args.num_samples)
     with model.averaged_generator():  # a checkpoint of a run cut short: the G it would end with
-        report = metrics.evaluate(model, {"images": images, "captions": captions, "labels": labels},
-                                  metrics=names, num_samples=args.num_samples, feature_extractor=extractor,
-                                  seed=args.seed, shapes_options={"fixed": fixed}, damsm=damsm)
+        report = metrics.evaluate(
+            model,
+            {"images": images, "captions": captions, "labels": labels},
+            metrics=names,
+            num_samples=args.num_samples,
+            feature_extractor=extractor,
+            seed=args.seed,
+            shapes_options={"fixed": fixed},
+            damsm=damsm,
+        )
     table = metrics.markdown_table(report)
     print(table)
     if args.out:
@@ -352,12 +446,18 @@ def _convert(args):
     elif args.network == "attngan":
         if not args.damsm:
             raise SystemExit("convert attngan needs --damsm, the converted DAMSM .keras file.")
-        model = convert.attngan_from_authors(args.checkpoint, _load_model(args.damsm), args.preset or "birds")
+        model = convert.attngan_from_authors(
+            args.checkpoint, _load_model(args.damsm), args.preset or "birds"
+        )
     else:
-        model = convert.stackgan_from_authors(args.checkpoint, args.discriminator, args.stage,
-                                              args.preset or "coco")
+        model = convert.stackgan_from_authors(
+            args.checkpoint, args.discriminator, args.stage, args.preset or "coco"
+        )
     save_model_atomically(model, args.out)
-    print(f"Wrote {args.out}: a {type(model).__name__} with the weights of {args.checkpoint or args.text_encoder}")
+    print(
+        f"Wrote {args.out}: a {type(model).__name__} with the weights of "
+        f"{args.checkpoint or args.text_encoder}"
+    )
 
 
 def _sweep(args):
@@ -371,7 +471,9 @@ def _sweep(args):
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
     except ValueError:
-        raise SystemExit(f"--seeds takes comma-separated integers (e.g. 0,1,2); got {args.seeds!r}") from None
+        raise SystemExit(
+            f"--seeds takes comma-separated integers (e.g. 0,1,2); got {args.seeds!r}"
+        ) from None
     clash = set(grid) & {sweep.parse_setting(item)[0] for item in args.set or ()}
     if clash:
         raise SystemExit(f"{', '.join(sorted(clash))}: both swept (--grid) and set (--set).")
@@ -383,11 +485,16 @@ def _sweep(args):
             continue
         print(f"[{i}/{len(todo)}] {folder}")
         options = [*(args.set or ()), *(f"{k}={json.dumps(v)}" for k, v in setting.items())]
-        _train(argparse.Namespace(**{**vars(args), "out": folder, "seed": seed, "set": options,
-                                     "resume": True}))
+        _train(
+            argparse.Namespace(
+                **{**vars(args), "out": folder, "seed": seed, "set": options, "resume": True}
+            )
+        )
     rows = sweep.summarize(args.out, grid, seeds)
     table = sweep.markdown_table(rows)
-    write_json_atomically({"grid": grid, "seeds": seeds, "summary": rows}, os.path.join(args.out, "sweep.json"))
+    write_json_atomically(
+        {"grid": grid, "seeds": seeds, "summary": rows}, os.path.join(args.out, "sweep.json")
+    )
     write_text_atomically(table + "\n", os.path.join(args.out, "sweep.md"))
     sweep.plot(args.out, grid, seeds, os.path.join(args.out, "sweep.png"))
     print(table)
@@ -408,29 +515,61 @@ def _parse_fixed(items):
 def _add_training_arguments(parser):
     """The options of one training run, shared by train and sweep."""
     parser.add_argument("--model", choices=sorted(MODELS), default="dcgan-cls")
-    parser.add_argument("--preset", help="width preset: birds (default), coco or small; "
-                                         "Stage-II defaults to its Stage-I's")
-    parser.add_argument("--data", default="shapes",
-                        help="shapes (built in) or " + ", ".join(f"{k}:PATH" for k in DATASETS))
+    parser.add_argument(
+        "--preset",
+        help="width preset: birds (default), coco or small; Stage-II defaults to its Stage-I's",
+    )
+    parser.add_argument(
+        "--data",
+        default="shapes",
+        help="shapes (built in) or " + ", ".join(f"{k}:PATH" for k in DATASETS),
+    )
     parser.add_argument("--cache", help="a .npz file keeping the decoded dataset for the next run")
-    parser.add_argument("--fix", action="append", metavar="ATTR=VALUE",
-                        help="shapes: hold an attribute fixed, e.g. --fix background=black")
-    parser.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")
-    parser.add_argument("--stage1", help="stackgan --stage 2: the Stage-I .keras file or run directory")
-    parser.add_argument("--damsm", help="attngan: the pretrained DAMSM .keras file or run directory")
-    parser.add_argument("--image-encoder", choices=("small", "inception_v3"), default="small",
-                        help="damsm: the image encoder (inception_v3 needs --inception-weights)")
-    parser.add_argument("--inception-weights", help="damsm: local keras.applications InceptionV3 weights")
-    parser.add_argument("--image-size", type=int,
-                        help="default 64 (Stage-II: 4x its Stage-I; AttnGAN: set by its stages)")
+    parser.add_argument(
+        "--fix",
+        action="append",
+        metavar="ATTR=VALUE",
+        help="shapes: hold an attribute fixed, e.g. --fix background=black",
+    )
+    parser.add_argument(
+        "--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage"
+    )
+    parser.add_argument(
+        "--stage1", help="stackgan --stage 2: the Stage-I .keras file or run directory"
+    )
+    parser.add_argument(
+        "--damsm", help="attngan: the pretrained DAMSM .keras file or run directory"
+    )
+    parser.add_argument(
+        "--image-encoder",
+        choices=("small", "inception_v3"),
+        default="small",
+        help="damsm: the image encoder (inception_v3 needs --inception-weights)",
+    )
+    parser.add_argument(
+        "--inception-weights", help="damsm: local keras.applications InceptionV3 weights"
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        help="default 64 (Stage-II: 4x its Stage-I; AttnGAN: set by its stages)",
+    )
     parser.add_argument("--num-images", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--eval-samples", type=int, default=300)
-    parser.add_argument("--monitor-every", type=int, default=1,
-                        help="epochs between quality estimates (FID on pixels, alignment, diversity)")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
-                        help="a model argument, e.g. --set label_smoothing=0.1 --set instance_noise=0.1")
+    parser.add_argument(
+        "--monitor-every",
+        type=int,
+        default=1,
+        help="epochs between quality estimates (FID on pixels, alignment, diversity)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a model argument, e.g. --set label_smoothing=0.1 --set instance_noise=0.1",
+    )
 
 
 def build_parser():
@@ -441,19 +580,32 @@ def build_parser():
     _add_training_arguments(train)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="runs/latest")
-    train.add_argument("--resume", action="store_true",
-                       help="continue the run in --out if there is one (else start it)")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out if there is one (else start it)",
+    )
     train.set_defaults(func=_train)
 
-    sweep = sub.add_parser("sweep", help="train over a grid of settings and seeds; summary table and plot")
+    sweep = sub.add_parser(
+        "sweep", help="train over a grid of settings and seeds; summary table and plot"
+    )
     _add_training_arguments(sweep)
-    sweep.add_argument("--grid", action="append", metavar="NAME=V1,V2,...", required=True,
-                       help="a model argument and its values (repeat for more), e.g. --grid "
-                            "label_smoothing=0,0.1 --grid learning_rate=2e-4,4e-4")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        metavar="NAME=V1,V2,...",
+        required=True,
+        help="a model argument and its values (repeat for more), e.g. --grid "
+        "label_smoothing=0,0.1 --grid learning_rate=2e-4,4e-4",
+    )
     sweep.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one run each")
-    sweep.add_argument("--out", default="runs/sweep",
-                       help="one folder per setting and seed below it; an interrupted sweep "
-                            "continues where it stopped")
+    sweep.add_argument(
+        "--out",
+        default="runs/sweep",
+        help="one folder per setting and seed below it; an interrupted sweep "
+        "continues where it stopped",
+    )
     sweep.set_defaults(func=_sweep)
 
     generate = sub.add_parser("generate", help="images for captions from a trained model")
@@ -462,29 +614,53 @@ def build_parser():
     generate.add_argument("--num", type=int, default=1, help="images per caption")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", default="generated.png")
-    generate.add_argument("--attention", metavar="PNG", help="attngan: also draw each word's attention")
+    generate.add_argument(
+        "--attention", metavar="PNG", help="attngan: also draw each word's attention"
+    )
     generate.set_defaults(func=_generate)
 
-    evaluate = sub.add_parser("evaluate", help="FID, KID, IS, caption alignment, coverage, diversity")
+    evaluate = sub.add_parser(
+        "evaluate", help="FID, KID, IS, caption alignment, coverage, diversity"
+    )
     evaluate.add_argument("--checkpoint", required=True, help=".keras file or run directory")
-    evaluate.add_argument("--data", default="shapes",
-                          help="the real images compared with: shapes, or the test split of " + ", ".join(
-                              f"{k}:PATH" for k in DATASETS) + " (folder: every image in it)")
-    evaluate.add_argument("--cache", help="a .npz file keeping the decoded test split for the next run")
-    evaluate.add_argument("--fix", action="append", metavar="ATTR=VALUE",
-                          help="shapes: attributes held fixed in training (as in train --fix)")
-    evaluate.add_argument("--metrics",
-                          help="comma-separated: fid, kid, is, r_precision, alignment, diversity (the "
-                               "last two on shapes); default fid,kid,alignment,diversity on shapes, "
-                               "else fid,kid")
-    evaluate.add_argument("--features", choices=("pixels", "inception", "pytorch-fid"),
-                          help="feature space of FID/KID/IS/diversity: pixels (the default without "
-                               "--inception-weights), inception (keras.applications weights; the "
-                               "default with them) or pytorch-fid (the papers' network, its weights)")
-    evaluate.add_argument("--inception-weights", help="local weights: keras.applications InceptionV3 "
-                                                      "(.h5) or pytorch-fid's pt_inception-2015-12-05-6726825d.pth")
-    evaluate.add_argument("--damsm", help="r_precision: a trained DAMSM .keras file or run directory "
-                                          "(an AttnGAN uses its own)")
+    evaluate.add_argument(
+        "--data",
+        default="shapes",
+        help="the real images compared with: shapes, or the test split of "
+        + ", ".join(f"{k}:PATH" for k in DATASETS)
+        + " (folder: every image in it)",
+    )
+    evaluate.add_argument(
+        "--cache", help="a .npz file keeping the decoded test split for the next run"
+    )
+    evaluate.add_argument(
+        "--fix",
+        action="append",
+        metavar="ATTR=VALUE",
+        help="shapes: attributes held fixed in training (as in train --fix)",
+    )
+    evaluate.add_argument(
+        "--metrics",
+        help="comma-separated: fid, kid, is, r_precision, alignment, diversity (the "
+        "last two on shapes); default fid,kid,alignment,diversity on shapes, "
+        "else fid,kid",
+    )
+    evaluate.add_argument(
+        "--features",
+        choices=("pixels", "inception", "pytorch-fid"),
+        help="feature space of FID/KID/IS/diversity: pixels (the default without "
+        "--inception-weights), inception (keras.applications weights; the "
+        "default with them) or pytorch-fid (the papers' network, its weights)",
+    )
+    evaluate.add_argument(
+        "--inception-weights",
+        help="local weights: keras.applications InceptionV3 "
+        "(.h5) or pytorch-fid's pt_inception-2015-12-05-6726825d.pth",
+    )
+    evaluate.add_argument(
+        "--damsm",
+        help="r_precision: a trained DAMSM .keras file or run directory (an AttnGAN uses its own)",
+    )
     evaluate.add_argument("--num-samples", type=int, default=1000)
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", help="JSON report path (a Markdown table is written beside it)")
@@ -492,13 +668,19 @@ def build_parser():
 
     convert = sub.add_parser("convert", help="the authors' PyTorch checkpoints -> a .keras file")
     convert.add_argument("network", choices=("damsm", "attngan", "stackgan"))
-    convert.add_argument("checkpoint", nargs="?", help="attngan/stackgan: the generator .pth (netG_epoch_N.pth)")
+    convert.add_argument(
+        "checkpoint", nargs="?", help="attngan/stackgan: the generator .pth (netG_epoch_N.pth)"
+    )
     convert.add_argument("--text-encoder", help="damsm: text_encoder*.pth")
     convert.add_argument("--image-encoder", help="damsm: image_encoder*.pth")
-    convert.add_argument("--captions", help="damsm: the captions.pickle holding the encoder's vocabulary")
+    convert.add_argument(
+        "--captions", help="damsm: the captions.pickle holding the encoder's vocabulary"
+    )
     convert.add_argument("--damsm", help="attngan: the converted DAMSM .keras file")
     convert.add_argument("--discriminator", help="stackgan: netD .pth too (to go on training)")
-    convert.add_argument("--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage")
+    convert.add_argument(
+        "--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage"
+    )
     convert.add_argument("--preset", help="birds or coco (attngan default birds, stackgan coco)")
     convert.add_argument("--out", required=True, help="the .keras file to write")
     convert.set_defaults(func=_convert)

@@ -38,8 +38,9 @@ def mismatch_weights(texts, labels=None):
     return ops.cast(differ, "float32")
 
 
-def matching_aware_discriminator_loss(real_logits, wrong_logits, fake_logits, wrong_weight=0.5,
-                                      wrong_mask=None, real_label=1.0):
+def matching_aware_discriminator_loss(
+    real_logits, wrong_logits, fake_logits, wrong_weight=0.5, wrong_mask=None, real_label=1.0
+):
     """GAN-CLS discriminator loss: real/right + w·real/wrong + (1 - w)·fake/right.
 
     Reed et al.'s code weights the wrong and fake terms by cls_weight = 0.5 and 1 - cls_weight.
@@ -53,8 +54,9 @@ def matching_aware_discriminator_loss(real_logits, wrong_logits, fake_logits, wr
     return total, {"d_real": real, "d_wrong": wrong, "d_fake": fake}
 
 
-def conditional_and_unconditional_discriminator_loss(real, wrong, fake, real_uncond, fake_uncond,
-                                                     wrong_mask=None, real_label=1.0):
+def conditional_and_unconditional_discriminator_loss(
+    real, wrong, fake, real_uncond, fake_uncond, wrong_mask=None, real_label=1.0
+):
     """StackGAN Stage-II / AttnGAN: ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u)."""
     parts = {
         "d_real": sigmoid_cross_entropy(real, real_label),
@@ -64,7 +66,8 @@ def conditional_and_unconditional_discriminator_loss(real, wrong, fake, real_unc
         "d_fake_uncond": sigmoid_cross_entropy(fake_uncond, 0.0),
     }
     total = (parts["d_real"] + parts["d_real_uncond"]) / 2.0 + (
-        parts["d_fake"] + parts["d_wrong"] + parts["d_fake_uncond"]) / 3.0
+        parts["d_fake"] + parts["d_wrong"] + parts["d_fake_uncond"]
+    ) / 3.0
     return total, parts
 
 
@@ -93,7 +96,7 @@ def cosine_similarity(a, b, axis=-1, eps=1e-8):
     then has gradient 0, where the norm's own derivative would give NaN on JAX."""
     dot = ops.sum(a * b, axis=axis)
     squares = ops.sum(ops.square(a), axis=axis) * ops.sum(ops.square(b), axis=axis)
-    return dot / ops.sqrt(ops.maximum(squares, eps ** 2))
+    return dot / ops.sqrt(ops.maximum(squares, eps**2))
 
 
 def damsm_sentence_similarity(image_codes, sentences):
@@ -114,7 +117,9 @@ def damsm_word_similarity(regions, words, mask, gamma1=4.0, gamma2=5.0):
     regions, words = ops.cast(regions, "float32"), ops.cast(words, "float32")
     mask = ops.cast(mask, "bool")
     scores = ops.einsum("jrd,itd->ijtr", regions, words)  # i: caption, j: image
-    attention = ops.softmax(gamma1 * masked_softmax(scores, mask[:, None, :, None], axis=2), axis=-1)
+    attention = ops.softmax(
+        gamma1 * masked_softmax(scores, mask[:, None, :, None], axis=2), axis=-1
+    )
     context = ops.einsum("ijtr,jrd->ijtd", attention, regions)
     cosines = cosine_similarity(ops.expand_dims(words, 1), context)  # [captions, images, T]
     word_mask = ops.broadcast_to(mask[:, None, :], ops.shape(cosines))
@@ -138,10 +143,12 @@ def damsm_matching_loss(similarity, gamma3=10.0, labels=None):
     return loss0, loss1
 
 
-def damsm_loss(regions, image_codes, words, sentences, mask, labels=None, gamma1=4.0, gamma2=5.0,
-               gamma3=10.0):
+def damsm_loss(
+    regions, image_codes, words, sentences, mask, labels=None, gamma1=4.0, gamma2=5.0, gamma3=10.0
+):
     """The DAMSM loss L_w1 + L_w2 + L_s1 + L_s2; returns (total, {"w_loss", "s_loss"})."""
-    w0, w1 = damsm_matching_loss(damsm_word_similarity(regions, words, mask, gamma1, gamma2),
-                                 gamma3, labels)
+    w0, w1 = damsm_matching_loss(
+        damsm_word_similarity(regions, words, mask, gamma1, gamma2), gamma3, labels
+    )
     s0, s1 = damsm_matching_loss(damsm_sentence_similarity(image_codes, sentences), gamma3, labels)
     return w0 + w1 + s0 + s1, {"w_loss": w0 + w1, "s_loss": s0 + s1}

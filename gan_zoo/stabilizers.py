@@ -25,7 +25,6 @@ import numbers
 import keras
 from keras import ops
 
-
 SETTINGS = ("label_smoothing", "instance_noise", "instance_noise_steps", "generator_ema")
 
 
@@ -35,19 +34,31 @@ def check(**settings):
     for name, value in settings.items():
         if name not in SETTINGS:
             raise TypeError(f"check() takes {', '.join(SETTINGS)}; got {name}")
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not math.isfinite(value)
+        ):
             raise ValueError(f"{name} must be a finite number; got {value!r}")
     if not 0.0 <= settings.get("label_smoothing", 0.0) < 1.0:
-        raise ValueError("label_smoothing must be in [0, 1): the real label is 1 - it; "
-                         f"got {settings['label_smoothing']}")
+        raise ValueError(
+            "label_smoothing must be in [0, 1): the real label is 1 - it; "
+            f"got {settings['label_smoothing']}"
+        )
     if settings.get("instance_noise", 0.0) < 0.0:
-        raise ValueError("instance_noise is a standard deviation and cannot be negative; "
-                         f"got {settings['instance_noise']}")
+        raise ValueError(
+            "instance_noise is a standard deviation and cannot be negative; "
+            f"got {settings['instance_noise']}"
+        )
     if settings.get("instance_noise_steps", 1) < 1:
-        raise ValueError(f"instance_noise_steps must be at least 1; got {settings['instance_noise_steps']}")
+        raise ValueError(
+            f"instance_noise_steps must be at least 1; got {settings['instance_noise_steps']}"
+        )
     if not 0.0 <= settings.get("generator_ema", 0.0) < 1.0:
-        raise ValueError("generator_ema is a moving average's momentum, in [0, 1) (0 = off); "
-                         f"got {settings['generator_ema']}")
+        raise ValueError(
+            "generator_ema is a moving average's momentum, in [0, 1) (0 = off); "
+            f"got {settings['generator_ema']}"
+        )
 
 
 def instance_noise_scale(step, scale, steps):

@@ -17,7 +17,13 @@ from gan_zoo import stabilizers
 from gan_zoo.metrics.diversity import COLLAPSE_THRESHOLD
 
 # Final measures read from each run's metrics.json, and which way is better.
-MEASURES = {"alignment": "higher", "fid": "lower", "diversity": "higher", "d_loss": None, "g_loss": None}
+MEASURES = {
+    "alignment": "higher",
+    "fid": "lower",
+    "diversity": "higher",
+    "d_loss": None,
+    "g_loss": None,
+}
 
 
 def parse_value(text):
@@ -41,12 +47,15 @@ def parse_setting(item):
 
 
 def parse_grid(items):
-    """['lr=1e-4,2e-4', 'label_smoothing=0,0.1'] -> {'lr': [1e-4, 2e-4], 'label_smoothing': [0, 0.1]}."""
+    """['lr=1e-4,2e-4', 'label_smoothing=0,0.1']
+    -> {'lr': [1e-4, 2e-4], 'label_smoothing': [0, 0.1]}."""
     grid = {}
     for item in items or ():
         name, _, values = item.partition("=")
         if not name or not values:
-            raise ValueError(f"--grid takes NAME=V1,V2,... (e.g. instance_noise=0,0.1); got {item!r}")
+            raise ValueError(
+                f"--grid takes NAME=V1,V2,... (e.g. instance_noise=0,0.1); got {item!r}"
+            )
         if name in grid:
             raise ValueError(f"--grid names {name!r} twice")
         grid[name.strip()] = [parse_value(v.strip()) for v in values.split(",")]
@@ -90,7 +99,9 @@ def final_measures(folder):
     history = metrics["history"]
     final = {}
     for name in MEASURES:
-        measured = [v for v in history.get(name, []) if v is not None]  # None: not measured that epoch
+        measured = [
+            v for v in history.get(name, []) if v is not None
+        ]  # None: not measured that epoch
         if measured:
             final[name] = measured[-1]
     if "alignment" in metrics:
@@ -110,7 +121,11 @@ def summarize(out, grid, seeds):
             values = np.array([f[name] for f in finals if name in f], dtype="float64")
             if not len(values):
                 continue
-            row[name] = {"mean": float(values.mean()), "std": float(values.std()), "values": values.tolist()}
+            row[name] = {
+                "mean": float(values.mean()),
+                "std": float(values.std()),
+                "values": values.tolist(),
+            }
             if better:
                 row[name]["worst"] = float(values.min() if better == "higher" else values.max())
         if "diversity" in row:
@@ -146,7 +161,10 @@ def plot(out, grid, seeds, path):
     """The per-epoch curves of every run (gan_zoo.utils.plots.save_sweep_curves)."""
     from gan_zoo.utils.plots import save_sweep_curves
 
-    curves = {setting_name(s): [final_measures(run_folder(out, s, seed))[1] for seed in seeds]
-              for s in settings(grid)}
-    save_sweep_curves(curves, list(MEASURES), path,
-                      title=f"sweep: {len(curves)} settings × {len(seeds)} seeds")
+    curves = {
+        setting_name(s): [final_measures(run_folder(out, s, seed))[1] for seed in seeds]
+        for s in settings(grid)
+    }
+    save_sweep_curves(
+        curves, list(MEASURES), path, title=f"sweep: {len(curves)} settings × {len(seeds)} seeds"
+    )

@@ -29,12 +29,20 @@ from gan_zoo.data import shapes
 
 def models(vocab):
     def encoder():
-        return TextEncoder(len(vocab), embedding_dim=16, hidden_dim=8, dropout=0.0, name="text_encoder")
+        return TextEncoder(
+            len(vocab), embedding_dim=16, hidden_dim=8, dropout=0.0, name="text_encoder"
+        )
 
-    yield "dcgan", DCGANCLS(vocabulary=vocab, image_size=32, ngf=8, ndf=8, text_dim=16,
-                            text_encoder=encoder())
-    yield "stackgan1", StackGAN(vocabulary=vocab, preset="small", image_size=32,
-                                text_encoder=encoder())
+    yield (
+        "dcgan",
+        DCGANCLS(
+            vocabulary=vocab, image_size=32, ngf=8, ndf=8, text_dim=16, text_encoder=encoder()
+        ),
+    )
+    yield (
+        "stackgan1",
+        StackGAN(vocabulary=vocab, preset="small", image_size=32, text_encoder=encoder()),
+    )
 
 
 def distribution_scope(devices):
@@ -47,7 +55,9 @@ def distribution_scope(devices):
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * devices
+    )
     return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)]).scope()
 
 
@@ -69,12 +79,19 @@ def main(weights_dir, out, devices="1", xla="default"):
                 for layer in model._flatten_layers():  # statistics over the global batch
                     if isinstance(layer, keras.layers.BatchNormalization):
                         layer.synchronized = True
-            model.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1),
-                          jit_compile=False if xla == "off" else None)
-            latent = np.random.default_rng(0).standard_normal((4, model.latent_dim)).astype("float32")
-            batch = {"images": images.astype("float32") / 127.5 - 1.0,
-                     "tokens": vocab.encode([c[0] for c in captions], model.max_length),
-                     "latent": np.concatenate([latent, latent])}
+            model.compile(
+                g_optimizer=keras.optimizers.SGD(0.1),
+                d_optimizer=keras.optimizers.SGD(0.1),
+                jit_compile=False if xla == "off" else None,
+            )
+            latent = (
+                np.random.default_rng(0).standard_normal((4, model.latent_dim)).astype("float32")
+            )
+            batch = {
+                "images": images.astype("float32") / 127.5 - 1.0,
+                "tokens": vocab.encode([c[0] for c in captions], model.max_length),
+                "latent": np.concatenate([latent, latent]),
+            }
             initial = {v.path: keras.ops.convert_to_numpy(v) for v in model.variables}
             # unshuffled: the rows' order decides the mismatched (rolled) pairs, and fit's
             # shuffle draws from each backend's own unseeded random stream
@@ -88,8 +105,12 @@ def main(weights_dir, out, devices="1", xla="default"):
             # the instance-noise schedule reads
             for i, variable in enumerate(model.optimizer.variables):
                 result[f"{name}/optimizer/{i}"] = keras.ops.convert_to_numpy(variable)
-            result[f"{name}/steps"] = np.array([int(keras.ops.convert_to_numpy(o.iterations)) for o in
-                                                (model.g_optimizer, model.d_optimizer, model.optimizer)])
+            result[f"{name}/steps"] = np.array(
+                [
+                    int(keras.ops.convert_to_numpy(o.iterations))
+                    for o in (model.g_optimizer, model.d_optimizer, model.optimizer)
+                ]
+            )
     np.savez(out, **result)
 
 

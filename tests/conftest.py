@@ -7,8 +7,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # JAX keeps what it compiles on disk, so the many tests that build the same small models (and
 # their subprocesses) compile each program once per run. The key covers JAX's version and flags.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
-                      os.path.join(os.path.dirname(os.path.dirname(__file__)), ".pytest_cache", "jax"))
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR",
+    os.path.join(os.path.dirname(os.path.dirname(__file__)), ".pytest_cache", "jax"),
+)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 # pytest-xdist workers share the cores: each computes with its share of threads, or their
@@ -21,7 +23,9 @@ if _WORKERS > 1:
     os.environ.setdefault("OMP_NUM_THREADS", str(_threads))  # PyTorch, numpy's BLAS
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(_threads))
     if _threads == 1:  # XLA:CPU on JAX and TensorFlow
-        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+        os.environ.setdefault(
+            "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -58,7 +62,9 @@ def trainable_count(model):
 def authors_layout(network):
     """Names and shapes of one of the authors' checkpoints (tests/data/authors_state_dicts,
     listed from their own classes): {"state_dict": {name: shape}, "trainable_params": ...}."""
-    with open(os.path.join(os.path.dirname(__file__), "data", "authors_state_dicts", f"{network}.json")) as f:
+    with open(
+        os.path.join(os.path.dirname(__file__), "data", "authors_state_dicts", f"{network}.json")
+    ) as f:
         return json.load(f)
 
 
@@ -99,8 +105,10 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     if keras.backend.backend() == "tensorflow":
         return
-    reasons = {"cross_backend": "starts every backend itself: runs in the TensorFlow pass",
-               "once": "does not depend on the backend: runs in the TensorFlow pass"}
+    reasons = {
+        "cross_backend": "starts every backend itself: runs in the TensorFlow pass",
+        "once": "does not depend on the backend: runs in the TensorFlow pass",
+    }
     for item in items:
         for marker, reason in reasons.items():
             if marker in item.keywords:

@@ -1,7 +1,7 @@
 import keras
 import numpy as np
-
 from conftest import trainable_count
+
 from gan_zoo.layers import ConditioningAugmentation, ResidualBlock, WordAttention
 
 
@@ -22,9 +22,13 @@ def test_word_attention_weights_sum_to_one_over_words_and_skip_padding():
     weights = np.exp(scores - scores.max(-1, keepdims=True))
     weights /= weights.sum(-1, keepdims=True)
     np.testing.assert_allclose(attention, weights.transpose(0, 3, 1, 2), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(context, np.einsum("bhwt,btc->bhwc", weights, source), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        context, np.einsum("bhwt,btc->bhwc", weights, source), rtol=1e-4, atol=1e-5
+    )
     # a caption of padding only attends to nothing: no weight, no context
-    context, attention = (keras.ops.convert_to_numpy(t) for t in layer(h, words, np.zeros((2, 5), bool)))
+    context, attention = (
+        keras.ops.convert_to_numpy(t) for t in layer(h, words, np.zeros((2, 5), bool))
+    )
     assert np.all(attention == 0.0) and np.all(context == 0.0)
 
 

@@ -4,8 +4,8 @@ average (its learning test is in test_damsm_attngan_learning.py)."""
 import keras
 import numpy as np
 import pytest
-
 from conftest import trainable_count
+
 from gan_zoo import DAMSM, AttnGAN, Vocabulary
 from gan_zoo.data import make_dataset
 
@@ -49,8 +49,12 @@ def test_birds_parameter_counts_equal_the_authors(damsm):
 
 def test_every_stage_and_attention_map(small):
     model = small[0]
-    stages, maps = model.generate(["a red circle", "a big blue square on the left"], seed=0,
-                                  return_stages=True, return_attention=True)
+    stages, maps = model.generate(
+        ["a red circle", "a big blue square on the left"],
+        seed=0,
+        return_stages=True,
+        return_attention=True,
+    )
     assert {size: s.shape for size, s in stages.items()} == {16: (2, 16, 16, 3), 32: (2, 32, 32, 3)}
     assert all(s.dtype == np.uint8 for s in stages.values())
     assert len(maps) == 1 and maps[0].shape == (2, 18, 16, 16) and maps[0].dtype == np.float32
@@ -66,8 +70,10 @@ def test_damsm_stays_frozen_while_the_gan_trains(small, damsm, shapes32):
     assert all(np.isfinite(v[-1]) for v in history.history.values())
     for before, v in zip(frozen, damsm.variables):
         np.testing.assert_array_equal(before, keras.ops.convert_to_numpy(v))  # BN statistics too
-    moved = [not np.array_equal(b, keras.ops.convert_to_numpy(v))
-             for b, v in zip(generator, model.generator.trainable_variables)]
+    moved = [
+        not np.array_equal(b, keras.ops.convert_to_numpy(v))
+        for b, v in zip(generator, model.generator.trainable_variables)
+    ]
     assert all(moved)
     damsm.compile()
     with pytest.raises(ValueError, match="DAMSM has nothing to train"):  # shared, frozen in place

@@ -14,11 +14,20 @@ BACKENDS = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spe
 
 
 def run_step(backend, weights_dir, out, devices=1, xla="default"):
-    env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=backend,
+        JAX_PLATFORMS="cpu",
+        CUDA_VISIBLE_DEVICES="",
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+    )
     script = os.path.join(os.path.dirname(__file__), "backend_step.py")
-    result = subprocess.run([sys.executable, script, str(weights_dir), str(out), str(devices), xla],
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, script, str(weights_dir), str(out), str(devices), xla],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, f"{backend}:\n{result.stderr[-3000:]}"
     return dict(np.load(out))
 
@@ -30,16 +39,24 @@ def test_one_step_is_the_same_on_every_backend(tmp_path):
     reference = results[reference_backend]
     keys = sorted(reference)
     for model in ("dcgan", "stackgan1"):  # the step moved weights and BN statistics alike
-        moved = [k.split("/var/")[1] for k in keys if k.startswith(f"{model}/var/")
-                 and not np.array_equal(reference[k], reference[k.replace("/var/", "/init/")])]
+        moved = [
+            k.split("/var/")[1]
+            for k in keys
+            if k.startswith(f"{model}/var/")
+            and not np.array_equal(reference[k], reference[k.replace("/var/", "/init/")])
+        ]
         assert any("kernel" in k for k in moved) and any("moving_mean" in k for k in moved), model
         assert reference[f"{model}/steps"].tolist() == [1, 1, 1], model  # one step for each player
     for backend in others:
         assert sorted(results[backend]) == keys, backend
         for key in keys:
-            np.testing.assert_allclose(results[backend][key], reference[key], rtol=2e-3, atol=2e-5,
-                                       err_msg=f"{key}: {backend} vs {reference_backend}")
-
+            np.testing.assert_allclose(
+                results[backend][key],
+                reference[key],
+                rtol=2e-3,
+                atol=2e-5,
+                err_msg=f"{key}: {backend} vs {reference_backend}",
+            )
 
 
 @pytest.mark.parametrize("backend, devices", [("jax", 4), ("tensorflow", 2)])

@@ -1,12 +1,11 @@
 """benchmarks/run.py keeps working: a tiny run on the current backend prints its JSON line
 and table. (Speed is measured there, never asserted here.)"""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
-
-import importlib.util
 
 import keras
 import pytest
@@ -17,10 +16,32 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "run.py")
 @pytest.mark.parametrize("model", ["dcgan-cls", "attngan"])
 def test_benchmark_prints_a_json_line_and_a_table(model):
     result = subprocess.run(
-        [sys.executable, SCRIPT, "--model", model, "--preset", "small", "--size", "32",
-         "--batch", "4", "--steps", "2", "--warmup", "1", "--generate-batch", "4",
-         "--backend", keras.backend.backend(), "--input", "both"],
-        capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+        [
+            sys.executable,
+            SCRIPT,
+            "--model",
+            model,
+            "--preset",
+            "small",
+            "--size",
+            "32",
+            "--batch",
+            "4",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--generate-batch",
+            "4",
+            "--backend",
+            keras.backend.backend(),
+            "--input",
+            "both",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     row = json.loads(lines[0])
@@ -41,10 +62,34 @@ def test_benchmark_prints_a_json_line_and_a_table(model):
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="the profiler trace is JAX's")
 def test_fused_steps_and_a_profile_of_the_slowest_operations(tmp_path):
     result = subprocess.run(
-        [sys.executable, SCRIPT, "--model", "stackgan1", "--preset", "small", "--size", "32",
-         "--batch", "4", "--steps", "2", "--warmup", "2", "--steps-per-execution", "2",
-         "--generate-batch", "4", "--backend", "jax", "--trace", str(tmp_path)],
-        capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+        [
+            sys.executable,
+            SCRIPT,
+            "--model",
+            "stackgan1",
+            "--preset",
+            "small",
+            "--size",
+            "32",
+            "--batch",
+            "4",
+            "--steps",
+            "2",
+            "--warmup",
+            "2",
+            "--steps-per-execution",
+            "2",
+            "--generate-batch",
+            "4",
+            "--backend",
+            "jax",
+            "--trace",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     row = json.loads(result.stdout.strip().splitlines()[0])
     assert row["steps_per_execution"] == 2 and row["step_ms_median"] > 0
@@ -55,15 +100,21 @@ def test_fused_steps_and_a_profile_of_the_slowest_operations(tmp_path):
 
 
 @pytest.mark.once
-@pytest.mark.parametrize("arguments, message", [
-    (["--steps", "0"], "--steps must be at least 1"),
-    (["--warmup", "0"], "compilation, kept out of the timed steps"),
-    (["--batch", "-2"], "--batch must be at least 1"),
-    (["--steps-per-execution", "0"], "--steps-per-execution must be at least 1"),
-    (["--quick", "--batch", "8"], "--quick and --all run their own configurations"),
-    (["--backend", "torch", "--steps-per-execution", "2", "--steps", "4", "--warmup", "2"], "PyTorch eagerly"),
-    (["--steps", "5", "--steps-per-execution", "2"], "multiples of --steps-per-execution"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--steps", "0"], "--steps must be at least 1"),
+        (["--warmup", "0"], "compilation, kept out of the timed steps"),
+        (["--batch", "-2"], "--batch must be at least 1"),
+        (["--steps-per-execution", "0"], "--steps-per-execution must be at least 1"),
+        (["--quick", "--batch", "8"], "--quick and --all run their own configurations"),
+        (
+            ["--backend", "torch", "--steps-per-execution", "2", "--steps", "4", "--warmup", "2"],
+            "PyTorch eagerly",
+        ),
+        (["--steps", "5", "--steps-per-execution", "2"], "multiples of --steps-per-execution"),
+    ],
+)
 def test_arguments_that_cannot_give_a_fair_measurement_are_refused(arguments, message, capsys):
     spec = importlib.util.spec_from_file_location("benchmark_run", SCRIPT)
     script = importlib.util.module_from_spec(spec)

@@ -28,10 +28,13 @@ def test_config_round_trip():
 def test_kl_divergence_by_hand():
     mu = np.array([[0.5, -1.0], [0.0, 2.0]], "float32")
     logvar = np.array([[0.0, 0.3], [-0.5, 1.0]], "float32")
-    expected = -0.5 * np.mean(1 + logvar - mu ** 2 - np.exp(logvar))
-    np.testing.assert_allclose(float(ops.convert_to_numpy(losses.kl_divergence(mu, logvar))), expected,
-                               rtol=1e-6)
-    assert float(ops.convert_to_numpy(losses.kl_divergence(np.zeros((2, 3)), np.zeros((2, 3))))) == 0.0
+    expected = -0.5 * np.mean(1 + logvar - mu**2 - np.exp(logvar))
+    np.testing.assert_allclose(
+        float(ops.convert_to_numpy(losses.kl_divergence(mu, logvar))), expected, rtol=1e-6
+    )
+    assert (
+        float(ops.convert_to_numpy(losses.kl_divergence(np.zeros((2, 3)), np.zeros((2, 3))))) == 0.0
+    )
 
 
 def test_keras_serialisation_registers_the_layer():
@@ -49,7 +52,9 @@ def test_functional_graph_keeps_c_mu_and_logvar_apart():
     x = np.random.default_rng(0).standard_normal((4, 8)).astype("float32")
     eps = np.random.default_rng(1).standard_normal((4, 3)).astype("float32")
     for got, want in zip(model([x, eps]), layer(x, noise=eps)):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), atol=1e-6)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), atol=1e-6
+        )
     c, mu, logvar = (keras.ops.convert_to_numpy(t) for t in model([x, eps]))
     assert not np.allclose(mu, logvar)
 
@@ -62,8 +67,10 @@ def test_condition_on_text_lifts_small_sentence_vectors_above_the_noise():
 
     def mu_spread(text_batch_norm):
         sentence, noise = keras.Input((16,)), keras.Input((8,))
-        model = keras.Model([sentence, noise], list(condition_on_text(
-            sentence, noise, 8, "glu", text_batch_norm=text_batch_norm)))
+        model = keras.Model(
+            [sentence, noise],
+            list(condition_on_text(sentence, noise, 8, "glu", text_batch_norm=text_batch_norm)),
+        )
         assert ("text_bn" in [layer.name for layer in model.layers]) == text_batch_norm
         mu = keras.ops.convert_to_numpy(model([x, eps], training=True)[1])
         return mu.std(axis=0).mean()

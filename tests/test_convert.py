@@ -7,8 +7,8 @@ import pickle
 import keras
 import numpy as np
 import pytest
-
 from conftest import authors_layout, fabricate_state_dict
+
 from gan_zoo import DAMSM, Vocabulary, convert
 
 pytestmark = pytest.mark.xdist_group("convert")  # module fixtures: one worker runs the file
@@ -53,9 +53,13 @@ def test_text_encoder_equals_pytorch_lstm_equations():
     words, sentence, _ = (numpy(t) for t in encoder(tokens))
     s = {k: v.numpy().astype("float64") for k, v in state.items()}
     x = s["encoder.weight"][tokens[0, :4]]
-    forward = lstm_direction(x, *(s[f"rnn.{n}_l0"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
-    backward = lstm_direction(x[::-1], *(s[f"rnn.{n}_l0_reverse"] for n in ("weight_ih", "weight_hh",
-                                                                           "bias_ih", "bias_hh")))[::-1]
+    forward = lstm_direction(
+        x, *(s[f"rnn.{n}_l0"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    )
+    backward = lstm_direction(
+        x[::-1],
+        *(s[f"rnn.{n}_l0_reverse"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+    )[::-1]
     np.testing.assert_allclose(words[0, :4], np.concatenate([forward, backward], 1), atol=2e-5)
     assert np.all(words[0, 4:] == 0)
     np.testing.assert_allclose(sentence[0], np.concatenate([forward[-1], backward[0]]), atol=2e-5)
@@ -66,7 +70,9 @@ def test_authors_vocabulary_keeps_their_ids_and_drops_unknown_words(tmp_path):
     ixtoword = {0: "<end>", 1: "this", 2: "bird", 3: "red"}
     path = tmp_path / "captions.pickle"
     with open(path, "wb") as f:
-        pickle.dump([[[1, 2]], [[2, 3]], ixtoword, {w: i for i, w in ixtoword.items()}], f, protocol=2)
+        pickle.dump(
+            [[[1, 2]], [[2, 3]], ixtoword, {w: i for i, w in ixtoword.items()}], f, protocol=2
+        )
     vocabulary = convert.vocabulary_from_captions_pickle(str(path))
     assert len(vocabulary) == 4 and vocabulary.words[1:] == ["this", "bird", "red"]
     assert vocabulary.encode("this zebra bird is red", max_length=5).tolist() == [[1, 2, 3, 0, 0]]
@@ -80,7 +86,9 @@ def test_authors_vocabulary_keeps_their_ids_and_drops_unknown_words(tmp_path):
 def test_dfgan_text_encoder_loads_with_its_ddp_prefix():
     state = fabricate("dfgan_birds_RNN_ENCODER", prefix="module.")
     encoder = convert.text_encoder_from_authors(state, authors_vocabulary(5450))
-    np.testing.assert_array_equal(numpy(encoder.embedding.embeddings), state["module.encoder.weight"].numpy())
+    np.testing.assert_array_equal(
+        numpy(encoder.embedding.embeddings), state["module.encoder.weight"].numpy()
+    )
 
 
 @pytest.mark.once
@@ -99,12 +107,21 @@ def test_text_encoder_errors_name_the_problem():
 # ------------------------------------------------------------------ AttnGAN G_NET
 def authors_attngan_forward(s, z, sentence, words, mask, eps, stages, r_num, up_steps):
     """G_NET's forward written from the paper and the authors' module list, in PyTorch."""
+
     def bn(x, p):
-        return F.batch_norm(x, s[f"{p}.running_mean"], s[f"{p}.running_var"], s[f"{p}.weight"],
-                            s[f"{p}.bias"], False, 0.0, 1e-5)
+        return F.batch_norm(
+            x,
+            s[f"{p}.running_mean"],
+            s[f"{p}.running_var"],
+            s[f"{p}.weight"],
+            s[f"{p}.bias"],
+            False,
+            0.0,
+            1e-5,
+        )
 
     def glu(x):
-        return x[:, :x.shape[1] // 2] * torch.sigmoid(x[:, x.shape[1] // 2:])
+        return x[:, : x.shape[1] // 2] * torch.sigmoid(x[:, x.shape[1] // 2 :])
 
     def conv(x, p):
         return F.conv2d(x, s[f"{p}.weight"], padding=1)
@@ -115,7 +132,9 @@ def authors_attngan_forward(s, z, sentence, words, mask, eps, stages, r_num, up_
     ca = glu(F.linear(sentence, s["ca_net.fc.weight"], s["ca_net.fc.bias"]))
     mu, logvar = ca[:, :100], ca[:, 100:]
     c = mu + torch.exp(0.5 * logvar) * eps
-    h = glu(bn(F.linear(torch.cat([c, z], 1), s["h_net1.fc.0.weight"]), "h_net1.fc.1")).view(len(z), -1, 4, 4)
+    h = glu(bn(F.linear(torch.cat([c, z], 1), s["h_net1.fc.0.weight"]), "h_net1.fc.1")).view(
+        len(z), -1, 4, 4
+    )
     for k in range(1, up_steps + 1):
         h = up(h, f"h_net1.upsample{k}")
     images = [torch.tanh(conv(h, "img_net1.img.0"))]
@@ -148,11 +167,20 @@ def test_attngan_birds_generator_equals_the_authors_forward(small_damsm):
     words = rng.standard_normal((2, 18, 256)).astype("float32")
     mask = np.zeros((2, 18), bool)
     mask[0, :7], mask[1, :12] = True, True
-    outputs = model.generator([z, sentence, words * mask[..., None], mask.astype("float32"), eps], training=False)
+    outputs = model.generator(
+        [z, sentence, words * mask[..., None], mask.astype("float32"), eps], training=False
+    )
     with torch.no_grad():
-        expected = authors_attngan_forward(state, *(torch.from_numpy(a) for a in (z, sentence)),
-                                           torch.from_numpy(words * mask[..., None]), torch.from_numpy(mask),
-                                           torch.from_numpy(eps), stages=3, r_num=2, up_steps=4)
+        expected = authors_attngan_forward(
+            state,
+            *(torch.from_numpy(a) for a in (z, sentence)),
+            torch.from_numpy(words * mask[..., None]),
+            torch.from_numpy(mask),
+            torch.from_numpy(eps),
+            stages=3,
+            r_num=2,
+            up_steps=4,
+        )
     for got, want in zip(outputs[:3], expected):
         assert got.shape == want.shape
         np.testing.assert_allclose(numpy(got), want, atol=2e-4)
@@ -161,15 +189,26 @@ def test_attngan_birds_generator_equals_the_authors_forward(small_damsm):
 @pytest.mark.once
 def test_attngan_coco_checkpoint_in_a_birds_model_names_the_first_misfit(small_damsm):
     with pytest.raises(ValueError, match=r"h_net1\.fc\.0\.weight.*check the preset"):
-        convert.attngan_from_authors(fabricate("attngan_coco_G_NET"), damsm=small_damsm, preset="birds")
+        convert.attngan_from_authors(
+            fabricate("attngan_coco_G_NET"), damsm=small_damsm, preset="birds"
+        )
 
 
 # ------------------------------------------------------------------ StackGAN
 def authors_stackgan_forward(s, z, embedding, eps1, eps2=None):
     """STAGE1_G (and with eps2, STAGE2_G over it) written from the authors' module list."""
+
     def bn(x, p):
-        return F.batch_norm(x, s[f"{p}.running_mean"], s[f"{p}.running_var"], s[f"{p}.weight"],
-                            s[f"{p}.bias"], False, 0.0, 1e-5)
+        return F.batch_norm(
+            x,
+            s[f"{p}.running_mean"],
+            s[f"{p}.running_var"],
+            s[f"{p}.weight"],
+            s[f"{p}.bias"],
+            False,
+            0.0,
+            1e-5,
+        )
 
     def conv(x, p, stride=1):
         return F.conv2d(x, s[f"{p}.weight"], stride=stride, padding=1)
@@ -180,8 +219,12 @@ def authors_stackgan_forward(s, z, embedding, eps1, eps2=None):
 
     def up(h, p):
         for k in range(1, 5):
-            h = F.relu(bn(conv(F.interpolate(h, scale_factor=2, mode="nearest"), f"{p}upsample{k}.1"),
-                          f"{p}upsample{k}.2"))
+            h = F.relu(
+                bn(
+                    conv(F.interpolate(h, scale_factor=2, mode="nearest"), f"{p}upsample{k}.1"),
+                    f"{p}upsample{k}.2",
+                )
+            )
         return torch.tanh(conv(h, f"{p}img.0"))
 
     p = "STAGE1_G." if eps2 is not None else ""
@@ -202,23 +245,55 @@ def authors_stackgan_forward(s, z, embedding, eps1, eps2=None):
 
 def authors_stackgan_discriminator(s, image, c):
     """STAGE1_D / STAGE2_D's logits before their sigmoid: encode_img, then the heads."""
+
     def bn(x, p):
-        return F.batch_norm(x, s[f"{p}.running_mean"], s[f"{p}.running_var"], s[f"{p}.weight"],
-                            s[f"{p}.bias"], False, 0.0, 1e-5)
+        return F.batch_norm(
+            x,
+            s[f"{p}.running_mean"],
+            s[f"{p}.running_var"],
+            s[f"{p}.weight"],
+            s[f"{p}.bias"],
+            False,
+            0.0,
+            1e-5,
+        )
 
     lrelu = lambda x: F.leaky_relu(x, 0.2)  # noqa: E731
     h = lrelu(F.conv2d(image, s["encode_img.0.weight"], stride=2, padding=1))
     k = 1
     while f"encode_img.{3 * k - 1}.weight" in s:
         w = s[f"encode_img.{3 * k - 1}.weight"]
-        h = lrelu(bn(F.conv2d(h, w, stride=2 if w.shape[-1] == 4 else 1, padding=1), f"encode_img.{3 * k}"))
+        h = lrelu(
+            bn(
+                F.conv2d(h, w, stride=2 if w.shape[-1] == 4 else 1, padding=1),
+                f"encode_img.{3 * k}",
+            )
+        )
         k += 1
     joint = torch.cat([h, c[:, :, None, None].expand(-1, -1, 4, 4)], 1)
-    joint = lrelu(bn(F.conv2d(joint, s["get_cond_logits.outlogits.0.weight"], padding=1), "get_cond_logits.outlogits.1"))
-    logits = [F.conv2d(joint, s["get_cond_logits.outlogits.3.weight"], s["get_cond_logits.outlogits.3.bias"], stride=4)]
+    joint = lrelu(
+        bn(
+            F.conv2d(joint, s["get_cond_logits.outlogits.0.weight"], padding=1),
+            "get_cond_logits.outlogits.1",
+        )
+    )
+    logits = [
+        F.conv2d(
+            joint,
+            s["get_cond_logits.outlogits.3.weight"],
+            s["get_cond_logits.outlogits.3.bias"],
+            stride=4,
+        )
+    ]
     if "get_uncond_logits.outlogits.0.weight" in s:
-        logits.append(F.conv2d(h, s["get_uncond_logits.outlogits.0.weight"],
-                               s["get_uncond_logits.outlogits.0.bias"], stride=4))
+        logits.append(
+            F.conv2d(
+                h,
+                s["get_uncond_logits.outlogits.0.weight"],
+                s["get_uncond_logits.outlogits.0.bias"],
+                stride=4,
+            )
+        )
     return [logit.reshape(len(image), -1).numpy() for logit in logits]
 
 
@@ -229,7 +304,10 @@ def random_inputs(*widths, batch=2, seed=0):
 
 @pytest.mark.parametrize("stage", [1, 2])
 def test_stackgan_birds_networks_equal_the_authors_forward(stage):
-    g_state, d_state = fabricate(f"stackgan_birds_STAGE{stage}_G"), fabricate(f"stackgan_birds_STAGE{stage}_D", 1)
+    g_state, d_state = (
+        fabricate(f"stackgan_birds_STAGE{stage}_G"),
+        fabricate(f"stackgan_birds_STAGE{stage}_D", 1),
+    )
     model = convert.stackgan_from_authors(g_state, d_state, stage=stage, preset="birds")
     assert model.embedding_dim == 1024 and model.image_size == 64 * 4 ** (stage - 1)
     z, embedding, eps1, eps2 = random_inputs(100, 1024, 128, 128)
@@ -249,8 +327,12 @@ def test_stackgan_birds_networks_equal_the_authors_forward(stage):
 @pytest.mark.once
 def test_a_checkpoint_of_the_other_stage_is_refused():
     with pytest.raises((KeyError, ValueError), match="encode_img"):
-        convert.stackgan_from_authors(fabricate("stackgan_birds_STAGE1_G"), fabricate("stackgan_birds_STAGE2_D"),
-                                      stage=1, preset="birds")
+        convert.stackgan_from_authors(
+            fabricate("stackgan_birds_STAGE1_G"),
+            fabricate("stackgan_birds_STAGE2_D"),
+            stage=1,
+            preset="birds",
+        )
     with pytest.raises(ValueError, match="is a STAGE2_G checkpoint: convert it with stage=2"):
         convert.stackgan_from_authors(fabricate("stackgan_birds_STAGE2_G"), preset="birds")
     with pytest.raises(ValueError, match="is a STAGE1_G checkpoint: convert it with stage=1"):
@@ -260,7 +342,9 @@ def test_a_checkpoint_of_the_other_stage_is_refused():
 @pytest.mark.once
 def test_a_nested_state_dict_is_read_by_its_path():
     nested = {"model": {"netG": {"module.fc.weight": torch.ones(2, 3)}}}
-    assert list(convert.read_state_dict(nested, "model", "netG")) == ["fc.weight"]  # DDP's prefix gone
+    assert list(convert.read_state_dict(nested, "model", "netG")) == [
+        "fc.weight"
+    ]  # DDP's prefix gone
     with pytest.raises(KeyError, match="has no entry 'netD'"):
         convert.read_state_dict(nested, "model", "netD")
     with pytest.raises(ValueError, match="not a state dict of tensors"):
@@ -274,13 +358,17 @@ def test_cli_converts_a_checkpoint_file_to_a_keras_model_that_generates_the_same
     checkpoint = tmp_path / "netG_epoch_120.pth"
     torch.save(fabricate("stackgan_birds_STAGE1_G"), checkpoint)
     out = tmp_path / "stage1.keras"
-    assert main(["convert", "stackgan", str(checkpoint), "--preset", "birds", "--out", str(out)]) == 0
+    assert (
+        main(["convert", "stackgan", str(checkpoint), "--preset", "birds", "--out", str(out)]) == 0
+    )
     assert "StackGAN" in capsys.readouterr().out
     converted = convert.stackgan_from_authors(str(checkpoint), preset="birds")
     embeddings = random_inputs(1024, batch=3, seed=2)[0]
     reloaded = keras.models.load_model(out)
-    np.testing.assert_array_equal(reloaded.generate(embeddings=embeddings, seed=4),
-                                  converted.generate(embeddings=embeddings, seed=4))
+    np.testing.assert_array_equal(
+        reloaded.generate(embeddings=embeddings, seed=4),
+        converted.generate(embeddings=embeddings, seed=4),
+    )
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"not a checkpoint")
     assert main(["convert", "stackgan", str(broken), "--out", str(tmp_path / "x.keras")]) == 2
@@ -295,22 +383,33 @@ def test_damsm_and_attngan_from_the_authors_files_read_captions_with_their_ids(t
     words = ["<end>", "this", "bird", "is", "red"] + [f"w{i}" for i in range(5, 5450)]
     captions = tmp_path / "captions.pickle"
     with open(captions, "wb") as f:
-        pickle.dump([[[1, 2]], [[2, 4]], dict(enumerate(words)), {w: i for i, w in enumerate(words)}], f)
+        pickle.dump(
+            [[[1, 2]], [[2, 4]], dict(enumerate(words)), {w: i for i, w in enumerate(words)}], f
+        )
     files = {}
-    for name, network, seed in [("text", "attngan_birds_RNN_ENCODER", 0), ("image", "attngan_birds_CNN_ENCODER", 1),
-                                ("netG", "attngan_birds_G_NET", 2)]:
+    for name, network, seed in [
+        ("text", "attngan_birds_RNN_ENCODER", 0),
+        ("image", "attngan_birds_CNN_ENCODER", 1),
+        ("netG", "attngan_birds_G_NET", 2),
+    ]:
         files[name] = tmp_path / f"{name}.pth"
         torch.save(fabricate(network, seed), files[name])
     damsm = convert.damsm_from_authors(str(files["text"]), str(files["image"]), str(captions))
     assert damsm.vocabulary.encode("this bird is red", 6).tolist() == [[1, 2, 3, 4, 0, 0]]
     text = torch.load(files["text"])
-    np.testing.assert_array_equal(numpy(damsm.text_encoder.embedding.embeddings), text["encoder.weight"].numpy())
+    np.testing.assert_array_equal(
+        numpy(damsm.text_encoder.embedding.embeddings), text["encoder.weight"].numpy()
+    )
     image = torch.load(files["image"])
-    np.testing.assert_array_equal(numpy(damsm.image_encoder.code.kernel), image["emb_cnn_code.weight"].numpy().T)
+    np.testing.assert_array_equal(
+        numpy(damsm.image_encoder.code.kernel), image["emb_cnn_code.weight"].numpy().T
+    )
     model = convert.attngan_from_authors(str(files["netG"]), damsm=damsm, preset="birds")
     images = model.generate(["this bird is red", "a red bird"], seed=0)
     assert images.shape == (2, 256, 256, 3) and images.dtype == np.uint8
-    np.testing.assert_array_equal(model.generate(["this bird is red", "a red bird"], seed=0), images)
+    np.testing.assert_array_equal(
+        model.generate(["this bird is red", "a red bird"], seed=0), images
+    )
     with pytest.raises(ValueError, match="embeds 5450 words but the vocabulary has 4"):
         small = tmp_path / "small.pickle"
         with open(small, "wb") as f:

@@ -6,8 +6,8 @@ import warnings
 import keras
 import numpy as np
 import pytest
-
 from conftest import trainable_count
+
 from gan_zoo import DAMSM, Vocabulary, losses
 from gan_zoo.callbacks import LearningRateDecay
 from gan_zoo.data import make_dataset
@@ -26,9 +26,13 @@ def _authors_word_similarity(regions, words, lengths, gamma1=4.0, gamma2=5.0):
     for i, length in enumerate(lengths):
         w = words[i, :length]
         for j, r in enumerate(regions):
-            attention = _softmax(gamma1 * _softmax(r @ w.T, axis=1).T, axis=1)  # words, then regions
+            attention = _softmax(
+                gamma1 * _softmax(r @ w.T, axis=1).T, axis=1
+            )  # words, then regions
             context = attention @ r
-            cos = (w * context).sum(1) / (np.linalg.norm(w, axis=1) * np.linalg.norm(context, axis=1))
+            cos = (w * context).sum(1) / (
+                np.linalg.norm(w, axis=1) * np.linalg.norm(context, axis=1)
+            )
             sims[j, i] = np.log(np.exp(gamma2 * cos).sum())
     return sims
 
@@ -40,12 +44,16 @@ def test_word_similarity_matches_the_authors_loop():
     lengths = np.array([5, 3, 1, 4])
     mask = np.arange(5)[None] < lengths[:, None]
     got = keras.ops.convert_to_numpy(losses.damsm_word_similarity(regions, words, mask))
-    np.testing.assert_allclose(got, _authors_word_similarity(regions, words, lengths), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        got, _authors_word_similarity(regions, words, lengths), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_matching_loss_by_hand_and_with_same_class_masking():
     sim = np.array([[0.9, 0.1, 0.3], [0.2, 0.8, 0.1], [0.4, 0.6, 0.5]], "float32")
-    loss0, loss1 = (float(keras.ops.convert_to_numpy(x)) for x in losses.damsm_matching_loss(sim, 10.0))
+    loss0, loss1 = (
+        float(keras.ops.convert_to_numpy(x)) for x in losses.damsm_matching_loss(sim, 10.0)
+    )
     logits = 10.0 * sim.astype("float64")
     ce_rows = -np.mean(np.log(np.diag(_softmax(logits, 1))))
     ce_cols = -np.mean(np.log(np.diag(_softmax(logits, 0))))
@@ -53,16 +61,21 @@ def test_matching_loss_by_hand_and_with_same_class_masking():
     # rows 1 and 2 share a class: neither is the other's negative
     masked = losses.damsm_matching_loss(sim, 10.0, labels=np.array([0, 1, 1]))
     logits[1, 2] = logits[2, 1] = -np.inf
-    np.testing.assert_allclose([float(keras.ops.convert_to_numpy(x)) for x in masked],
-                               [-np.mean(np.log(np.diag(_softmax(logits, 1)))),
-                                -np.mean(np.log(np.diag(_softmax(logits, 0))))], rtol=1e-5)
+    np.testing.assert_allclose(
+        [float(keras.ops.convert_to_numpy(x)) for x in masked],
+        [
+            -np.mean(np.log(np.diag(_softmax(logits, 1)))),
+            -np.mean(np.log(np.diag(_softmax(logits, 0)))),
+        ],
+        rtol=1e-5,
+    )
 
 
 def test_sentence_similarity_is_the_cosine_matrix():
     a = np.array([[1.0, 0.0], [1.0, 1.0]], "float32")
     b = np.array([[2.0, 0.0], [0.0, 3.0]], "float32")
     got = keras.ops.convert_to_numpy(losses.damsm_sentence_similarity(a, b))
-    np.testing.assert_allclose(got, [[1.0, 0.0], [2 ** -0.5, 2 ** -0.5]], rtol=1e-6)
+    np.testing.assert_allclose(got, [[1.0, 0.0], [2**-0.5, 2**-0.5]], rtol=1e-6)
 
 
 def test_encoder_sizes_equal_the_authors():
@@ -84,7 +97,9 @@ def test_inception_weights_are_checked(tmp_path):
     wrong.save_weights(tmp_path / "wrong.weights.h5")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(ValueError, match="does not hold keras.applications.InceptionV3 weights"):
+        with pytest.raises(
+            ValueError, match="does not hold keras.applications.InceptionV3 weights"
+        ):
             InceptionEncoder(weights=str(tmp_path / "wrong.weights.h5"))
     assert not caught, "the failed attempts' per-layer warnings should not reach the user"
 
@@ -93,13 +108,16 @@ def test_compile_clips_the_text_encoder_globally_and_decays_per_epoch():
     vocab = Vocabulary.build(["a red circle"])
     damsm = DAMSM(vocab, image_encoder="small", image_size=32)
     damsm.compile()
-    assert damsm.text_optimizer.global_clipnorm == 0.25 and damsm.image_optimizer.global_clipnorm is None
+    assert (
+        damsm.text_optimizer.global_clipnorm == 0.25
+        and damsm.image_optimizer.global_clipnorm is None
+    )
     schedule = damsm.learning_rate_schedule()
     assert isinstance(schedule, LearningRateDecay)
-    assert schedule.scale(0) == 1.0 and schedule.scale(3) == pytest.approx(0.98 ** 3)
+    assert schedule.scale(0) == 1.0 and schedule.scale(3) == pytest.approx(0.98**3)
     # the authors' `if lr > lr0 / 10: lr *= 0.98` stops after the first step below a tenth
-    assert 0.98 ** 114 < 0.1 < 0.98 ** 113
-    assert schedule.scale(500) == schedule.scale(114) == pytest.approx(0.98 ** 114)
+    assert 0.98**114 < 0.1 < 0.98**113
+    assert schedule.scale(500) == schedule.scale(114) == pytest.approx(0.98**114)
     with pytest.raises(ValueError, match="image_encoder"):
         DAMSM(vocab, image_encoder="resnet")
     with pytest.raises(ValueError, match="power of two"):
@@ -115,9 +133,13 @@ def test_damsm_round_trip(shapes32, tmp_path):
     again = keras.models.load_model(tmp_path / "damsm.keras")
     assert isinstance(again, DAMSM) and again.vocabulary == damsm.vocabulary
     captions = ["a big red circle", "a blue square"]
-    np.testing.assert_allclose(again.embed_captions(captions), damsm.embed_captions(captions), rtol=1e-6)
+    np.testing.assert_allclose(
+        again.embed_captions(captions), damsm.embed_captions(captions), rtol=1e-6
+    )
     images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
-    np.testing.assert_allclose(again.embed_images(images), damsm.embed_images(images), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        again.embed_images(images), damsm.embed_images(images), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_r_precision_takes_each_images_caption_list(shapes32):

@@ -5,24 +5,30 @@ pytest worker)."""
 
 import keras
 import pytest
-
 from conftest import EASY_SHAPES
+
 from gan_zoo import DAMSM, AttnGAN, Vocabulary
 from gan_zoo.data import make_dataset, shapes
 
-pytestmark = [pytest.mark.xla,  # long training: the library's default compilation
-              pytest.mark.xdist_group("damsm_attngan_learning")]  # one worker trains the DAMSM once
+pytestmark = [
+    pytest.mark.xla,  # long training: the library's default compilation
+    pytest.mark.xdist_group("damsm_attngan_learning"),
+]  # one worker trains the DAMSM once
 
 
 @pytest.fixture(scope="module")
 def trained_damsm():
     """A small DAMSM trained 3 epochs on 1,920 easy captioned shapes (32 px), and its history."""
     keras.utils.set_random_seed(0)
-    images, captions, _ = shapes.load("train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES)
+    images, captions, _ = shapes.load(
+        "train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES
+    )
     vocab = Vocabulary.build(captions)
     damsm = DAMSM(vocab, image_encoder="small", image_size=32, seed=0)
     damsm.compile()
-    history = damsm.fit(make_dataset(images, captions, vocab, batch_size=48, seed=0), epochs=3, verbose=0)
+    history = damsm.fit(
+        make_dataset(images, captions, vocab, batch_size=48, seed=0), epochs=3, verbose=0
+    )
     return damsm, history
 
 
@@ -32,8 +38,9 @@ def test_damsm_pretraining_reaches_r_precision_well_above_chance(trained_damsm):
     5 of the 99 mismatched captions describe the same combination, so ~16% is the ceiling."""
     damsm, history = trained_damsm
     assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
-    images, captions, _ = shapes.load("test", num_images=200, image_size=32, seed=1, fixed=EASY_SHAPES,
-                                      verbose=0)
+    images, captions, _ = shapes.load(
+        "test", num_images=200, image_size=32, seed=1, fixed=EASY_SHAPES, verbose=0
+    )
     mean, std = damsm.r_precision(images, [c[0] for c in captions])
     assert mean >= 0.06, (mean, std)
 
@@ -41,17 +48,22 @@ def test_damsm_pretraining_reaches_r_precision_well_above_chance(trained_damsm):
 @pytest.mark.slow
 def test_attngan_alignment_rises_well_above_chance(trained_damsm):
     damsm, _ = trained_damsm
-    images, captions, _ = shapes.load("train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES)
+    images, captions, _ = shapes.load(
+        "train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES
+    )
     keras.utils.set_random_seed(0)
     model = AttnGAN(damsm, preset="small", seed=0)
     model.compile()
-    _, test_captions, truth = shapes.load("test", num_images=200, image_size=32, seed=0, fixed=EASY_SHAPES)
+    _, test_captions, truth = shapes.load(
+        "test", num_images=200, image_size=32, seed=0, fixed=EASY_SHAPES
+    )
     prompts = [c[0] for c in test_captions]
     oracle = shapes.ShapesOracle()
     chance = shapes.chance_alignment()
     assert oracle.score(model.generate(prompts, seed=0), truth)["alignment"] <= 2 * chance
-    history = model.fit(make_dataset(images, captions, damsm.vocabulary, batch_size=32, seed=0),
-                        epochs=2, verbose=0)
+    history = model.fit(
+        make_dataset(images, captions, damsm.vocabulary, batch_size=32, seed=0), epochs=2, verbose=0
+    )
     after = oracle.score(model.generate(prompts, seed=0), truth)
     assert after["alignment"] >= 3 * chance, after
     # μ carries the caption (without the text BatchNorm the KL stays ~0.002: G's first stage

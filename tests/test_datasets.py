@@ -69,13 +69,22 @@ def test_strict_and_missing_folders_name_the_problem(photos, tmp_path):
 
 
 def test_manifests_in_csv_and_jsonl(photos):
-    _write(photos / "captions.csv", "image,caption\na.jpg,a grey photo\na.jpg,another caption\n"
-                                    "birds/b.png,a dark square\n")
+    _write(
+        photos / "captions.csv",
+        "image,caption\na.jpg,a grey photo\na.jpg,another caption\nbirds/b.png,a dark square\n",
+    )
     data = folder.load(manifest=str(photos / "captions.csv"), image_size=8, verbose=False)
     assert data.captions == [["a grey photo", "another caption"], ["a dark square"]]
-    _write(photos / "captions.JSONL", json.dumps({"image": "birds/c.png", "caption": "white"}) + "\n")
-    assert folder.load(manifest=str(photos / "captions.JSONL"), image_size=8, verbose=False).captions == [["white"]]
-    _write(photos / "lists.jsonl", json.dumps({"image": "birds/c.png", "caption": ["white", "pale"]}) + "\n")
+    _write(
+        photos / "captions.JSONL", json.dumps({"image": "birds/c.png", "caption": "white"}) + "\n"
+    )
+    assert folder.load(
+        manifest=str(photos / "captions.JSONL"), image_size=8, verbose=False
+    ).captions == [["white"]]
+    _write(
+        photos / "lists.jsonl",
+        json.dumps({"image": "birds/c.png", "caption": ["white", "pale"]}) + "\n",
+    )
     with pytest.raises(ValueError, match="entry 1: 'caption' must be one string"):
         folder.load(manifest=str(photos / "lists.jsonl"), image_size=8, verbose=False)
     _write(photos / "bad.csv", "path,text\na.jpg,x\n")
@@ -88,7 +97,7 @@ def _bird(size, box):
     image = np.zeros(size + (3,), np.uint8)
     image[..., 0] = 255
     x, y, w, h = box
-    image[y:y + h, x:x + w] = (0, 0, 255)
+    image[y : y + h, x : x + w] = (0, 0, 255)
     return image
 
 
@@ -96,8 +105,12 @@ def _bird(size, box):
 def birds(tmp_path):
     """CUB in AttnGAN's layout: 2 classes, 3 train images (one corrupt), 1 test image."""
     root = tmp_path / "birds"
-    names = ["001.Albatross/Albatross_0001", "001.Albatross/Albatross_0002", "002.Auklet/Auklet_0003",
-             "002.Auklet/Auklet_0004"]
+    names = [
+        "001.Albatross/Albatross_0001",
+        "001.Albatross/Albatross_0002",
+        "002.Auklet/Auklet_0003",
+        "002.Auklet/Auklet_0004",
+    ]
     boxes = [(40, 30, 20, 20), (0, 0, 20, 40), (10, 10, 30, 30), (5, 5, 10, 10)]
     for i, (name, box) in enumerate(zip(names, boxes)):
         path = root / "CUB_200_2011" / "images" / f"{name}.jpg"
@@ -106,9 +119,14 @@ def birds(tmp_path):
         else:
             _save(path, _bird((80, 100), box))
         _write(root / "text" / f"{name}.txt", "\n".join(f"bird {i} caption {k}" for k in range(10)))
-    _write(root / "CUB_200_2011" / "images.txt", "".join(f"{i + 1} {n}.jpg\n" for i, n in enumerate(names)))
-    _write(root / "CUB_200_2011" / "bounding_boxes.txt",
-           "".join(f"{i + 1} {x}.0 {y}.0 {w}.0 {h}.0\n" for i, (x, y, w, h) in enumerate(boxes)))
+    _write(
+        root / "CUB_200_2011" / "images.txt",
+        "".join(f"{i + 1} {n}.jpg\n" for i, n in enumerate(names)),
+    )
+    _write(
+        root / "CUB_200_2011" / "bounding_boxes.txt",
+        "".join(f"{i + 1} {x}.0 {y}.0 {w}.0 {h}.0\n" for i, (x, y, w, h) in enumerate(boxes)),
+    )
     for split, part, classes in (("train", names[:3], [1, 1, 2]), ("test", names[3:], [2])):
         os.makedirs(root / split)
         with open(root / split / "filenames.pickle", "wb") as f:
@@ -174,13 +192,23 @@ def test_coco_in_the_attngan_and_the_official_layouts(tmp_path):
 
     official = tmp_path / "official"
     _save(official / "val2014" / "COCO_val2014_000000000042.jpg", np.full((30, 40, 3), 7, np.uint8))
-    _write(official / "annotations" / "captions_val2014.json", json.dumps({
-        "images": [{"id": 42, "file_name": "COCO_val2014_000000000042.jpg"},
-                   {"id": 43, "file_name": "COCO_val2014_000000000043.jpg"},  # listed, not on disk
-                   {"id": 44, "file_name": "COCO_val2014_000000000044.jpg"}],  # and no caption
-        "annotations": [{"image_id": 42, "id": 1, "caption": "a plate of food"},
-                        {"image_id": 42, "id": 2, "caption": "some food on a plate"},
-                        {"image_id": 43, "id": 3, "caption": "a missing picture"}]}))
+    _write(
+        official / "annotations" / "captions_val2014.json",
+        json.dumps(
+            {
+                "images": [
+                    {"id": 42, "file_name": "COCO_val2014_000000000042.jpg"},
+                    {"id": 43, "file_name": "COCO_val2014_000000000043.jpg"},  # listed, not on disk
+                    {"id": 44, "file_name": "COCO_val2014_000000000044.jpg"},
+                ],  # and no caption
+                "annotations": [
+                    {"image_id": 42, "id": 1, "caption": "a plate of food"},
+                    {"image_id": 42, "id": 2, "caption": "some food on a plate"},
+                    {"image_id": 43, "id": 3, "caption": "a missing picture"},
+                ],
+            }
+        ),
+    )
     with pytest.warns(UserWarning, match="1 missing images, 1 without captions"):
         test = coco.load(official, "test", image_size=16, verbose=False)
     assert test.captions == [["a plate of food", "some food on a plate"]]
@@ -196,11 +224,15 @@ def test_cub_with_stackgan_embeddings_trains_an_embedding_model(birds, use_tf_da
 
     with pytest.warns(UserWarning, match="1 unreadable images"):
         train = cub.load(birds, "train", image_size=32, embeddings=True, verbose=False)
-    expected = np.arange(3 * 10 * 16, dtype="float32").reshape(3, 10, 16)[:2]  # row 2 was unreadable
+    expected = np.arange(3 * 10 * 16, dtype="float32").reshape(3, 10, 16)[
+        :2
+    ]  # row 2 was unreadable
     np.testing.assert_array_equal(train.embeddings, expected)
     ds = train.to_dataset(batch_size=2, use_tf_data=use_tf_data, seed=0)
     batch = next(iter(ds))
-    assert set(batch) == {"images", "embeddings", "labels"} and tuple(batch["embeddings"].shape) == (2, 16)
+    assert set(batch) == {"images", "embeddings", "labels"} and tuple(
+        batch["embeddings"].shape
+    ) == (2, 16)
     rows = np.asarray(batch["embeddings"])
     assert all(any(np.array_equal(r, e) for e in expected.reshape(-1, 16)) for r in rows)
     model = tiny_dcgan(None, embedding_dim=16)
@@ -232,18 +264,24 @@ def flowers_root(tmp_path):
     for label, numbers in classes.items():
         for n in numbers:
             _save(root / "jpg" / f"image_{n:05d}.jpg", _colour(40 * n))
-            _write(root / "text_c10" / f"class_{label:05d}" / f"image_{n:05d}.txt",
-                   "\n".join(f"flower {n} caption {k}" for k in range(10)))
+            _write(
+                root / "text_c10" / f"class_{label:05d}" / f"image_{n:05d}.txt",
+                "\n".join(f"flower {n} caption {k}" for k in range(10)),
+            )
     with open(root / "jpg" / "image_00002.jpg", "rb") as f:
         whole = f.read()
     with open(root / "jpg" / "image_00002.jpg", "wb") as f:
         f.write(whole[: len(whole) // 2])
     _write(root / "text_c10" / "class_00001" / "image_00003.txt", " \n\n")
-    _pickle(root / "train" / "filenames.pickle",
-            ["jpg/image_00001", "jpg/image_00002", "jpg/image_00003", "class_00002/image_00004"])
+    _pickle(
+        root / "train" / "filenames.pickle",
+        ["jpg/image_00001", "jpg/image_00002", "jpg/image_00003", "class_00002/image_00004"],
+    )
     _pickle(root / "train" / "class_info.pickle", [1, 1, 1, 2])
-    _pickle(root / "train" / "char-CNN-RNN-embeddings.pickle",
-            np.arange(4 * 10 * 8, dtype="float32").reshape(4, 10, 8))
+    _pickle(
+        root / "train" / "char-CNN-RNN-embeddings.pickle",
+        np.arange(4 * 10 * 8, dtype="float32").reshape(4, 10, 8),
+    )
     _pickle(root / "test" / "filenames.pickle", ["jpg/image_00005"])
     return root
 
@@ -257,7 +295,9 @@ def test_flowers_split_captions_labels_embeddings_and_what_it_skips(flowers_root
     assert [os.path.basename(p) for p in train.paths] == ["image_00001.jpg", "image_00004.jpg"]
     assert train.captions[1] == [f"flower 4 caption {k}" for k in range(10)]
     assert list(train.labels) == [1, 2]
-    np.testing.assert_array_equal(train.embeddings, np.arange(320, dtype="float32").reshape(4, 10, 8)[[0, 3]])
+    np.testing.assert_array_equal(
+        train.embeddings, np.arange(320, dtype="float32").reshape(4, 10, 8)[[0, 3]]
+    )
     # flat colours survive the central cut and the resize (JPEG moves them a little)
     assert np.abs(train.images[1].astype(int) - _colour(160)[:16, :16]).max() <= 3
     test = flowers.load(flowers_root, "test", image_size=16, verbose=False)
@@ -302,13 +342,20 @@ def test_parallel_decoding_gives_what_sequential_decoding_gives(tmp_path):
         one = collection.read_items(items, 24, verbose=False, workers=1)
     with pytest.warns(UserWarning, match="1 unreadable images, 1 without captions"):
         four = collection.read_items(iter(items), 24, verbose=False, total=len(items), workers=4)
-    expected = np.stack([collection.read_image(item.path, 24) for item in items if item.label < 14 and
-                         item.captions != [" "]])
+    expected = np.stack(
+        [
+            collection.read_image(item.path, 24)
+            for item in items
+            if item.label < 14 and item.captions != [" "]
+        ]
+    )
     np.testing.assert_array_equal(one.images, expected)
     np.testing.assert_array_equal(four.images, expected)
     assert one.paths == four.paths and one.captions == four.captions and one.skipped == four.skipped
     assert list(four.labels) == list(range(14))
-    with pytest.raises(ValueError, match="broken.png"):  # the first bad item, whichever thread ends first
+    with pytest.raises(
+        ValueError, match="broken.png"
+    ):  # the first bad item, whichever thread ends first
         collection.read_items(items, 24, strict=True, verbose=False, workers=4)
 
 
@@ -328,21 +375,31 @@ def test_cache_is_read_back_and_rebuilt_when_its_settings_differ(flowers_root, t
 
     cache = tmp_path / "caches" / "flowers_train.npz"
     with pytest.warns(UserWarning, match="1 unreadable"):
-        built = flowers.load(flowers_root, image_size=16, embeddings=True, verbose=False, cache=cache)
+        built = flowers.load(
+            flowers_root, image_size=16, embeddings=True, verbose=False, cache=cache
+        )
     assert os.listdir(cache.parent) == ["flowers_train.npz"]
     with open(cache, "rb") as f:
-        assert f.read(2) == b"PK"  # an .npz archive, no pickle inside (read with allow_pickle=False)
+        assert (
+            f.read(2) == b"PK"
+        )  # an .npz archive, no pickle inside (read with allow_pickle=False)
     os.rename(flowers_root / "jpg", flowers_root / "gone")  # so only the cache can give the images
     with pytest.warns(UserWarning, match="from the cache"):
-        cached = flowers.load(flowers_root, image_size=16, embeddings=True, verbose=True, cache=cache)
+        cached = flowers.load(
+            flowers_root, image_size=16, embeddings=True, verbose=True, cache=cache
+        )
     _same(built, cached)
     assert "from the cache" in capsys.readouterr().out
     # other settings: rebuilt (here from the images, which are back), and the cache replaced
     os.rename(flowers_root / "gone", flowers_root / "jpg")
     with pytest.warns(UserWarning) as caught:
         small = flowers.load(flowers_root, image_size=8, verbose=False, cache=cache)
-    assert any("other settings" in str(w.message) and "'image_size': (16, 8)" in str(w.message)
-               and "'embeddings': (True, False)" in str(w.message) for w in caught)
+    assert any(
+        "other settings" in str(w.message)
+        and "'image_size': (16, 8)" in str(w.message)
+        and "'embeddings': (True, False)" in str(w.message)
+        for w in caught
+    )
     assert small.images.shape == (2, 8, 8, 3) and small.embeddings is None
     os.rename(flowers_root / "jpg", flowers_root / "gone")
     with pytest.warns(UserWarning, match="from the cache"):
@@ -352,7 +409,9 @@ def test_cache_is_read_back_and_rebuilt_when_its_settings_differ(flowers_root, t
         flowers.load(flowers_root, image_size=8, strict=True, verbose=False, cache=cache)
 
 
-def test_a_killed_cache_write_leaves_no_cache_and_a_corrupt_cache_is_rebuilt(photos, tmp_path, monkeypatch):
+def test_a_killed_cache_write_leaves_no_cache_and_a_corrupt_cache_is_rebuilt(
+    photos, tmp_path, monkeypatch
+):
     from gan_zoo.data import disk_cache
 
     cache = tmp_path / "caches" / "photos.npz"
@@ -372,10 +431,16 @@ def test_a_killed_cache_write_leaves_no_cache_and_a_corrupt_cache_is_rebuilt(pho
         f.truncate(os.path.getsize(cache) // 2)
     with pytest.warns(UserWarning) as caught:
         rebuilt = folder.load(photos, image_size=8, verbose=False, cache=cache)
-    assert any("Rebuilding the cache" in str(w.message) and "cannot be read" in str(w.message) for w in caught)
+    assert any(
+        "Rebuilding the cache" in str(w.message) and "cannot be read" in str(w.message)
+        for w in caught
+    )
     _same(built, rebuilt)
     _write(cache, "not an archive at all")
-    with pytest.warns(UserWarning, match="cannot be read"), pytest.warns(UserWarning, match="skipped"):
+    with (
+        pytest.warns(UserWarning, match="cannot be read"),
+        pytest.warns(UserWarning, match="skipped"),
+    ):
         _same(built, folder.load(photos, image_size=8, verbose=False, cache=cache))
     assert disk_cache.read(cache)[1]["loader"] == "folder"  # rewritten whole
 
@@ -400,7 +465,9 @@ def test_coco_captions_from_tensorflow_datasets(tmp_path):
             asked.append(kwargs["split"])
             return mocked(builder, **kwargs)
 
-        features = tfds.decode.PartialDecoding({"image": True, "image/filename": True, "captions": {"text": True}})
+        features = tfds.decode.PartialDecoding(
+            {"image": True, "image/filename": True, "captions": {"text": True}}
+        )
         examples = list(tfds.as_numpy(tfds.load("coco_captions", split="train", decoders=features)))
         with mock.patch.object(tfds.core.DatasetBuilder, "as_dataset", recording):
             data = tfds_coco.load(data_dir, "test", image_size=16, verbose=False, cache=cache)
@@ -411,11 +478,17 @@ def test_coco_captions_from_tensorflow_datasets(tmp_path):
         expected = collection.fit_image(Image.fromarray(example["image"]), 16)
         np.testing.assert_array_equal(data.images[i], expected)
         assert data.paths[i] == example["image/filename"].decode()
-        assert data.captions[i] == [t.decode().strip() for t in example["captions"]["text"] if t.strip()]
-    _same(data, tfds_coco.load(data_dir, "test", image_size=16, verbose=False, cache=cache))  # no TFDS data now
+        assert data.captions[i] == [
+            t.decode().strip() for t in example["captions"]["text"] if t.strip()
+        ]
+    _same(
+        data, tfds_coco.load(data_dir, "test", image_size=16, verbose=False, cache=cache)
+    )  # no TFDS data now
 
 
-def test_cache_paths_expand_home_refuse_folders_and_a_failed_write_keeps_the_data(photos, tmp_path, monkeypatch):
+def test_cache_paths_expand_home_refuse_folders_and_a_failed_write_keeps_the_data(
+    photos, tmp_path, monkeypatch
+):
     from gan_zoo.data import disk_cache
     from gan_zoo.utils.files import atomic_file
 
@@ -433,7 +506,10 @@ def test_cache_paths_expand_home_refuse_folders_and_a_failed_write_keeps_the_dat
     monkeypatch.setattr(disk_cache, "write", disk_full)
     with pytest.warns(UserWarning) as caught:
         data = folder.load(photos, image_size=8, verbose=False, cache=tmp_path / "full.npz")
-    assert any("Could not write the cache" in str(w.message) and "No space left" in str(w.message) for w in caught)
+    assert any(
+        "Could not write the cache" in str(w.message) and "No space left" in str(w.message)
+        for w in caught
+    )
     assert len(data) == 3
     with pytest.raises(IsADirectoryError):  # the rename fails: its temporary file goes too
         with atomic_file(tmp_path / "a_folder", "w") as f:
@@ -457,7 +533,9 @@ def test_missing_caption_and_image_folders_are_named_and_reeds_folder_name_works
     with pytest.warns(UserWarning, match="1 unreadable"):
         assert len(cub.load(birds, "train", image_size=8, verbose=False)) == 2
     os.rename(birds / "text_c10", birds / "text.zip.unpacked")
-    with pytest.raises(FileNotFoundError, match=r"Missing .*birds/text\. .*unzip AttnGAN's text\.zip"):
+    with pytest.raises(
+        FileNotFoundError, match=r"Missing .*birds/text\. .*unzip AttnGAN's text\.zip"
+    ):
         cub.load(birds, "train", image_size=8, verbose=False)
     os.rename(birds / "text.zip.unpacked", birds / "text")
     os.rename(birds / "CUB_200_2011" / "images", birds / "CUB_200_2011" / "pictures")
@@ -477,9 +555,15 @@ def test_when_nothing_can_be_used_the_first_failure_is_named(tmp_path):
 def test_coco_2017_is_read_where_2014_is_absent(tmp_path):
     root = tmp_path / "coco2017"
     _save(root / "val2017" / "000000000042.jpg", np.full((30, 40, 3), 7, np.uint8))
-    _write(root / "annotations" / "captions_val2017.json", json.dumps({
-        "images": [{"id": 42, "file_name": "000000000042.jpg"}],
-        "annotations": [{"image_id": 42, "id": 1, "caption": "a plate of food"}]}))
+    _write(
+        root / "annotations" / "captions_val2017.json",
+        json.dumps(
+            {
+                "images": [{"id": 42, "file_name": "000000000042.jpg"}],
+                "annotations": [{"image_id": 42, "id": 1, "caption": "a plate of food"}],
+            }
+        ),
+    )
     assert coco.load(root, "test", image_size=8, verbose=False).captions == [["a plate of food"]]
     with pytest.raises(FileNotFoundError, match="captions_val2014.json"):
         coco.load(root, "test", image_size=8, verbose=False, year=2014)
@@ -491,11 +575,18 @@ def test_coco_2017_is_read_where_2014_is_absent(tmp_path):
 
 def test_spreadsheet_and_notepad_encodings_bad_jsonl_lines_and_phone_photos(photos):
     _write(photos / "excel.csv", "\ufeffimage,caption\na.jpg,a grey photo\n")  # Excel's "CSV UTF-8"
-    assert folder.load(manifest=str(photos / "excel.csv"), image_size=8, verbose=False).captions == [["a grey photo"]]
-    _write(photos / "broken.jsonl", json.dumps({"image": "a.jpg", "caption": "x"}) + "\n{not json\n")
+    assert folder.load(
+        manifest=str(photos / "excel.csv"), image_size=8, verbose=False
+    ).captions == [["a grey photo"]]
+    _write(
+        photos / "broken.jsonl", json.dumps({"image": "a.jpg", "caption": "x"}) + "\n{not json\n"
+    )
     with pytest.raises(ValueError, match="broken.jsonl, line 2 is not JSON"):
         folder.load(manifest=str(photos / "broken.jsonl"), verbose=False)
-    _write(photos / "nokey.jsonl", json.dumps({"image": "a.jpg", "caption": "x"}) + "\n" + json.dumps({"caption": "y"}))
+    _write(
+        photos / "nokey.jsonl",
+        json.dumps({"image": "a.jpg", "caption": "x"}) + "\n" + json.dumps({"caption": "y"}),
+    )
     with pytest.raises(ValueError, match="entry 2: needs 'image' and 'caption'"):
         folder.load(manifest=str(photos / "nokey.jsonl"), verbose=False)
     with open(photos / "a.txt", "w", encoding="utf-16") as f:  # Notepad's "Unicode"

@@ -1,8 +1,8 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import tiny_dcgan, trainable_count
+
 from gan_zoo import DCGANCLS, TextEncoder, Vocabulary, callbacks
 from gan_zoo.data import make_dataset
 
@@ -23,18 +23,51 @@ def test_birds_preset_matches_the_authors_lua_networks():
     bn = lambda c: 2 * c  # noqa: E731  (gamma, beta)
     conv = lambda i, o, k: i * o * k * k  # noqa: E731
     generator = (
-        1024 * 128 + 128                                   # text Linear
-        + conv(228, 1024, 4) + bn(1024)                    # 1x1 -> 4x4
-        + conv(1024, 256, 1) + bn(256) + conv(256, 256, 3) + bn(256) + conv(256, 1024, 3) + bn(1024)
-        + conv(1024, 512, 4) + bn(512)                     # -> 8x8
-        + conv(512, 128, 1) + bn(128) + conv(128, 128, 3) + bn(128) + conv(128, 512, 3) + bn(512)
-        + conv(512, 256, 4) + bn(256) + conv(256, 128, 4) + bn(128) + conv(128, 3, 4))
+        1024 * 128
+        + 128  # text Linear
+        + conv(228, 1024, 4)
+        + bn(1024)  # 1x1 -> 4x4
+        + conv(1024, 256, 1)
+        + bn(256)
+        + conv(256, 256, 3)
+        + bn(256)
+        + conv(256, 1024, 3)
+        + bn(1024)
+        + conv(1024, 512, 4)
+        + bn(512)  # -> 8x8
+        + conv(512, 128, 1)
+        + bn(128)
+        + conv(128, 128, 3)
+        + bn(128)
+        + conv(128, 512, 3)
+        + bn(512)
+        + conv(512, 256, 4)
+        + bn(256)
+        + conv(256, 128, 4)
+        + bn(128)
+        + conv(128, 3, 4)
+    )
     discriminator = (
-        conv(3, 64, 4) + conv(64, 128, 4) + bn(128) + conv(128, 256, 4) + bn(256)
-        + conv(256, 512, 4) + bn(512)
-        + conv(512, 128, 1) + bn(128) + conv(128, 128, 3) + bn(128) + conv(128, 512, 3) + bn(512)
-        + 1024 * 128 + 128 + bn(128)                       # text Linear + BN
-        + conv(640, 512, 1) + bn(512) + conv(512, 1, 4))
+        conv(3, 64, 4)
+        + conv(64, 128, 4)
+        + bn(128)
+        + conv(128, 256, 4)
+        + bn(256)
+        + conv(256, 512, 4)
+        + bn(512)
+        + conv(512, 128, 1)
+        + bn(128)
+        + conv(128, 128, 3)
+        + bn(128)
+        + conv(128, 512, 3)
+        + bn(512)
+        + 1024 * 128
+        + 128
+        + bn(128)  # text Linear + BN
+        + conv(640, 512, 1)
+        + bn(512)
+        + conv(512, 1, 4)
+    )
     model = DCGANCLS(embedding_dim=1024, preset="birds")
     assert trainable_count(model.generator) == generator
     assert trainable_count(model.discriminator) == discriminator
@@ -45,12 +78,24 @@ def test_birds_preset_matches_the_authors_lua_networks():
 
 def test_presets_set_the_widths():
     vocab = Vocabulary.build(["a red circle"])
-    assert DCGANCLS(vocabulary=vocab).text_batch_norm and not DCGANCLS(embedding_dim=8).text_batch_norm
+    assert (
+        DCGANCLS(vocabulary=vocab).text_batch_norm and not DCGANCLS(embedding_dim=8).text_batch_norm
+    )
     assert (DCGANCLS(vocabulary=vocab).ngf, DCGANCLS(vocabulary=vocab).ndf) == (128, 64)
     coco = DCGANCLS(vocabulary=vocab, preset="coco")
-    assert (coco.ngf, coco.ndf, coco.text_dim, coco.d_layout) == (196, 196, 128, "cls")  # train_coco.sh: nt 128
+    assert (coco.ngf, coco.ndf, coco.text_dim, coco.d_layout) == (
+        196,
+        196,
+        128,
+        "cls",
+    )  # train_coco.sh: nt 128
     birds = DCGANCLS(vocabulary=vocab)
-    assert (birds.interp_weight, birds.lr_decay_every, coco.interp_weight, coco.lr_decay_every) == (1.0, 100, 0.0, 40)
+    assert (birds.interp_weight, birds.lr_decay_every, coco.interp_weight, coco.lr_decay_every) == (
+        1.0,
+        100,
+        0.0,
+        40,
+    )
     chosen = DCGANCLS(vocabulary=vocab, preset="coco", interp_weight=0.5, lr_decay_every=0)
     assert (chosen.interp_weight, chosen.lr_decay_every) == (0.5, 0)  # overrides, 0 included
     again = DCGANCLS.from_config(chosen.get_config())
@@ -68,7 +113,9 @@ def test_the_coco_discriminator_is_main_cls_luas():
     def leaky_relus(model):
         return sum(type(layer).__name__ == "LeakyReLU" for layer in model.layers)
 
-    assert trainable_count(cls_int) - trainable_count(cls) == 2 * 128  # the text BN's gamma and beta
+    assert (
+        trainable_count(cls_int) - trainable_count(cls) == 2 * 128
+    )  # the text BN's gamma and beta
     assert leaky_relus(cls) == leaky_relus(cls_int) + 1
     config = DCGANCLS(embedding_dim=8, preset="coco", ngf=8, ndf=8, image_size=16).get_config()
     assert DCGANCLS.from_config(config).d_layout == "cls"
@@ -81,8 +128,11 @@ def test_the_coco_discriminator_is_main_cls_luas():
 def test_output_shapes_and_dtypes(shapes32):
     *_, vocab = shapes32
     model = tiny_dcgan(vocab)
-    images = model.generate(["a small red circle on the left", "a big blue square at the top"],
-                            seed=0, num_per_caption=3)
+    images = model.generate(
+        ["a small red circle on the left", "a big blue square at the top"],
+        seed=0,
+        num_per_caption=3,
+    )
     assert images.shape == (6, 32, 32, 3) and images.dtype == np.uint8
     steps = model.interpolate("a red circle", "a blue square", steps=8, seed=0)
     assert steps.shape == (8, 32, 32, 3) and steps.dtype == np.uint8
@@ -115,7 +165,10 @@ def test_compile_refuses_what_it_would_ignore_and_fit_asks_to_recompile(shapes32
         model.compile(keras.optimizers.Adam(loss_scale_factor=128.0), keras.optimizers.Adam())
     model.compile()
     model.text_encoder.trainable = False  # after compile: the optimizer was built without it
-    batch = {"images": images[:8].astype("float32") / 127.5 - 1, "tokens": vocab.encode([c[0] for c in captions[:8]], 18)}
+    batch = {
+        "images": images[:8].astype("float32") / 127.5 - 1,
+        "tokens": vocab.encode([c[0] for c in captions[:8]], 18),
+    }
     with pytest.raises(ValueError, match="changed after compile\\(\\).*call compile\\(\\) again"):
         model.fit(batch, batch_size=8, epochs=1, verbose=0)
     with pytest.raises(TypeError):  # a compile() that fails part way leaves no usable optimizer
@@ -123,8 +176,12 @@ def test_compile_refuses_what_it_would_ignore_and_fit_asks_to_recompile(shapes32
     with pytest.raises(RuntimeError, match="Call DCGANCLS.compile\\(\\) before fit"):
         model.fit(batch, batch_size=8, epochs=1, verbose=0)
     model.compile()
-    unknown = dict(batch, tokens=np.full_like(batch["tokens"], len(vocab)))  # one past the embedding
-    with pytest.raises(ValueError, match=f"Token id {len(vocab)} is outside this model's vocabulary"):
+    unknown = dict(
+        batch, tokens=np.full_like(batch["tokens"], len(vocab))
+    )  # one past the embedding
+    with pytest.raises(
+        ValueError, match=f"Token id {len(vocab)} is outside this model's vocabulary"
+    ):
         model.fit(unknown, batch_size=8, epochs=1, verbose=0)
     model.fit(batch, batch_size=8, epochs=1, verbose=0)
     assert int(model.d_optimizer.iterations) == 1
@@ -145,8 +202,11 @@ def test_training_updates_both_players_and_the_text_encoder(trained):
     model, before, history = trained
     assert set(history.history) == set(DCGANCLS.loss_names)
     assert all(np.isfinite(v[-1]) for v in history.history.values())
-    changed = {v.path for v in model.trainable_variables
-               if not np.array_equal(before[v.path], keras.ops.convert_to_numpy(v))}
+    changed = {
+        v.path
+        for v in model.trainable_variables
+        if not np.array_equal(before[v.path], keras.ops.convert_to_numpy(v))
+    }
     for part in (model.generator, model.discriminator, model.text_encoder):
         assert all(v.path in changed for v in part.trainable_variables), part.name
     assert int(model.g_optimizer.iterations) == int(model.d_optimizer.iterations) == 32
@@ -157,8 +217,10 @@ def test_different_captions_give_different_images(trained):
     before rounding, since a 32-step model still paints mostly grey)."""
     model = trained[0]
     z = np.random.default_rng(0).standard_normal((1, model.noise_dim)).astype("float32")
-    a, b = (keras.ops.convert_to_numpy(model.synthesize(z, model.encode_captions([c])))
-            for c in ("a small red circle", "a big blue square at the top"))
+    a, b = (
+        keras.ops.convert_to_numpy(model.synthesize(z, model.encode_captions([c])))
+        for c in ("a small red circle", "a big blue square at the top")
+    )
     assert np.abs(a - b).mean() > 1e-3
     first = model.generate(["a small red circle"], seed=0)
     assert np.array_equal(first, model.generate(["a small red circle"], seed=0))
@@ -174,7 +236,9 @@ def test_keras_file_round_trip_generates_the_same_images(trained, tmp_path):
     prompts = ["a small red circle on the left", "a big blue square at the top"]
     assert np.array_equal(model.generate(prompts, seed=7), again.generate(prompts, seed=7))
     for mine, theirs in zip(model.optimizer.variables, again.optimizer.variables):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs))
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs)
+        )
     assert again.jit_compile is model.jit_compile
 
 
@@ -182,7 +246,9 @@ def test_a_text_encoder_of_other_widths_survives_save_and_reload(shapes32, tmp_p
     *_, vocab = shapes32
     model = tiny_dcgan(vocab, text_encoder=TextEncoder(len(vocab), embedding_dim=24, hidden_dim=12))
     assert model.condition_dim == 24
-    assert tiny_dcgan(vocab, seed=3, text_encoder={"hidden_dim": 12}).text_encoder.seed == 4  # the model's seed + 1
+    assert (
+        tiny_dcgan(vocab, seed=3, text_encoder={"hidden_dim": 12}).text_encoder.seed == 4
+    )  # the model's seed + 1
     model.save(tmp_path / "narrow.keras")
     again = keras.models.load_model(tmp_path / "narrow.keras")
     assert (again.text_encoder.embedding_dim, again.text_encoder.hidden_dim) == (24, 12)
@@ -206,8 +272,9 @@ def test_resumed_run_ends_with_the_same_weights(shapes32, tmp_path):
     resumed = run(2, tmp_path / "resumed")
     assert callbacks.Checkpoint(tmp_path / "resumed").latest()[1] == 2
     for a, b in zip(straight.variables, resumed.variables):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
-                                      err_msg=a.path)
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path
+        )
     for a, b in zip(straight.optimizer.variables, resumed.optimizer.variables):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
 
@@ -217,8 +284,11 @@ def test_learning_rate_halves_on_the_authors_schedule(shapes32):
     model = tiny_dcgan(vocab, lr_decay_every=2)
     model.compile()
     seen = []
-    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(
-        (float(model.g_optimizer.learning_rate), float(model.d_optimizer.learning_rate))))
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(
+            (float(model.g_optimizer.learning_rate), float(model.d_optimizer.learning_rate))
+        )
+    )
     ds = make_dataset(images[:32], captions[:32], vocab, batch_size=32)
     model.fit(ds, epochs=4, verbose=0, callbacks=[record])
     np.testing.assert_allclose([g for g, _ in seen], [2e-4, 1e-4, 1e-4, 5e-5])
@@ -229,7 +299,7 @@ def test_learning_rate_halves_on_the_authors_schedule(shapes32):
     with pytest.warns(UserWarning, match="own LearningRateSchedule"):
         model.fit(ds, epochs=2, verbose=0)
     assert float(model.d_optimizer.learning_rate) == pytest.approx(1e-4)
-    assert float(model.g_optimizer.learning_rate) == pytest.approx(1e-3 * 0.5 ** 2)
+    assert float(model.g_optimizer.learning_rate) == pytest.approx(1e-3 * 0.5**2)
 
 
 def test_bad_inputs_get_clear_errors(shapes32):
@@ -240,18 +310,24 @@ def test_bad_inputs_get_clear_errors(shapes32):
         model.generate(["a red circle", "  "])
     import tensorflow as tf
 
-    raw = tf.data.Dataset.from_tensor_slices({"images": images.astype("float32") / 127.5 - 1,
-                                              "captions": [c[0] for c in captions]}).batch(32)
+    raw = tf.data.Dataset.from_tensor_slices(
+        {"images": images.astype("float32") / 127.5 - 1, "captions": [c[0] for c in captions]}
+    ).batch(32)
     with pytest.raises(TypeError, match="make_dataset"):
         model.fit(raw, epochs=1, verbose=0)
     with pytest.raises(TypeError, match="raw strings"):  # numpy arrays too
-        model.fit({"images": images[:32] / 127.5 - 1, "tokens": np.array([c[0] for c in captions[:32]])},
-                  batch_size=32, verbose=0)
+        model.fit(
+            {"images": images[:32] / 127.5 - 1, "tokens": np.array([c[0] for c in captions[:32]])},
+            batch_size=32,
+            verbose=0,
+        )
     wrong_size = make_dataset(images, captions, vocab, batch_size=32, image_size=64)
     with pytest.raises(ValueError, match="32, 32, 3"):
         model.fit(wrong_size, epochs=1, verbose=0)
     other_vocab = Vocabulary.build(["completely different words"])
-    mismatched = make_dataset(images, [["completely different"]] * len(images), other_vocab, batch_size=32)
+    mismatched = make_dataset(
+        images, [["completely different"]] * len(images), other_vocab, batch_size=32
+    )
     with pytest.raises(ValueError, match="different vocabulary"):
         model.fit(mismatched, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="not both"):
@@ -259,7 +335,9 @@ def test_bad_inputs_get_clear_errors(shapes32):
     with pytest.raises(RuntimeError, match="compile"):
         tiny_dcgan(vocab).fit(make_dataset(images, captions, vocab, batch_size=32), verbose=0)
     with pytest.raises(ValueError, match=r"max_length=18"):  # tokens padded for another model
-        model.fit(make_dataset(images, captions, vocab, batch_size=32, max_length=10), epochs=1, verbose=0)
+        model.fit(
+            make_dataset(images, captions, vocab, batch_size=32, max_length=10), epochs=1, verbose=0
+        )
     with pytest.raises(ValueError, match="No captions"):
         model.generate([])
     with pytest.raises(ValueError, match="num_per_caption"):
@@ -275,7 +353,10 @@ def test_precomputed_embeddings_condition_the_model(tmp_path):
     keras.utils.set_random_seed(0)
     model = DCGANCLS(embedding_dim=40, image_size=32, ngf=8, ndf=8, text_dim=16)
     model.compile()
-    ds = [{"images": images[i:i + 32] / 127.5 - 1, "embeddings": embeddings[i:i + 32]} for i in (0, 32)]
+    ds = [
+        {"images": images[i : i + 32] / 127.5 - 1, "embeddings": embeddings[i : i + 32]}
+        for i in (0, 32)
+    ]
     history = model.fit(_ListDataset(ds), epochs=1, verbose=0)
     assert np.isfinite(history.history["d_loss"][0])
     assert model.generate(embeddings=embeddings[:3], seed=0).shape == (3, 32, 32, 3)

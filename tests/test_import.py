@@ -33,8 +33,12 @@ print("ok", __import__("keras").backend.backend())
 def test_import_train_and_generate_without_tensorflow(backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                            env={"KERAS_BACKEND": backend, "PATH": "", "JAX_PLATFORMS": "cpu"})
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        env={"KERAS_BACKEND": backend, "PATH": "", "JAX_PLATFORMS": "cpu"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith(f"ok {backend}")
 

@@ -12,6 +12,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from conftest import authors_layout, fabricate_state_dict, trainable_count
 
 from gan_zoo import metrics
 from gan_zoo.convert import fid_inception_from_pytorch_fid, load_cnn_encoder
@@ -19,8 +20,6 @@ from gan_zoo.convert.inception import load_inception
 from gan_zoo.convert.state_dict import StateDict, read_state_dict
 from gan_zoo.models.image_encoders import InceptionEncoder
 from gan_zoo.models.inception import BranchPool, inception_network
-
-from conftest import authors_layout, fabricate_state_dict, trainable_count
 
 pytestmark = pytest.mark.xdist_group("inception")  # module fixtures: one worker runs the file
 
@@ -40,24 +39,38 @@ def fabricate(shapes, seed=0):
 
 def elements(shapes, running=False):
     """Elements of the PyTorch parameters, or (`running`) of the BatchNorm running statistics."""
-    return sum(int(np.prod(shape)) for key, shape in shapes.items()
-               if key.endswith(RUNNING) == running and not key.endswith("num_batches_tracked"))
+    return sum(
+        int(np.prod(shape))
+        for key, shape in shapes.items()
+        if key.endswith(RUNNING) == running and not key.endswith("num_batches_tracked")
+    )
 
 
 # ---- the PyTorch reference ------------------------------------------------------------------
 
-POOLS = {"avg_include_pad": lambda x: F.avg_pool2d(x, 3, 1, 1),
-         "avg_exclude_pad": lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False),
-         "max": lambda x: F.max_pool2d(x, 3, 1, 1)}
-BLOCK_POOLS = {"torchvision": ("avg_include_pad", "avg_include_pad"),  # all blocks, Mixed_7c
-               "fid": ("avg_exclude_pad", "max")}
+POOLS = {
+    "avg_include_pad": lambda x: F.avg_pool2d(x, 3, 1, 1),
+    "avg_exclude_pad": lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False),
+    "max": lambda x: F.max_pool2d(x, 3, 1, 1),
+}
+BLOCK_POOLS = {
+    "torchvision": ("avg_include_pad", "avg_include_pad"),  # all blocks, Mixed_7c
+    "fid": ("avg_exclude_pad", "max"),
+}
 
 
 def conv(s, name, x, stride=1, padding=0):
     """torchvision's BasicConv2d in inference."""
     x = F.conv2d(x, s[f"{name}.conv.weight"], stride=stride, padding=padding)
-    x = F.batch_norm(x, s[f"{name}.bn.running_mean"], s[f"{name}.bn.running_var"],
-                     s[f"{name}.bn.weight"], s[f"{name}.bn.bias"], training=False, eps=1e-3)
+    x = F.batch_norm(
+        x,
+        s[f"{name}.bn.running_mean"],
+        s[f"{name}.bn.running_var"],
+        s[f"{name}.bn.weight"],
+        s[f"{name}.bn.bias"],
+        training=False,
+        eps=1e-3,
+    )
     return F.relu(x)
 
 
@@ -65,7 +78,9 @@ def block_a(s, n, x, pool):
     b5 = conv(s, f"{n}.branch5x5_2", conv(s, f"{n}.branch5x5_1", x), padding=2)
     b3 = conv(s, f"{n}.branch3x3dbl_1", x)
     b3 = conv(s, f"{n}.branch3x3dbl_3", conv(s, f"{n}.branch3x3dbl_2", b3, padding=1), padding=1)
-    return torch.cat([conv(s, f"{n}.branch1x1", x), b5, b3, conv(s, f"{n}.branch_pool", pool(x))], 1)
+    return torch.cat(
+        [conv(s, f"{n}.branch1x1", x), b5, b3, conv(s, f"{n}.branch_pool", pool(x))], 1
+    )
 
 
 def block_b(s, n, x):
@@ -82,7 +97,9 @@ def block_c(s, n, x, pool):
     bd = conv(s, f"{n}.branch7x7dbl_1", x)
     for i, padding in zip(range(2, 6), (col, row, col, row)):
         bd = conv(s, f"{n}.branch7x7dbl_{i}", bd, padding=padding)
-    return torch.cat([conv(s, f"{n}.branch1x1", x), b7, bd, conv(s, f"{n}.branch_pool", pool(x))], 1)
+    return torch.cat(
+        [conv(s, f"{n}.branch1x1", x), b7, bd, conv(s, f"{n}.branch_pool", pool(x))], 1
+    )
 
 
 def block_d(s, n, x):
@@ -96,11 +113,17 @@ def block_d(s, n, x):
 
 def block_e(s, n, x, pool):
     def split(y, stem):
-        return [conv(s, f"{n}.{stem}a", y, padding=(0, 1)), conv(s, f"{n}.{stem}b", y, padding=(1, 0))]
+        return [
+            conv(s, f"{n}.{stem}a", y, padding=(0, 1)),
+            conv(s, f"{n}.{stem}b", y, padding=(1, 0)),
+        ]
+
     b3 = split(conv(s, f"{n}.branch3x3_1", x), "branch3x3_2")
     bd = conv(s, f"{n}.branch3x3dbl_2", conv(s, f"{n}.branch3x3dbl_1", x), padding=1)
     bd = split(bd, "branch3x3dbl_3")
-    return torch.cat([conv(s, f"{n}.branch1x1", x), *b3, *bd, conv(s, f"{n}.branch_pool", pool(x))], 1)
+    return torch.cat(
+        [conv(s, f"{n}.branch1x1", x), *b3, *bd, conv(s, f"{n}.branch_pool", pool(x))], 1
+    )
 
 
 def reference(s, x, variant):
@@ -166,6 +189,7 @@ def cnn_encoder(cnn_state):
 
 # ---- tests ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", [(2, 5, 6, 3), (1, 1, 1, 2)])
 def test_branch_pools_count_the_padding_as_pytorch_does(shape):
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
@@ -180,8 +204,11 @@ def test_bilinear_resize_is_pytorch_fids_and_the_authors_upsample():
     for side in (64, 331):
         x = rng.uniform(0, 255, (1, side, side, 3)).astype("float32")
         want = bilinear_299(torch_images(x))
-        close(keras.ops.image.resize(x, (299, 299), interpolation="bilinear", antialias=False),
-              nhwc(want), 1e-5)
+        close(
+            keras.ops.image.resize(x, (299, 299), interpolation="bilinear", antialias=False),
+            nhwc(want),
+            1e-5,
+        )
 
 
 @pytest.mark.parametrize("variant", ["torchvision", "fid"])
@@ -207,7 +234,9 @@ def test_a_wrong_tensor_is_named(fid_state, tmp_path):
     missing = dict(fid_state)
     del missing["Mixed_6c.branch7x7dbl_2.conv.weight"]
     torch.save(missing, tmp_path / "pt_inception.pth")
-    with pytest.raises(KeyError, match=r"pt_inception.pth has no 'Mixed_6c.branch7x7dbl_2.conv.weight'"):
+    with pytest.raises(
+        KeyError, match=r"pt_inception.pth has no 'Mixed_6c.branch7x7dbl_2.conv.weight'"
+    ):
         fid_inception_from_pytorch_fid(str(tmp_path / "pt_inception.pth"))
     with pytest.raises(ValueError, match="first 'AuxLogits.fc.weight'"):
         fid_inception_from_pytorch_fid({**fid_state, "AuxLogits.fc.weight": torch.zeros(1000, 768)})
@@ -246,8 +275,9 @@ def test_cnn_encoder_equals_the_authors_forward(cnn_encoder, cnn_state):
         x = bilinear_299(torch_images(images))
         mixed_6e, mixed_7c = reference(s, x, "torchvision")
         features = F.conv2d(mixed_6e, s["emb_features.weight"])  # [B, 256, 17, 17]
-        cnn_code = F.linear(F.avg_pool2d(mixed_7c, 8).flatten(1), s["emb_cnn_code.weight"],
-                            s["emb_cnn_code.bias"])
+        cnn_code = F.linear(
+            F.avg_pool2d(mixed_7c, 8).flatten(1), s["emb_cnn_code.weight"], s["emb_cnn_code.bias"]
+        )
     close(regions, features.flatten(2).transpose(1, 2))  # region r = 17 y + x
     close(code, cnn_code)
 
@@ -272,7 +302,9 @@ def test_filled_models_survive_save_and_reload(fid_extractor, cnn_encoder, tmp_p
         model.save(tmp_path / "model.keras")
         again = keras.saving.load_model(tmp_path / "model.keras")
         for a, b in zip(keras.tree.flatten(model(x)), keras.tree.flatten(again(x))):
-            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
+            )
 
 
 def test_cnn_encoder_needs_the_torchvision_trunk():

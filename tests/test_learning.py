@@ -2,9 +2,9 @@
 
 import keras
 import pytest
-
 from conftest import EASY_SHAPES as EASY
 from conftest import tiny_dcgan
+
 from gan_zoo import StackGAN, Vocabulary
 from gan_zoo.data import make_dataset, shapes
 
@@ -21,7 +21,9 @@ def test_alignment_rises_well_above_chance():
     prompts = [c[0] for c in test_captions]
     oracle = shapes.ShapesOracle()
     before = oracle.score(model.generate(prompts, seed=0), truth)["alignment"]
-    history = model.fit(make_dataset(images, captions, vocab, batch_size=64, seed=0), epochs=10, verbose=0)
+    history = model.fit(
+        make_dataset(images, captions, vocab, batch_size=64, seed=0), epochs=10, verbose=0
+    )
     after = oracle.score(model.generate(prompts, seed=0), truth)
     chance = shapes.chance_alignment()
     assert before <= 2 * chance
@@ -31,10 +33,11 @@ def test_alignment_rises_well_above_chance():
     assert history.history["d_wrong"][-1] < history.history["d_wrong"][0]
 
 
-
 @pytest.mark.slow
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                    reason="about 4 CPU minutes; it runs in the TensorFlow pass (JAX learns in the test above)")
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="about 4 CPU minutes; it runs in the TensorFlow pass (JAX learns in the test above)",
+)
 def test_stackgan_stage2_draws_what_stage1_drew():
     """Stage-I at 16 px, then Stage-II at 32 px on its frozen sketches: D learns to tell right
     captions from wrong ones, and Stage-II's images follow the captions well above chance and
@@ -52,7 +55,9 @@ def test_stackgan_stage2_draws_what_stage1_drew():
     stage1.fit(make_dataset(small, captions, vocab, batch_size=64, seed=0), epochs=10, verbose=0)
     stage2 = StackGAN(stage=2, stage1=stage1, image_size=32, seed=0)
     stage2.compile()
-    history = stage2.fit(make_dataset(images, captions, vocab, batch_size=64, seed=0), epochs=6, verbose=0)
+    history = stage2.fit(
+        make_dataset(images, captions, vocab, batch_size=64, seed=0), epochs=6, verbose=0
+    )
     both = stage2.generate(prompts, seed=0, return_stages=True)
     sketch, painted = (oracle.score(both[size], truth) for size in (16, 32))
     chance = shapes.chance_alignment()

@@ -16,13 +16,18 @@ def as_float(x):
 def test_sigmoid_cross_entropy_by_hand():
     logits = np.array([[0.0], [2.0], [-1.0]], dtype="float32")
     # BCE(real) = softplus(-x); BCE(fake) = softplus(x)
-    np.testing.assert_allclose(as_float(losses.sigmoid_cross_entropy(logits, 1.0)),
-                               np.mean(softplus(-logits)), rtol=1e-6)
-    np.testing.assert_allclose(as_float(losses.sigmoid_cross_entropy(logits, 0.0)),
-                               np.mean(softplus(logits)), rtol=1e-6)
+    np.testing.assert_allclose(
+        as_float(losses.sigmoid_cross_entropy(logits, 1.0)), np.mean(softplus(-logits)), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        as_float(losses.sigmoid_cross_entropy(logits, 0.0)), np.mean(softplus(logits)), rtol=1e-6
+    )
     weights = np.array([1.0, 0.0, 1.0], dtype="float32")
-    np.testing.assert_allclose(as_float(losses.sigmoid_cross_entropy(logits, 0.0, weights)),
-                               (softplus(0.0) + softplus(-1.0)) / 2, rtol=1e-6)
+    np.testing.assert_allclose(
+        as_float(losses.sigmoid_cross_entropy(logits, 0.0, weights)),
+        (softplus(0.0) + softplus(-1.0)) / 2,
+        rtol=1e-6,
+    )
     assert as_float(losses.sigmoid_cross_entropy(logits, 0.0, np.zeros(3, "float32"))) == 0.0
 
 
@@ -37,25 +42,33 @@ def test_matching_aware_discriminator_loss_by_hand():
     np.testing.assert_allclose(as_float(parts["d_real"]), expected_real, rtol=1e-6)
     np.testing.assert_allclose(as_float(parts["d_wrong"]), expected_wrong, rtol=1e-6)
     np.testing.assert_allclose(as_float(parts["d_fake"]), expected_fake, rtol=1e-6)
-    np.testing.assert_allclose(as_float(total),
-                               expected_real + 0.5 * expected_wrong + 0.5 * expected_fake, rtol=1e-6)
+    np.testing.assert_allclose(
+        as_float(total), expected_real + 0.5 * expected_wrong + 0.5 * expected_fake, rtol=1e-6
+    )
 
 
 def test_generator_loss_weights_like_torch_bce_criterion():
     logits = np.array([1.0, -2.0, 0.5], "float32")
     weights = np.array([1.0, 1.0, 0.25], "float32")
     expected = np.sum(weights * softplus(-logits)) / 3  # averaged over every image
-    np.testing.assert_allclose(as_float(losses.generator_loss(logits, weights)), expected, rtol=1e-6)
-    np.testing.assert_allclose(as_float(losses.generator_loss(logits)), np.mean(softplus(-logits)), rtol=1e-6)
+    np.testing.assert_allclose(
+        as_float(losses.generator_loss(logits, weights)), expected, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        as_float(losses.generator_loss(logits)), np.mean(softplus(-logits)), rtol=1e-6
+    )
 
 
 def test_mismatch_weights_skip_same_caption_and_same_class():
     tokens = np.array([[1, 2], [1, 2], [3, 4], [5, 6]], "int32")
     # rolled pairs: row i's text against row i-1's image (row 0 against row 3)
-    np.testing.assert_array_equal(ops.convert_to_numpy(losses.mismatch_weights(tokens)), [1, 0, 1, 1])
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(losses.mismatch_weights(tokens)), [1, 0, 1, 1]
+    )
     labels = np.array([0, 1, 1, 2], "int32")
-    np.testing.assert_array_equal(ops.convert_to_numpy(losses.mismatch_weights(tokens, labels)),
-                                  [1, 0, 0, 1])
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(losses.mismatch_weights(tokens, labels)), [1, 0, 0, 1]
+    )
 
 
 def test_damsm_loss_gradient_is_finite_at_padding_words():
@@ -67,13 +80,19 @@ def test_damsm_loss_gradient_is_finite_at_padding_words():
 
     rng = np.random.default_rng(0)
     mask = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [1, 0, 0, 0]], bool)
-    words = keras.Variable(np.where(mask[..., None], rng.normal(size=(3, 4, 8)), 0).astype("float32"))
+    words = keras.Variable(
+        np.where(mask[..., None], rng.normal(size=(3, 4, 8)), 0).astype("float32")
+    )
     regions = rng.normal(size=(3, 5, 8)).astype("float32")
     codes, sentences = rng.normal(size=(2, 3, 8)).astype("float32")
     optimizer = keras.optimizers.SGD(1.0)
     optimizer.build([words])
     before = ops.convert_to_numpy(words).copy()
-    minimize(optimizer, [words], lambda: (losses.damsm_loss(regions, codes, words, sentences, mask)[0], {}))
+    minimize(
+        optimizer,
+        [words],
+        lambda: (losses.damsm_loss(regions, codes, words, sentences, mask)[0], {}),
+    )
     after = ops.convert_to_numpy(words)
     assert np.all(np.isfinite(after)) and not np.array_equal(after[mask], before[mask])
 
@@ -82,5 +101,7 @@ def test_labels_of_the_wrong_shape_are_refused():
     from gan_zoo.models.base import check_labels
 
     check_labels({"labels": np.zeros(4, "int32")})
-    with pytest.raises(ValueError, match=r"'labels' must be \[batch\] class ids; got shape \(4, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"'labels' must be \[batch\] class ids; got shape \(4, 1\)"
+    ):
         check_labels({"labels": np.zeros((4, 1), "int32")})

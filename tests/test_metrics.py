@@ -15,7 +15,12 @@ def test_frechet_distance_between_known_gaussians():
     """Closed form for N(μ1, diag(a)) vs N(μ2, diag(b)): |μ1-μ2|² + Σ(√a - √b)²."""
     rng = np.random.default_rng(0)
     n, d = 200_000, 3
-    mu1, mu2, a, b = np.zeros(d), np.array([1.0, -2.0, 0.5]), np.array([1.0, 4.0, 0.25]), np.array([9.0, 1.0, 1.0])
+    mu1, mu2, a, b = (
+        np.zeros(d),
+        np.array([1.0, -2.0, 0.5]),
+        np.array([1.0, 4.0, 0.25]),
+        np.array([9.0, 1.0, 1.0]),
+    )
     x = mu1 + rng.standard_normal((n, d)) * np.sqrt(a)
     y = mu2 + rng.standard_normal((n, d)) * np.sqrt(b)
     expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
@@ -49,8 +54,10 @@ def test_streamed_statistics_equal_one_shot_and_identical_sets_give_zero():
 
 def test_too_few_samples_warn_with_the_number_needed():
     with pytest.warns(UserWarning, match="at least 11 samples"):
-        metrics.frechet_distance(np.random.default_rng(0).standard_normal((6, 10)),
-                                 np.random.default_rng(1).standard_normal((50, 10)))
+        metrics.frechet_distance(
+            np.random.default_rng(0).standard_normal((6, 10)),
+            np.random.default_rng(1).standard_normal((50, 10)),
+        )
     with pytest.raises(ValueError, match="NaN"):
         metrics.frechet_distance(np.full((5, 2), np.nan), np.zeros((5, 2)))
 
@@ -108,13 +115,20 @@ def test_fid_object_on_pixel_features_and_bad_images():
 
 def test_collapse_is_flagged_and_real_data_is_not():
     rng = np.random.default_rng(0)
-    attributes = {"shape": "circle", "colour": "red", "size": "big", "position": "left",
-                  "background": "black"}
+    attributes = {
+        "shape": "circle",
+        "colour": "red",
+        "size": "big",
+        "position": "left",
+        "background": "black",
+    }
     real = np.stack([shapes.draw(attributes, 32, rng) for _ in range(16)])
     other_real = np.stack([shapes.draw(attributes, 32, rng) for _ in range(16)])
     extractor = metrics.pixels(16)
     features = lambda x: extractor(x)["features"]  # noqa: E731
-    assert metrics.spread_ratio(features(other_real), features(real)) == pytest.approx(1.0, abs=0.35)
+    assert metrics.spread_ratio(features(other_real), features(real)) == pytest.approx(
+        1.0, abs=0.35
+    )
     collapsed = np.repeat(real[:1], 16, axis=0)
     assert metrics.spread_ratio(features(collapsed), features(real)) < 1e-3
 
@@ -135,7 +149,9 @@ class _ShapesRenderer:
             named = {} if self.collapsed else shapes.caption_attributes(caption)
             attributes = {a: values[named.get(a, 0)] for a, values in shapes.ATTRIBUTES.items()}
             for _ in range(num_per_caption):
-                out.append(shapes.draw(attributes, 32, np.random.default_rng(0) if self.collapsed else rng))
+                out.append(
+                    shapes.draw(attributes, 32, np.random.default_rng(0) if self.collapsed else rng)
+                )
         return np.stack(out)
 
 
@@ -169,7 +185,9 @@ def test_r_precision_on_perfect_random_and_hand_built_encoders():
     images[:30] *= -1
     mean, std = metrics.r_precision(images, texts, folds=10)
     assert mean == pytest.approx(0.9)  # ten folds of 30
-    assert std < 0.15  # shuffled into the folds: unshuffled, fold 1 would score 0 and the rest 1 (std 0.3)
+    assert (
+        std < 0.15
+    )  # shuffled into the folds: unshuffled, fold 1 would score 0 and the rest 1 (std 0.3)
     with pytest.raises(ValueError, match="more than 99"):
         metrics.r_precision(texts[:50], texts[:50])
     # captions that repeat (a test set sampled several times): a copy of the true caption is no
@@ -178,7 +196,9 @@ def test_r_precision_on_perfect_random_and_hand_built_encoders():
     kept = repeated.copy()
     ids = np.tile(np.arange(100), 3)
     assert metrics.r_precision(repeated, repeated, caption_ids=ids)[0] == 1.0
-    assert metrics.r_precision(repeated, repeated)[0] == 1.0  # a tie with a copy is a hit, as DM-GAN's argmax
+    assert (
+        metrics.r_precision(repeated, repeated)[0] == 1.0
+    )  # a tie with a copy is a hit, as DM-GAN's argmax
     np.testing.assert_array_equal(repeated, kept)
     few = np.tile(texts[:50], (3, 1))  # 150 rows, 49 other captions each: drawn with repetition
     assert metrics.r_precision(few, few, caption_ids=np.tile(np.arange(50), 3))[0] == 1.0
@@ -188,7 +208,9 @@ def test_r_precision_on_perfect_random_and_hand_built_encoders():
     coarse = rng.standard_normal((3, 16))[classes] + 1e-3 * rng.standard_normal((300, 16))
     assert metrics.r_precision(coarse, coarse, labels=classes)[0] == 1.0
     assert metrics.r_precision(coarse + 1e-2 * rng.standard_normal((300, 16)), coarse)[0] < 0.3
-    with pytest.raises(ValueError, match="mismatched captions: every caption is the same, or of the same label"):
+    with pytest.raises(
+        ValueError, match="mismatched captions: every caption is the same, or of the same label"
+    ):
         metrics.r_precision(coarse, coarse, labels=np.zeros(300))
 
 
@@ -234,21 +256,35 @@ def test_evaluate_reports_r_precision_through_the_damsm_interface():
     captions = [[shapes.describe(shapes_attrs)] for shapes_attrs in _attributes_of(captions)]
     renderer = _ShapesRenderer()
     renderer.damsm = _OracleDAMSM()
-    report = metrics.evaluate(renderer, {"images": images, "captions": captions},
-                              metrics=["r_precision"], num_samples=200, verbose=False)
+    report = metrics.evaluate(
+        renderer,
+        {"images": images, "captions": captions},
+        metrics=["r_precision"],
+        num_samples=200,
+        verbose=False,
+    )
     # 540 attribute combinations: the true caption wins unless the oracle misreads the image
     # (the 99 others are other captions: a repeat of the true one is not drawn)
     assert report["r_precision"] > 0.6
     collapsed = _ShapesRenderer(collapsed=True)
     collapsed.damsm = _OracleDAMSM()
-    worse = metrics.evaluate(collapsed, {"images": images, "captions": captions},
-                             metrics=["r_precision"], num_samples=200, verbose=False)
+    worse = metrics.evaluate(
+        collapsed,
+        {"images": images, "captions": captions},
+        metrics=["r_precision"],
+        num_samples=200,
+        verbose=False,
+    )
     assert worse["r_precision"] < 0.1
     with pytest.raises(ValueError, match="Unknown metric"):
         metrics.evaluate(renderer, {"images": images, "captions": captions}, metrics=["sharpness"])
     with pytest.raises(ValueError, match="num_samples >= 100"):
-        metrics.evaluate(renderer, {"images": images, "captions": captions}, metrics=["r_precision"],
-                         num_samples=50)
+        metrics.evaluate(
+            renderer,
+            {"images": images, "captions": captions},
+            metrics=["r_precision"],
+            num_samples=50,
+        )
 
 
 def _attributes_of(captions):
@@ -261,8 +297,14 @@ def _attributes_of(captions):
 def test_evaluate_without_class_probabilities_refuses_the_inception_score():
     images, captions, _ = shapes.load(num_images=8, image_size=32, seed=0)
     with pytest.raises(ValueError, match="class probabilities"):
-        metrics.evaluate(_ShapesRenderer(), {"images": images, "captions": captions}, metrics=["is"],
-                         feature_extractor=metrics.pixels(8), num_samples=8, verbose=False)
+        metrics.evaluate(
+            _ShapesRenderer(),
+            {"images": images, "captions": captions},
+            metrics=["is"],
+            feature_extractor=metrics.pixels(8),
+            num_samples=8,
+            verbose=False,
+        )
 
 
 def test_evaluate_draws_in_batches_keeps_only_measurements_and_reports_the_real_count():
@@ -272,16 +314,33 @@ def test_evaluate_draws_in_batches_keeps_only_measurements_and_reports_the_real_
 
     images, captions, _ = shapes.load(num_images=30, image_size=32, seed=0)
     extractor = metrics.pixels(8)
-    report = metrics.evaluate(_ShapesRenderer(), {"images": images, "captions": captions}, metrics=["fid"],
-                              feature_extractor=extractor, num_samples=40, batch_size=7, verbose=False)
+    report = metrics.evaluate(
+        _ShapesRenderer(),
+        {"images": images, "captions": captions},
+        metrics=["fid"],
+        feature_extractor=extractor,
+        num_samples=40,
+        batch_size=7,
+        verbose=False,
+    )
     prompts = every_caption(captions, 40)
-    fake = np.concatenate([_ShapesRenderer().generate(prompts[s:s + 7], seed=s) for s in range(0, 40, 7)])
+    fake = np.concatenate(
+        [_ShapesRenderer().generate(prompts[s : s + 7], seed=s) for s in range(0, 40, 7)]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 30 and 40 samples of 192-d features: a biased estimate
-        expected = metrics.frechet_distance(extractor(images)["features"], extractor(fake)["features"])
+        expected = metrics.frechet_distance(
+            extractor(images)["features"], extractor(fake)["features"]
+        )
     assert report["fid"] == pytest.approx(expected, rel=1e-6)
     assert report["protocol"]["num_samples"] == 40 and report["protocol"]["num_real"] == 30
     assert "40 samples against 30 real images" in metrics.markdown_table(report)
     with pytest.raises(ValueError, match="Image 1 has no caption"):
-        metrics.evaluate(_ShapesRenderer(), {"images": images[:2], "captions": [["a red circle"], []]},
-                         metrics=["fid"], feature_extractor=extractor, num_samples=4, verbose=False)
+        metrics.evaluate(
+            _ShapesRenderer(),
+            {"images": images[:2], "captions": [["a red circle"], []]},
+            metrics=["fid"],
+            feature_extractor=extractor,
+            num_samples=4,
+            verbose=False,
+        )

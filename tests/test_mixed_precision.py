@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import tiny_dcgan
+
 from gan_zoo import DAMSM, AttnGAN, StackGAN
 from gan_zoo.data import make_dataset
 
@@ -37,8 +37,10 @@ def models(vocab, size):
 
 def test_every_model_trains_in_mixed_precision(policy, shapes32):
     if policy == "mixed_float16" and keras.backend.backend() == "torch" and not _torch_gpu():
-        pytest.skip("PyTorch's CPU float16 convolution has no usable backward "
-                    "(slow_conv2d: grad_weight must be contiguous); run it on a GPU")
+        pytest.skip(
+            "PyTorch's CPU float16 convolution has no usable backward "
+            "(slow_conv2d: grad_weight must be contiguous); run it on a GPU"
+        )
     images, captions, _, vocab = shapes32
     images64 = images.repeat(2, axis=1).repeat(2, axis=2)
     for model in models(vocab, 32):
@@ -46,29 +48,39 @@ def test_every_model_trains_in_mixed_precision(policy, shapes32):
         if isinstance(model, DAMSM):  # the encoders AttnGAN then uses, frozen
             if policy == "mixed_float16":
                 assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-            history = model.fit(make_dataset(images, captions, vocab, batch_size=8), epochs=1, verbose=0)
+            history = model.fit(
+                make_dataset(images, captions, vocab, batch_size=8), epochs=1, verbose=0
+            )
             assert np.all(np.isfinite(history.history["loss"]))
             continue
         model.compile()
         if policy == "mixed_float16":  # both players' losses are scaled
             assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
             assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
-            assert all(any(v is s for s in model.optimizer.variables)  # in JAX's train state
-                       for o in (model.g_optimizer, model.d_optimizer) for v in (o.dynamic_scale, o.step_counter))
+            assert all(
+                any(v is s for s in model.optimizer.variables)  # in JAX's train state
+                for o in (model.g_optimizer, model.d_optimizer)
+                for v in (o.dynamic_scale, o.step_counter)
+            )
         data = images64 if model.image_size == 64 else images
         before = [keras.ops.convert_to_numpy(v) for v in model.generator.trainable_variables]
         # 16 steps: a loss scaler starts at 2^15 and halves on each overflowing step, skipped
-        history = model.fit(make_dataset(data, captions, vocab, batch_size=8, seed=0),
-                            epochs=1, verbose=0).history
+        history = model.fit(
+            make_dataset(data, captions, vocab, batch_size=8, seed=0), epochs=1, verbose=0
+        ).history
         for name, values in history.items():
             assert np.all(np.isfinite(values)), (type(model).__name__, name, values)
-        moved = [not np.array_equal(b, keras.ops.convert_to_numpy(v))
-                 for b, v in zip(before, model.generator.trainable_variables)]
+        moved = [
+            not np.array_equal(b, keras.ops.convert_to_numpy(v))
+            for b, v in zip(before, model.generator.trainable_variables)
+        ]
         assert any(moved), type(model).__name__
         # weights stay float32; the images come out as float32 in [-1, 1], then uint8
         assert all(v.dtype == "float32" for v in model.trainable_variables)
-        out = model.synthesize(np.zeros((2, model.latent_dim), "float32"),
-                               model.encode_captions(captions[:2][0][:1] * 2))
+        out = model.synthesize(
+            np.zeros((2, model.latent_dim), "float32"),
+            model.encode_captions(captions[:2][0][:1] * 2),
+        )
         final = out[max(out)] if isinstance(out, dict) else out
         assert keras.backend.standardize_dtype(final.dtype) == "float32"
         assert model.generate(["a red circle"], seed=0).dtype == np.uint8

@@ -18,7 +18,9 @@ def data():
 @pytest.mark.parametrize("use_tf_data", [True, False])
 def test_batches_have_the_documented_structure(data, use_tf_data):
     images, captions, vocab = data
-    ds = make_dataset(images, captions, vocab, batch_size=4, labels=np.arange(10), use_tf_data=use_tf_data)
+    ds = make_dataset(
+        images, captions, vocab, batch_size=4, labels=np.arange(10), use_tf_data=use_tf_data
+    )
     assert isinstance(ds, tf.data.Dataset if use_tf_data else ArrayDataset)
     batches = list(ds) if use_tf_data else [ds[i] for i in range(len(ds))]
     assert len(batches) == 2  # the remainder is dropped: shapes stay fixed under XLA
@@ -54,16 +56,32 @@ def test_pixels_and_captions_stay_paired(data, use_tf_data):
 def test_random_crop_and_resize(data):
     images, captions, vocab = data
     for use_tf_data in (True, False):
-        ds = make_dataset(images, captions, vocab, batch_size=2, image_size=16, random_crop=True,
-                          flip=True, use_tf_data=use_tf_data)
+        ds = make_dataset(
+            images,
+            captions,
+            vocab,
+            batch_size=2,
+            image_size=16,
+            random_crop=True,
+            flip=True,
+            use_tf_data=use_tf_data,
+        )
         batch = next(iter(ds)) if use_tf_data else ds[0]
         assert np.asarray(batch["images"]).shape == (2, 16, 16, 3)
-    resized = make_dataset(images, captions, vocab, batch_size=2, image_size=16, random_crop=True,
-                           use_tf_data=False)
-    assert resized.images.dtype == np.uint8 and resized.images.shape[1] == 19  # uint8: a quarter of float32
-    unrounded = keras.ops.image.resize(images.astype("float32") / 127.5 - 1, (19, 19), antialias=True)
-    np.testing.assert_allclose(resized.images / 127.5 - 1, np.clip(keras.ops.convert_to_numpy(unrounded), -1, 1),
-                               atol=0.5 / 127.5 + 1e-6)  # rounded to the nearest of 256 levels
+    resized = make_dataset(
+        images, captions, vocab, batch_size=2, image_size=16, random_crop=True, use_tf_data=False
+    )
+    assert (
+        resized.images.dtype == np.uint8 and resized.images.shape[1] == 19
+    )  # uint8: a quarter of float32
+    unrounded = keras.ops.image.resize(
+        images.astype("float32") / 127.5 - 1, (19, 19), antialias=True
+    )
+    np.testing.assert_allclose(
+        resized.images / 127.5 - 1,
+        np.clip(keras.ops.convert_to_numpy(unrounded), -1, 1),
+        atol=0.5 / 127.5 + 1e-6,
+    )  # rounded to the nearest of 256 levels
 
 
 def test_tf_data_reads_rows_from_the_array_in_chunks_and_lets_it_go():
@@ -82,7 +100,9 @@ def test_tf_data_reads_rows_from_the_array_in_chunks_and_lets_it_go():
     seen = 0
     for batch in ds:
         tags = np.rint((np.asarray(batch["images"])[:, 0, 0, 0] + 1) * 127.5).astype(int)
-        assert [vocab.decode(t[None])[0] for t in np.asarray(batch["tokens"])] == [f"w{t}" for t in tags]
+        assert [vocab.decode(t[None])[0] for t in np.asarray(batch["tokens"])] == [
+            f"w{t}" for t in tags
+        ]
         seen += len(tags)
     assert seen == 150
     alive = weakref.ref(images)
@@ -108,8 +128,16 @@ def test_tf_data_depends_only_on_its_seed(data):
     images, captions, vocab = data
 
     def two_epochs(seed):
-        ds = make_dataset(images, captions, vocab, batch_size=5, image_size=24, random_crop=True,
-                          flip=True, seed=seed)
+        ds = make_dataset(
+            images,
+            captions,
+            vocab,
+            batch_size=5,
+            image_size=24,
+            random_crop=True,
+            flip=True,
+            seed=seed,
+        )
         return [{k: np.asarray(v) for k, v in batch.items()} for _ in range(2) for batch in ds]
 
     first, again, other = two_epochs(3), two_epochs(3), two_epochs(4)
@@ -120,13 +148,16 @@ def test_tf_data_depends_only_on_its_seed(data):
     assert not np.array_equal(first[0]["images"], first[2]["images"])  # each epoch is drawn anew
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros((4, 32, 32), np.uint8), "rank 4"),
-    (np.zeros((4, 32, 32, 1), np.uint8), "3 colour channels"),
-    (np.zeros((4, 32, 24, 3), np.uint8), "square"),
-    (np.full((4, 32, 32, 3), 2.0, np.float32), r"\[-1, 1\]"),
-    (np.zeros((4, 32, 32, 3), np.int64), "dtype"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((4, 32, 32), np.uint8), "rank 4"),
+        (np.zeros((4, 32, 32, 1), np.uint8), "3 colour channels"),
+        (np.zeros((4, 32, 24, 3), np.uint8), "square"),
+        (np.full((4, 32, 32, 3), 2.0, np.float32), r"\[-1, 1\]"),
+        (np.zeros((4, 32, 32, 3), np.int64), "dtype"),
+    ],
+)
 def test_bad_images_are_named(bad, message):
     vocab = Vocabulary.build(["a b"])
     with pytest.raises(ValueError, match=message):
@@ -146,8 +177,11 @@ def test_caption_problems_are_named(data):
 def test_precomputed_embeddings_instead_of_captions(shapes32):
     images, captions, _, vocab = shapes32
     vectors = np.random.default_rng(0).standard_normal((len(images), 24)).astype("float32")
-    batch = next(iter(make_dataset(images, embeddings=vectors, batch_size=8, shuffle=False,
-                                   use_tf_data=False)))
+    batch = next(
+        iter(
+            make_dataset(images, embeddings=vectors, batch_size=8, shuffle=False, use_tf_data=False)
+        )
+    )
     np.testing.assert_array_equal(batch["embeddings"], vectors[:8])
     assert "tokens" not in batch
     with pytest.raises(ValueError, match=r"\[128, E\] or \[128, C, E\]"):

@@ -33,14 +33,25 @@ def test_every_caption_names_its_shape_and_colour_correctly():
 def test_holdout_combinations_stay_out_of_training():
     holdout = [{"shape": "triangle", "colour": "red"}]
     _, _, train = shapes.load("train", num_images=400, image_size=32, holdout=holdout)
-    red, triangle = shapes.ATTRIBUTES["colour"].index("red"), shapes.ATTRIBUTES["shape"].index("triangle")
+    red, triangle = (
+        shapes.ATTRIBUTES["colour"].index("red"),
+        shapes.ATTRIBUTES["shape"].index("triangle"),
+    )
     assert not np.any((train["colour"] == red) & (train["shape"] == triangle))
     _, _, held = shapes.load("holdout", num_images=30, image_size=32, holdout=holdout)
     assert np.all(held["colour"] == red) and np.all(held["shape"] == triangle)
     with pytest.raises(ValueError, match="conflict"):  # every training sample would be held out
-        shapes.load("train", num_images=4, image_size=32, holdout=[{"colour": "red"}], fixed={"colour": "red"})
+        shapes.load(
+            "train",
+            num_images=4,
+            image_size=32,
+            holdout=[{"colour": "red"}],
+            fixed={"colour": "red"},
+        )
     with pytest.raises(ValueError, match="conflict"):  # the fixed colour undoes the held-out one
-        shapes.load("holdout", num_images=4, image_size=32, holdout=holdout, fixed={"colour": "blue"})
+        shapes.load(
+            "holdout", num_images=4, image_size=32, holdout=holdout, fixed={"colour": "blue"}
+        )
 
 
 def test_oracle_reads_real_images_at_64px():
@@ -70,6 +81,8 @@ def test_bad_arguments_are_named():
 
 
 def test_fixed_attributes_hold_for_every_image():
-    _, _, attributes = shapes.load(num_images=50, image_size=32, fixed={"background": "black", "size": "big"})
+    _, _, attributes = shapes.load(
+        num_images=50, image_size=32, fixed={"background": "black", "size": "big"}
+    )
     assert np.all(attributes["background"] == 0) and np.all(attributes["size"] == 1)
     assert len(set(attributes["colour"])) > 1

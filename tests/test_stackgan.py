@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import trainable_count
 
 from gan_zoo import StackGAN, Vocabulary, losses
@@ -11,8 +10,12 @@ pytestmark = pytest.mark.xdist_group("stackgan")  # module fixtures: one worker 
 
 # Trainable parameters of the authors' StackGAN-Pytorch networks at the birds config, built
 # from their own classes (shared/reference/authors_state_dicts/stackgan_birds_*.json).
-AUTHORS = {"STAGE1_G": 10_301_248, "STAGE1_D": 5_715_713, "STAGE2_G": 26_290_080,
-           "STAGE2_D": 71_269_122}
+AUTHORS = {
+    "STAGE1_G": 10_301_248,
+    "STAGE1_D": 5_715_713,
+    "STAGE2_G": 26_290_080,
+    "STAGE2_D": 71_269_122,
+}
 
 
 def test_birds_parameter_counts_equal_the_authors_pytorch_models():
@@ -61,11 +64,17 @@ def test_output_shapes_per_stage(stages):
 def test_stage2_conditioning_starts_from_stage1s(stages):
     stage1, stage2 = stages
     for name in ("text_bn", "ca"):
-        for a, b in zip(stage1.generator.get_layer(name).weights, stage2.generator.get_layer(name).weights):
-            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+        for a, b in zip(
+            stage1.generator.get_layer(name).weights, stage2.generator.get_layer(name).weights
+        ):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
+            )
     fresh = StackGAN(stage=2, stage1=stage1, seed=0, start_from_stage1_conditioning=False)
-    assert not np.array_equal(keras.ops.convert_to_numpy(fresh.generator.get_layer("ca").weights[0]),
-                              keras.ops.convert_to_numpy(stage1.generator.get_layer("ca").weights[0]))
+    assert not np.array_equal(
+        keras.ops.convert_to_numpy(fresh.generator.get_layer("ca").weights[0]),
+        keras.ops.convert_to_numpy(stage1.generator.get_layer("ca").weights[0]),
+    )
     assert not fresh.get_config()["start_from_stage1_conditioning"]
 
 
@@ -82,10 +91,14 @@ def test_stage1_stays_frozen_while_stage2_trains(stages, shapes32):
         np.testing.assert_array_equal(before, keras.ops.convert_to_numpy(v))  # BN statistics too
     for before, v in zip(encoder, stage2.text_encoder.variables):
         np.testing.assert_array_equal(before, keras.ops.convert_to_numpy(v))
-    changed = [not np.array_equal(b, keras.ops.convert_to_numpy(v))
-               for b, v in zip(trained, stage2.generator.trainable_variables)]
+    changed = [
+        not np.array_equal(b, keras.ops.convert_to_numpy(v))
+        for b, v in zip(trained, stage2.generator.trainable_variables)
+    ]
     assert all(changed)
-    with pytest.raises(ValueError, match="nothing to train in its generator"):  # shared, frozen in place
+    with pytest.raises(
+        ValueError, match="nothing to train in its generator"
+    ):  # shared, frozen in place
         stage1.fit(make_dataset(images, captions, vocab, batch_size=32), epochs=1, verbose=0)
 
 
@@ -107,14 +120,22 @@ def test_stage2_trains_from_a_saved_stage1_file(stages, tmp_path):
     stage1.save(tmp_path / "stage1.keras")
     stage2 = StackGAN(stage=2, stage1=str(tmp_path / "stage1.keras"), image_size=64)
     assert stage2.vocabulary == stage1.vocabulary and stage2.image_size == 64
-    np.testing.assert_array_equal(stage2.generate(["a green triangle"], seed=1, return_stages=True)[32],
-                                  stage1.generate(["a green triangle"], seed=1))
+    np.testing.assert_array_equal(
+        stage2.generate(["a green triangle"], seed=1, return_stages=True)[32],
+        stage1.generate(["a green triangle"], seed=1),
+    )
 
 
 def test_stage2_discriminator_loss_weights():
-    real, wrong, fake = np.array([1.0], "float32"), np.array([0.2], "float32"), np.array([-0.5], "float32")
+    real, wrong, fake = (
+        np.array([1.0], "float32"),
+        np.array([0.2], "float32"),
+        np.array([-0.5], "float32"),
+    )
     real_u, fake_u = np.array([2.0], "float32"), np.array([-1.0], "float32")
-    total, parts = losses.conditional_and_unconditional_discriminator_loss(real, wrong, fake, real_u, fake_u)
+    total, parts = losses.conditional_and_unconditional_discriminator_loss(
+        real, wrong, fake, real_u, fake_u
+    )
     sp = lambda x: float(np.log1p(np.exp(x)))  # noqa: E731
     expected = (sp(-1.0) + sp(-2.0)) / 2 + (sp(-0.5) + sp(0.2) + sp(-1.0)) / 3
     np.testing.assert_allclose(float(keras.ops.convert_to_numpy(total)), expected, rtol=1e-6)
@@ -129,7 +150,9 @@ def test_presets_and_schedule():
     coco = StackGAN(vocabulary=vocab, preset="coco", image_size=64)
     assert (coco.gf, coco.df, coco.r_num, coco.lr_decay_every) == (192, 96, 2, 20)  # coco_s1.yml
     assert StackGAN(stage=2, stage1=coco).lr_decay_every == 20  # coco_s2.yml
-    assert StackGAN(stage=2, stage1=StackGAN(vocabulary=vocab, preset="small")).lr_decay_every == 100
+    assert (
+        StackGAN(stage=2, stage1=StackGAN(vocabulary=vocab, preset="small")).lr_decay_every == 100
+    )
     small = StackGAN(vocabulary=vocab, preset="small", image_size=16)
     assert StackGAN(stage=2, stage1=small, r_num=0).r_num == 0  # an override of 0 is kept
     assert StackGAN(stage=2, stage1=small).gf == 64  # the small preset's Stage-II width

@@ -4,6 +4,7 @@ import pytest
 
 from gan_zoo import TextEncoder, Vocabulary
 
+
 def test_shapes_and_padding_mask():
     vocab = Vocabulary.build(["a red circle", "a big blue square on the left"])
     tokens = vocab.encode(["a red circle", "a big blue square on the left"], max_length=10)
@@ -11,7 +12,9 @@ def test_shapes_and_padding_mask():
     assert words.shape == (2, 10, 256) and sentence.shape == (2, 256) and mask.shape == (2, 10)
     assert np.array_equal(keras.ops.convert_to_numpy(mask), tokens != 0)
     assert np.all(keras.ops.convert_to_numpy(words)[0, 3:] == 0)  # padding positions are zero
-    symbolic = TextEncoder(len(vocab))(keras.Input((10,), dtype="int32"), training=True)  # in a functional model
+    symbolic = TextEncoder(len(vocab))(
+        keras.Input((10,), dtype="int32"), training=True
+    )  # in a functional model
     assert [tuple(t.shape) for t in symbolic] == [(None, 10, 256), (None, 256), (None, 10)]
 
 
@@ -20,8 +23,9 @@ def test_sentence_ignores_padding_length():
     encoder = TextEncoder(len(vocab))
     short = encoder(vocab.encode(["a red circle"], max_length=4))[1]
     long = encoder(vocab.encode(["a red circle"], max_length=12))[1]
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(short), keras.ops.convert_to_numpy(long),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(short), keras.ops.convert_to_numpy(long), atol=1e-6
+    )
 
 
 def test_parameter_count_matches_attngan_rnn_encoder():
@@ -37,7 +41,12 @@ def test_parameter_count_matches_attngan_rnn_encoder():
 def test_config_round_trip():
     encoder = TextEncoder(50, embedding_dim=32, hidden_dim=16, dropout=0.1)
     again = TextEncoder.from_config(encoder.get_config())
-    assert (again.vocabulary_size, again.embedding_dim, again.hidden_dim, again.dropout) == (50, 32, 16, 0.1)
+    assert (again.vocabulary_size, again.embedding_dim, again.hidden_dim, again.dropout) == (
+        50,
+        32,
+        16,
+        0.1,
+    )
     assert again.output_dim == 32
 
 

@@ -1,4 +1,5 @@
-"""Every notebook in tutorials/ runs to the end on a real kernel, at the sizes its QUICK switch sets."""
+"""Every notebook in tutorials/ runs to the end on a real kernel, at the sizes its QUICK
+switch sets."""
 
 import glob
 import os
@@ -23,9 +24,20 @@ def test_tutorial_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_ZOO_QUICK", "1")
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     # the kernel must be this environment's Python, whatever PATH says
-    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    NotebookClient(notebook, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for cell in notebook.cells if cell.cell_type == "code"
-              for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    monkeypatch.setenv(
+        "PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    )
+    NotebookClient(
+        notebook,
+        timeout=900,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    errors = [
+        o
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors

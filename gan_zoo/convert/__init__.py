@@ -16,5 +16,13 @@ from gan_zoo.convert.stackgan import stackgan_from_authors
 from gan_zoo.convert.state_dict import read_state_dict
 from gan_zoo.convert.text import text_encoder_from_authors, vocabulary_from_captions_pickle
 
-__all__ = ["attngan_from_authors", "damsm_from_authors", "fid_inception_from_pytorch_fid", "load_cnn_encoder",
-           "read_state_dict", "stackgan_from_authors", "text_encoder_from_authors", "vocabulary_from_captions_pickle"]
+__all__ = [
+    "attngan_from_authors",
+    "damsm_from_authors",
+    "fid_inception_from_pytorch_fid",
+    "load_cnn_encoder",
+    "read_state_dict",
+    "stackgan_from_authors",
+    "text_encoder_from_authors",
+    "vocabulary_from_captions_pickle",
+]

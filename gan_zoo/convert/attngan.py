@@ -1,7 +1,13 @@
 """The authors' AttnGAN generator (`G_NET`, `netG_epoch_*.pth`) as an `AttnGAN`."""
 
-from gan_zoo.convert.state_dict import (StateDict, load_conv, load_dense, load_reshaped_stem,
-                                        load_residual, load_up_block)
+from gan_zoo.convert.state_dict import (
+    StateDict,
+    load_conv,
+    load_dense,
+    load_reshaped_stem,
+    load_residual,
+    load_up_block,
+)
 from gan_zoo.models.attngan import AttnGAN
 from gan_zoo.models.discriminator import doublings
 
@@ -34,6 +40,8 @@ def load_generator(state, model):
         if stage:
             load_dense(state, g.get_layer(f"attention_{stage}").project, f"{net}.att.conv_context")
             for block in range(model.r_num):
-                load_residual(state, g.get_layer(f"stage{stage}_residual{block}"), f"{net}.residual.{block}")
+                load_residual(
+                    state, g.get_layer(f"stage{stage}_residual{block}"), f"{net}.residual.{block}"
+                )
             load_up_block(state, g, f"stage{stage}_up", f"{net}.upsample")
         load_conv(state, g.get_layer(f"image_{stage}"), f"img_net{stage + 1}.img.0")

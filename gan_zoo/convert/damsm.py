@@ -10,8 +10,12 @@ def damsm_from_authors(text_encoder, image_encoder, captions_pickle, max_length=
     and their vocabulary (`captions.pickle` of the same dataset), its image encoder on the
     torchvision Inception layout they trained it on. AttnGAN conditions on it
     (`attngan_from_authors`) and R-precision with it is the papers' R-precision."""
-    damsm = DAMSM(vocabulary_from_captions_pickle(captions_pickle), image_encoder="inception_v3",
-                  inception_trunk="torchvision", max_length=max_length)
+    damsm = DAMSM(
+        vocabulary_from_captions_pickle(captions_pickle),
+        image_encoder="inception_v3",
+        inception_trunk="torchvision",
+        max_length=max_length,
+    )
     text = text_state(text_encoder)
     load_text_encoder(text, damsm.text_encoder)
     text.finish()

@@ -16,8 +16,10 @@ from gan_zoo.metrics.features import FeatureExtractor
 from gan_zoo.models.image_encoders import INCEPTION_SIZE
 from gan_zoo.models.inception import Bias, inception_network, pytorch_name
 
-FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-                   "pt_inception-2015-12-05-6726825d.pth")
+FID_WEIGHTS_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+    "pt_inception-2015-12-05-6726825d.pth"
+)
 FID_CLASSES = 1008  # the 2015 graph's classifier outputs (ImageNet's classes and unused ones)
 
 
@@ -34,7 +36,9 @@ def load_inception(state, network):
             assign(layer, batch_norm(state, module, layer.gamma.shape[0]), module)
         elif isinstance(layer, layers.Dense):
             features, classes = layer.kernel.shape
-            assign(layer, [dense_kernel(state.take(f"{module}.weight", (classes, features)))], module)
+            assign(
+                layer, [dense_kernel(state.take(f"{module}.weight", (classes, features)))], module
+            )
         elif isinstance(layer, Bias):
             assign(layer, [state.take(module, tuple(layer.bias.shape))], module)
 
@@ -53,11 +57,20 @@ def fid_inception_from_pytorch_fid(source):
     network = inception_network("fid", FID_CLASSES, (INCEPTION_SIZE, INCEPTION_SIZE, 3))
     load_inception(state, network)
     state.finish()
-    probabilities = layers.Softmax(dtype="float32", name="probabilities")(network.get_layer("fc").output)
-    model = keras.Model(network.input, [network.get_layer("avgpool").output, probabilities],
-                        name="fid_inception_v3")
-    return FeatureExtractor(model, INCEPTION_SIZE, name="inception-2015-12-05 (pytorch-fid)",
-                            comparable_with_papers=True, interpolation="bilinear", antialias=False)
+    probabilities = layers.Softmax(dtype="float32", name="probabilities")(
+        network.get_layer("fc").output
+    )
+    model = keras.Model(
+        network.input, [network.get_layer("avgpool").output, probabilities], name="fid_inception_v3"
+    )
+    return FeatureExtractor(
+        model,
+        INCEPTION_SIZE,
+        name="inception-2015-12-05 (pytorch-fid)",
+        comparable_with_papers=True,
+        interpolation="bilinear",
+        antialias=False,
+    )
 
 
 def load_cnn_encoder(state, encoder):
@@ -74,9 +87,18 @@ def load_cnn_encoder(state, encoder):
         encoder.build((None, INCEPTION_SIZE, INCEPTION_SIZE, 3))
     load_inception(state, encoder.trunk)
     dim = encoder.output_dim
-    assign(encoder.regions, [dense_kernel(state.take("emb_features.weight", (dim, 768, 1, 1)))],
-           "emb_features")
-    assign(encoder.code, [dense_kernel(state.take("emb_cnn_code.weight", (dim, 2048))),
-                          state.take("emb_cnn_code.bias", (dim,))], "emb_cnn_code")
+    assign(
+        encoder.regions,
+        [dense_kernel(state.take("emb_features.weight", (dim, 768, 1, 1)))],
+        "emb_features",
+    )
+    assign(
+        encoder.code,
+        [
+            dense_kernel(state.take("emb_cnn_code.weight", (dim, 2048))),
+            state.take("emb_cnn_code.bias", (dim,)),
+        ],
+        "emb_cnn_code",
+    )
     state.finish()
     return encoder

@@ -6,8 +6,15 @@ converted models are too (`generate(embeddings=...)`, datasets with `embeddings=
 
 from keras import layers
 
-from gan_zoo.convert.state_dict import (StateDict, load_batch_norm, load_conv, load_dense,
-                                        load_reshaped_stem, load_residual, load_up_block)
+from gan_zoo.convert.state_dict import (
+    StateDict,
+    load_batch_norm,
+    load_conv,
+    load_dense,
+    load_reshaped_stem,
+    load_residual,
+    load_up_block,
+)
 from gan_zoo.models.discriminator import doublings
 from gan_zoo.models.stackgan import StackGAN
 
@@ -20,8 +27,10 @@ def stackgan_from_authors(generator, discriminator=None, stage=1, preset="coco")
     g_state = StateDict.read(generator, f"StackGAN STAGE{stage}_G ({preset} preset)")
     holds_stage2 = any(key.startswith("STAGE1_G.") for key in g_state.tensors)  # its Stage-I inside
     if holds_stage2 != (stage == 2):
-        raise ValueError(f"{g_state.source} is a STAGE{2 if holds_stage2 else 1}_G checkpoint: "
-                         f"convert it with stage={2 if holds_stage2 else 1}.")
+        raise ValueError(
+            f"{g_state.source} is a STAGE{2 if holds_stage2 else 1}_G checkpoint: "
+            f"convert it with stage={2 if holds_stage2 else 1}."
+        )
     embedding_dim = g_state.take("ca_net.fc.weight").shape[1]
     stage1 = StackGAN(stage=1, preset=preset, embedding_dim=embedding_dim, image_size=64)
     if stage == 1:
@@ -73,14 +82,19 @@ def load_discriminator(state, d):
     """STAGE1_D / STAGE2_D into a `ConditionalDiscriminator`: `encode_img` is a Sequential of
     conv, LeakyReLU, then (conv, BN, LeakyReLU) repeated, so convolution k sits at index
     3k - 1 and its BatchNorm at 3k; then the conditional (and unconditional) logits."""
-    convs, norms = _of_type(d.encoder, layers.Conv2D), _of_type(d.encoder, layers.BatchNormalization)
+    convs, norms = (
+        _of_type(d.encoder, layers.Conv2D),
+        _of_type(d.encoder, layers.BatchNormalization),
+    )
     load_conv(state, convs[0], "encode_img.0")
     for k, (conv, norm) in enumerate(zip(convs[1:], norms), start=1):
         load_conv(state, conv, f"encode_img.{3 * k - 1}")
         load_batch_norm(state, norm, f"encode_img.{3 * k}")
     joint, logit = _of_type(d.cond_head, layers.Conv2D)
     load_conv(state, joint, "get_cond_logits.outlogits.0")
-    load_batch_norm(state, _of_type(d.cond_head, layers.BatchNormalization)[0], "get_cond_logits.outlogits.1")
+    load_batch_norm(
+        state, _of_type(d.cond_head, layers.BatchNormalization)[0], "get_cond_logits.outlogits.1"
+    )
     load_conv(state, logit, "get_cond_logits.outlogits.3")
     if d.uncond_head is not None:
         load_conv(state, _of_type(d.uncond_head, layers.Conv2D)[0], "get_uncond_logits.outlogits.0")

@@ -27,8 +27,10 @@ def read_state_dict(source, *path):
         raise ValueError(f"{name} holds a {type(source).__name__}, not a state dict of tensors.")
     tensors = {}
     for key, value in source.items():
-        key = key[len("module."):] if key.startswith("module.") else key
-        tensors[key] = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        key = key[len("module.") :] if key.startswith("module.") else key
+        tensors[key] = (
+            value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        )
     return tensors
 
 
@@ -38,8 +40,10 @@ def _torch_load(path):
     try:
         import torch
     except ImportError as error:
-        raise ImportError(f"Reading {path} needs PyTorch: pip install 'gan_zoo[torch]' "
-                          "(the converted model needs only Keras).") from error
+        raise ImportError(
+            f"Reading {path} needs PyTorch: pip install 'gan_zoo[torch]' "
+            "(the converted model needs only Keras)."
+        ) from error
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError ...
@@ -63,27 +67,39 @@ class StateDict:
     def read(cls, source, network):
         """The StateDict of a `.pth` path or an in-memory mapping (see `read_state_dict`),
         its errors naming the file."""
-        name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"the {network} state dict"
+        name = (
+            os.fspath(source)
+            if isinstance(source, (str, os.PathLike))
+            else f"the {network} state dict"
+        )
         return cls(read_state_dict(source), network, name)
 
     def take(self, key, shape=None):
         """The tensor `key` as float32, after checking it exists and has `shape`."""
         if key not in self.tensors:
-            raise KeyError(f"{self.source} has no {key!r}: it is not a {self.network} checkpoint "
-                           f"(or not one of this configuration). Keys it has: {sorted(self.tensors)[:6]}...")
+            raise KeyError(
+                f"{self.source} has no {key!r}: it is not a {self.network} checkpoint "
+                f"(or not one of this configuration). Keys it has: {sorted(self.tensors)[:6]}..."
+            )
         value = self.tensors[key]
         if shape is not None and tuple(value.shape) != tuple(shape):
-            raise ValueError(f"{self.source}: {key!r} has shape {tuple(value.shape)}, a {self.network} "
-                             f"of this configuration needs {tuple(shape)}; check the preset.")
+            raise ValueError(
+                f"{self.source}: {key!r} has shape {tuple(value.shape)}, a {self.network} "
+                f"of this configuration needs {tuple(shape)}; check the preset."
+            )
         self.used.add(key)
         return value.astype("float32")
 
     def finish(self):
         """Raises unless every tensor was used (BatchNorm's `num_batches_tracked` excepted)."""
-        extra = [k for k in self.tensors if k not in self.used and not k.endswith("num_batches_tracked")]
+        extra = [
+            k for k in self.tensors if k not in self.used and not k.endswith("num_batches_tracked")
+        ]
         if extra:
-            raise ValueError(f"{self.source} has {len(extra)} tensors a {self.network} does not have, "
-                             f"first {extra[0]!r}: is it a checkpoint of another network or preset?")
+            raise ValueError(
+                f"{self.source} has {len(extra)} tensors a {self.network} does not have, "
+                f"first {extra[0]!r}: is it a checkpoint of another network or preset?"
+            )
 
 
 def assign(layer, weights, what):
@@ -91,7 +107,9 @@ def assign(layer, weights, what):
     expected = [tuple(w.shape) for w in layer.weights]
     got = [tuple(w.shape) for w in weights]
     if expected != got:
-        raise ValueError(f"{what} -> {layer.name}: shapes {got} do not fit the Keras layer's {expected}.")
+        raise ValueError(
+            f"{what} -> {layer.name}: shapes {got} do not fit the Keras layer's {expected}."
+        )
     layer.set_weights(weights)
 
 
@@ -107,7 +125,10 @@ def dense_kernel(weight):
 
 def batch_norm(state, prefix, size):
     """[gamma, beta, moving mean, moving variance] of a BatchNorm at `prefix`."""
-    return [state.take(f"{prefix}.{name}", (size,)) for name in ("weight", "bias", "running_mean", "running_var")]
+    return [
+        state.take(f"{prefix}.{name}", (size,))
+        for name in ("weight", "bias", "running_mean", "running_var")
+    ]
 
 
 def nchw_to_nhwc_features(channels, height, width):
@@ -123,8 +144,10 @@ def load_dense(state, layer, prefix, order=None):
     units = layer.kernel.shape[-1]
     kernel = dense_kernel(state.take(f"{prefix}.weight"))
     if kernel.shape != tuple(layer.kernel.shape):
-        raise ValueError(f"{state.source}: {prefix}.weight maps to {kernel.shape}, a {state.network} "
-                         f"of this configuration needs {tuple(layer.kernel.shape)}; check the preset.")
+        raise ValueError(
+            f"{state.source}: {prefix}.weight maps to {kernel.shape}, a {state.network} "
+            f"of this configuration needs {tuple(layer.kernel.shape)}; check the preset."
+        )
     weights = [kernel]
     if layer.use_bias:
         weights.append(state.take(f"{prefix}.bias", (units,)))

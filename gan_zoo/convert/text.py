@@ -9,8 +9,12 @@ def vocabulary_from_captions_pickle(path):
     """The vocabulary of an AttnGAN `captions.pickle` ([train captions, test captions,
     ixtoword, wordtoix]) with the authors' ids, so their embedding rows line up."""
     content = read_pickle(path)
-    if not (isinstance(content, (list, tuple)) and len(content) == 4 and isinstance(content[2], dict)):
-        raise ValueError(f"{path} is not an AttnGAN captions.pickle ([train, test, ixtoword, wordtoix]).")
+    if not (
+        isinstance(content, (list, tuple)) and len(content) == 4 and isinstance(content[2], dict)
+    ):
+        raise ValueError(
+            f"{path} is not an AttnGAN captions.pickle ([train, test, ixtoword, wordtoix])."
+        )
     return Vocabulary.from_authors(content[2])
 
 
@@ -19,8 +23,12 @@ def text_encoder_from_authors(source, vocabulary):
     DAMSM, also DF-GAN's), for captions encoded with `vocabulary` (their captions.pickle's)."""
     state = text_state(source)
     rows, width = state.take("encoder.weight").shape
-    encoder = TextEncoder(len(vocabulary), embedding_dim=width,
-                          hidden_dim=state.take("rnn.weight_hh_l0").shape[1], name="text_encoder")
+    encoder = TextEncoder(
+        len(vocabulary),
+        embedding_dim=width,
+        hidden_dim=state.take("rnn.weight_hh_l0").shape[1],
+        name="text_encoder",
+    )
     encoder.build((None, 1))
     load_text_encoder(state, encoder)
     state.finish()
@@ -39,13 +47,17 @@ def load_text_encoder(state, encoder):
     rows, width, hidden = encoder.vocabulary_size, encoder.embedding_dim, encoder.hidden_dim
     saved_rows = state.take("encoder.weight").shape[0]
     if saved_rows != rows:
-        raise ValueError(f"{state.source} embeds {saved_rows} words but the vocabulary has {rows}: use "
-                         "the captions.pickle the encoder was trained with (vocabulary_from_captions_pickle).")
+        raise ValueError(
+            f"{state.source} embeds {saved_rows} words but the vocabulary has {rows}: use "
+            "the captions.pickle the encoder was trained with (vocabulary_from_captions_pickle)."
+        )
     assign(encoder.embedding, [state.take("encoder.weight", (rows, width))], "encoder")
     weights = []
     for suffix in ("", "_reverse"):
-        weights += [dense_kernel(state.take(f"rnn.weight_ih_l0{suffix}", (4 * hidden, width))),
-                    dense_kernel(state.take(f"rnn.weight_hh_l0{suffix}", (4 * hidden, hidden))),
-                    state.take(f"rnn.bias_ih_l0{suffix}", (4 * hidden,))
-                    + state.take(f"rnn.bias_hh_l0{suffix}", (4 * hidden,))]
+        weights += [
+            dense_kernel(state.take(f"rnn.weight_ih_l0{suffix}", (4 * hidden, width))),
+            dense_kernel(state.take(f"rnn.weight_hh_l0{suffix}", (4 * hidden, hidden))),
+            state.take(f"rnn.bias_ih_l0{suffix}", (4 * hidden,))
+            + state.take(f"rnn.bias_hh_l0{suffix}", (4 * hidden,)),
+        ]
     assign(encoder.rnn, weights, "rnn")

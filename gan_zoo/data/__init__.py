@@ -5,5 +5,15 @@ from gan_zoo.data.collection import CaptionedImages
 from gan_zoo.data.pipeline import ArrayDataset, make_dataset
 from gan_zoo.data.validation import check_images
 
-__all__ = ["ArrayDataset", "CaptionedImages", "check_images", "coco", "cub", "flowers", "folder", "make_dataset",
-           "shapes", "tfds_coco"]
+__all__ = [
+    "ArrayDataset",
+    "CaptionedImages",
+    "check_images",
+    "coco",
+    "cub",
+    "flowers",
+    "folder",
+    "make_dataset",
+    "shapes",
+    "tfds_coco",
+]

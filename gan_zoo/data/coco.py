@@ -17,9 +17,11 @@ import os
 from gan_zoo.data.collection import Item, read_items, read_lines, read_pickle, require
 from gan_zoo.data.disk_cache import cached, key_path
 
-LAYOUT = ("coco/{train,test}/filenames.pickle + coco/text/<name>.txt (unzip AttnGAN's train2014-text.zip "
-          "and val2014-text.zip into text/) + coco/images/<name>.jpg (AttnGAN), "
-          "or annotations/captions_{train,val}2014.json + train2014/ + val2014/ (official; 2017 alike)")
+LAYOUT = (
+    "coco/{train,test}/filenames.pickle + coco/text/<name>.txt (unzip AttnGAN's train2014-text.zip "
+    "and val2014-text.zip into text/) + coco/images/<name>.jpg (AttnGAN), "
+    "or annotations/captions_{train,val}2014.json + train2014/ + val2014/ (official; 2017 alike)"
+)
 OFFICIAL_SPLITS = {"train": "train", "test": "val"}
 
 
@@ -34,10 +36,20 @@ def load(root, split="train", image_size=256, strict=False, verbose=True, cache=
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
     if year not in (None, 2014, 2017):
         raise ValueError(f"year must be 2014 or 2017; got {year!r}")
-    settings = dict(loader="coco", root=key_path(root), split=split, image_size=image_size,
-                    **({"year": year} if year else {}))  # None: the caches made before year= still match
-    return cached(cache, settings, lambda: read_items(_items(root, split, year), image_size, strict, verbose),
-                  strict, verbose)
+    settings = dict(
+        loader="coco",
+        root=key_path(root),
+        split=split,
+        image_size=image_size,
+        **({"year": year} if year else {}),
+    )  # None: the caches made before year= still match
+    return cached(
+        cache,
+        settings,
+        lambda: read_items(_items(root, split, year), image_size, strict, verbose),
+        strict,
+        verbose,
+    )
 
 
 def _items(root, split, year):
@@ -48,12 +60,15 @@ def _items(root, split, year):
     if os.path.isdir(os.path.join(root, "annotations")):
         if year is None:
             annotations = os.path.join(glob.escape(root), "annotations")
-            only_2017 = (not glob.glob(os.path.join(annotations, "captions_*2014.json"))
-                         and glob.glob(os.path.join(annotations, "captions_*2017.json")))
+            only_2017 = not glob.glob(
+                os.path.join(annotations, "captions_*2014.json")
+            ) and glob.glob(os.path.join(annotations, "captions_*2017.json"))
             year = 2017 if only_2017 else 2014
         return _official_items(root, f"{OFFICIAL_SPLITS[split]}{year}")
-    raise FileNotFoundError(f"Neither {os.path.join(root, split, 'filenames.pickle')} nor "
-                            f"{os.path.join(root, 'annotations')} exists. Expected layout: {LAYOUT}")
+    raise FileNotFoundError(
+        f"Neither {os.path.join(root, split, 'filenames.pickle')} nor "
+        f"{os.path.join(root, 'annotations')} exists. Expected layout: {LAYOUT}"
+    )
 
 
 def _attngan_items(root, split):
@@ -71,7 +86,9 @@ def _official_items(root, folder):
     path = os.path.join(root, "annotations", f"captions_{folder}.json")
     other = {"2014": "2017", "2017": "2014"}[folder[-4:]]
     if not os.path.exists(path) and os.path.exists(path.replace(folder[-4:], other)):
-        raise FileNotFoundError(f"Missing {path}, but the {other} release is there: pass year={other}.")
+        raise FileNotFoundError(
+            f"Missing {path}, but the {other} release is there: pass year={other}."
+        )
     require(path, LAYOUT)
     require(os.path.join(root, folder), LAYOUT)
     with open(path, encoding="utf-8") as f:
@@ -79,5 +96,7 @@ def _official_items(root, folder):
     captions = {}
     for entry in annotations["annotations"]:
         captions.setdefault(entry["image_id"], []).append(entry["caption"])
-    return [Item(os.path.join(root, folder, image["file_name"]), captions.get(image["id"], []))
-            for image in sorted(annotations["images"], key=lambda image: image["id"])]
+    return [
+        Item(os.path.join(root, folder, image["file_name"]), captions.get(image["id"], []))
+        for image in sorted(annotations["images"], key=lambda image: image["id"])
+    ]

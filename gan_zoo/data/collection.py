@@ -25,7 +25,9 @@ from gan_zoo.utils.progress import progress_bar
 
 # data: the decoded image itself (uint8 [H, W, 3]), for sources without image files
 # (tensorflow-datasets); `path` then only names it.
-Item = collections.namedtuple("Item", "path captions label box embeddings data", defaults=(None,) * 4)
+Item = collections.namedtuple(
+    "Item", "path captions label box embeddings data", defaults=(None,) * 4
+)
 
 
 class CaptionedImages:
@@ -34,7 +36,12 @@ class CaptionedImages:
     [N, C, E], the image paths, and `skipped`: a count of what was left out, by reason."""
 
     def __init__(self, images, captions, labels=None, paths=None, skipped=None, embeddings=None):
-        self.images, self.captions, self.labels, self.embeddings = images, captions, labels, embeddings
+        self.images, self.captions, self.labels, self.embeddings = (
+            images,
+            captions,
+            labels,
+            embeddings,
+        )
         self.paths, self.skipped = paths or [], dict(skipped or {})
 
     def __len__(self):
@@ -49,18 +56,33 @@ class CaptionedImages:
         encoded with `vocabulary` (or, without one, their precomputed embeddings) and labels."""
         if vocabulary is None:
             if self.embeddings is None:
-                raise ValueError("Pass the vocabulary to encode the captions with; this dataset "
-                                 "has no precomputed embeddings.")
-            return make_dataset(self.images, embeddings=self.embeddings, batch_size=batch_size,
-                                labels=self.labels, **kwargs)
-        return make_dataset(self.images, self.captions, vocabulary, batch_size=batch_size,
-                            labels=self.labels, **kwargs)
+                raise ValueError(
+                    "Pass the vocabulary to encode the captions with; this dataset "
+                    "has no precomputed embeddings."
+                )
+            return make_dataset(
+                self.images,
+                embeddings=self.embeddings,
+                batch_size=batch_size,
+                labels=self.labels,
+                **kwargs,
+            )
+        return make_dataset(
+            self.images,
+            self.captions,
+            vocabulary,
+            batch_size=batch_size,
+            labels=self.labels,
+            **kwargs,
+        )
 
     def summary(self):
         captions = sum(len(c) for c in self.captions)
         text = f"{len(self)} images, {captions} captions"
         if self.skipped:
-            text += "; skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items()))
+            text += "; skipped: " + ", ".join(
+                f"{n} {why}" for why, n in sorted(self.skipped.items())
+            )
         return text
 
 
@@ -86,16 +108,21 @@ def read_image(path, image_size, box=None, upright=False):
 
 def fit_image(image, image_size, box=None):
     """A Pillow image -> uint8 [image_size, image_size, 3]: converted to RGB (grayscale, palette,
-    16-bit too; RGBA loses its alpha, as the authors' `convert('RGB')` drops it), cropped around the bounding box `box` (x, y, w, h; `square_around`),
+    16-bit too; RGBA loses its alpha, as the authors' `convert('RGB')` drops it), cropped around
+    the bounding box `box` (x, y, w, h; `square_around`),
     cut to its central square (as the authors' shorter-side resize and crop keep the aspect
     ratio) and resized (bilinear, antialiased, as the authors' PIL resize)."""
     from PIL import Image
 
-    if image.mode.startswith("I"):  # 16-bit integers (PNG, TIFF): 65535 -> 255, as a viewer shows them
+    if image.mode.startswith(
+        "I"
+    ):  # 16-bit integers (PNG, TIFF): 65535 -> 255, as a viewer shows them
         values = np.asarray(image, dtype="float64")
         image = Image.fromarray(np.uint8(np.clip(np.round(values / 257), 0, 255)))
     elif image.mode == "F":
-        raise ValueError("holds floating-point pixels, whose range is unknown: save it as 8- or 16-bit")
+        raise ValueError(
+            "holds floating-point pixels, whose range is unknown: save it as 8- or 16-bit"
+        )
     image = image.convert("RGB")
     if box is not None:
         image = image.crop(square_around(box, *image.size))
@@ -107,7 +134,9 @@ def fit_image(image, image_size, box=None):
     return np.asarray(image, dtype=np.uint8)
 
 
-def read_items(items, image_size, strict=False, verbose=True, total=None, workers=None, upright=False):
+def read_items(
+    items, image_size, strict=False, verbose=True, total=None, workers=None, upright=False
+):
     """Reads every item into a `CaptionedImages`, skipping (and counting) unreadable images and
     items without captions; `strict` raises at the first instead.
 
@@ -123,8 +152,11 @@ def read_items(items, image_size, strict=False, verbose=True, total=None, worker
     captions, labels, paths, embeddings = [], [], [], []
     skipped, first_skip = collections.Counter(), None
     progress = progress_bar(total, verbose)
-    decoded = _ordered_map(functools.partial(_decode, image_size=image_size, upright=upright), items,
-                           workers or os.cpu_count() or 1)
+    decoded = _ordered_map(
+        functools.partial(_decode, image_size=image_size, upright=upright),
+        items,
+        workers or os.cpu_count() or 1,
+    )
     with contextlib.closing(decoded):  # a strict error shuts the threads down here
         for done, (item, text, image) in enumerate(decoded, 1):
             if isinstance(image, Exception):
@@ -134,7 +166,9 @@ def read_items(items, image_size, strict=False, verbose=True, total=None, worker
                 first_skip = first_skip or f"{item.path}: {image}"
             else:
                 if len(captions) == total:
-                    raise ValueError(f"More items than total={total} were read: give their real number.")
+                    raise ValueError(
+                        f"More items than total={total} were read: give their real number."
+                    )
                 images[len(captions)] = image
                 captions.append(text)
                 labels.append(item.label)
@@ -143,13 +177,18 @@ def read_items(items, image_size, strict=False, verbose=True, total=None, worker
             if progress is not None:
                 progress.update(done)
     if not captions:
-        raise ValueError(f"None of the {total} images could be used ({dict(skipped)}); the first: "
-                         f"{first_skip}.")
+        raise ValueError(
+            f"None of the {total} images could be used ({dict(skipped)}); the first: {first_skip}."
+        )
     images.resize((len(captions), *images.shape[1:]), refcheck=False)  # skipped rows let go
-    result = CaptionedImages(images, captions,
-                             None if any(label is None for label in labels) else np.array(labels, "int32"),
-                             paths, skipped,
-                             None if any(e is None for e in embeddings) else np.stack(embeddings).astype("float32"))
+    result = CaptionedImages(
+        images,
+        captions,
+        None if any(label is None for label in labels) else np.array(labels, "int32"),
+        paths,
+        skipped,
+        None if any(e is None for e in embeddings) else np.stack(embeddings).astype("float32"),
+    )
     if skipped:
         warn(f"Loaded {result.summary()}.")
     return result
@@ -219,7 +258,9 @@ def read_lines(path):
         raw = f.read()
     utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     text = raw.decode("utf-16" if utf16 else "utf-8-sig", errors="replace")
-    return [line.strip() for line in io.StringIO(text, newline=None) if line.strip()]  # \n, \r\n or \r
+    return [
+        line.strip() for line in io.StringIO(text, newline=None) if line.strip()
+    ]  # \n, \r\n or \r
 
 
 def require(path, layout):
@@ -239,7 +280,9 @@ def read_split(folder, layout, embeddings=False):
     labels = _rows(class_info, names) if os.path.exists(class_info) else None
     vectors = [None] * len(names)
     if embeddings:
-        vectors = _rows(require(os.path.join(folder, "char-CNN-RNN-embeddings.pickle"), layout), names)
+        vectors = _rows(
+            require(os.path.join(folder, "char-CNN-RNN-embeddings.pickle"), layout), names
+        )
     return names, labels, vectors
 
 

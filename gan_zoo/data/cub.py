@@ -18,13 +18,23 @@ import os
 from gan_zoo.data.collection import Item, read_items, read_lines, read_split, require
 from gan_zoo.data.disk_cache import cached, key_path
 
-LAYOUT = ("birds/CUB_200_2011/{images/, images.txt, bounding_boxes.txt}, birds/text/<class>/<name>.txt "
-          "(unzip AttnGAN's text.zip; Reed's text_c10/ works too), birds/<split>/filenames.pickle "
-          "(AttnGAN's data/birds)")
+LAYOUT = (
+    "birds/CUB_200_2011/{images/, images.txt, bounding_boxes.txt}, birds/text/<class>/<name>.txt "
+    "(unzip AttnGAN's text.zip; Reed's text_c10/ works too), birds/<split>/filenames.pickle "
+    "(AttnGAN's data/birds)"
+)
 
 
-def load(root, split="train", image_size=256, crop=True, embeddings=False, strict=False, verbose=True,
-         cache=None):
+def load(
+    root,
+    split="train",
+    image_size=256,
+    crop=True,
+    embeddings=False,
+    strict=False,
+    verbose=True,
+    cache=None,
+):
     """Loads a split of CUB from `root` (the folder holding CUB_200_2011/, text/ and the splits).
 
     Returns a `CaptionedImages` with the class labels (from class_info.pickle, else the
@@ -33,14 +43,26 @@ def load(root, split="train", image_size=256, crop=True, embeddings=False, stric
     `to_dataset()` without a vocabulary feeds them (models built with `embedding_dim=1024`).
     cache: an .npz file to keep the decoded split in and read it back from (`disk_cache`).
     """
-    settings = dict(loader="cub", root=key_path(root), split=split, image_size=image_size, crop=crop,
-                    embeddings=embeddings)
-    return cached(cache, settings, lambda: read_items(_items(root, split, crop, embeddings), image_size,
-                                                      strict, verbose), strict, verbose)
+    settings = dict(
+        loader="cub",
+        root=key_path(root),
+        split=split,
+        image_size=image_size,
+        crop=crop,
+        embeddings=embeddings,
+    )
+    return cached(
+        cache,
+        settings,
+        lambda: read_items(_items(root, split, crop, embeddings), image_size, strict, verbose),
+        strict,
+        verbose,
+    )
 
 
 def _items(root, split, crop, embeddings):
-    """The split's `Item`s: image, its 10 captions, class, bounding box (with `crop`), embeddings."""
+    """The split's `Item`s: image, its 10 captions, class, bounding box (with `crop`),
+    embeddings."""
     root = require(os.path.expanduser(root), LAYOUT)
     cub = require(os.path.join(root, "CUB_200_2011"), LAYOUT)
     image_folder = require(os.path.join(cub, "images"), LAYOUT)
@@ -56,14 +78,23 @@ def _items(root, split, crop, embeddings):
     for name, label, vector in zip(names, labels, vectors):
         text_path = os.path.join(text, name + ".txt")
         captions = read_lines(text_path) if os.path.exists(text_path) else []
-        items.append(Item(os.path.join(image_folder, name + ".jpg"), captions, int(label),
-                          boxes.get(name), vector))
+        items.append(
+            Item(
+                os.path.join(image_folder, name + ".jpg"),
+                captions,
+                int(label),
+                boxes.get(name),
+                vector,
+            )
+        )
     return items
 
 
 def _boxes(cub):
     """{name without extension: (x, y, w, h)} from images.txt and bounding_boxes.txt."""
-    paths = dict(line.split() for line in read_lines(require(os.path.join(cub, "images.txt"), LAYOUT)))
+    paths = dict(
+        line.split() for line in read_lines(require(os.path.join(cub, "images.txt"), LAYOUT))
+    )
     boxes = {}
     for line in read_lines(require(os.path.join(cub, "bounding_boxes.txt"), LAYOUT)):
         image_id, *values = line.split()

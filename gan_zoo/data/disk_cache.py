@@ -32,8 +32,10 @@ def cached(path, settings, build, strict=False, verbose=True):
         return build()
     path = os.path.expanduser(path)
     if os.path.isdir(path):
-        raise IsADirectoryError(f"cache={path} is a folder; give the path of an .npz file to keep the "
-                                "decoded images in.")
+        raise IsADirectoryError(
+            f"cache={path} is a folder; give the path of an .npz file to keep the "
+            "decoded images in."
+        )
     settings = json.loads(json.dumps({"format": FORMAT, **settings}))  # as the file holds them
     data = _read_matching(path, settings, strict, verbose) if os.path.exists(path) else None
     if data is None:
@@ -41,8 +43,10 @@ def cached(path, settings, build, strict=False, verbose=True):
         try:
             write(data, settings, path)
         except OSError as error:  # a full disk must not cost the decoding just done
-            warn(f"Could not write the cache {path} ({type(error).__name__}: {error}); the data "
-                 "is loaded, uncached.")
+            warn(
+                f"Could not write the cache {path} ({type(error).__name__}: {error}); the data "
+                "is loaded, uncached."
+            )
     return data
 
 
@@ -53,8 +57,12 @@ def key_path(path):
 
 def write(data, settings, path):
     """Writes `data` and its `settings` to the .npz file `path`, atomically."""
-    meta = {"settings": settings, "captions": data.captions, "paths": list(data.paths),
-            "skipped": data.skipped}
+    meta = {
+        "settings": settings,
+        "captions": data.captions,
+        "paths": list(data.paths),
+        "skipped": data.skipped,
+    }
     arrays = {"images": data.images, "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
     if data.labels is not None:
         arrays["labels"] = data.labels
@@ -69,8 +77,14 @@ def read(path):
     with np.load(path, allow_pickle=False) as npz:
         meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
         optional = {key: npz[key] if key in npz.files else None for key in ("labels", "embeddings")}
-        data = CaptionedImages(npz["images"], meta["captions"], optional["labels"], meta["paths"],
-                               meta["skipped"], optional["embeddings"])
+        data = CaptionedImages(
+            npz["images"],
+            meta["captions"],
+            optional["labels"],
+            meta["paths"],
+            meta["skipped"],
+            optional["embeddings"],
+        )
     return data, meta["settings"]
 
 
@@ -83,10 +97,15 @@ def _read_matching(path, settings, strict, verbose):
         warn(f"Rebuilding the cache {path}: it cannot be read ({type(error).__name__}: {error}).")
         return None
     if made_with != settings:
-        changed = {key: (made_with.get(key), settings.get(key)) for key in sorted(made_with.keys() | settings)
-                   if made_with.get(key) != settings.get(key)}
-        warn(f"Rebuilding the cache {path}: it was made with other settings "
-             f"(setting: (cached, asked)): {changed}.")
+        changed = {
+            key: (made_with.get(key), settings.get(key))
+            for key in sorted(made_with.keys() | settings)
+            if made_with.get(key) != settings.get(key)
+        }
+        warn(
+            f"Rebuilding the cache {path}: it was made with other settings "
+            f"(setting: (cached, asked)): {changed}."
+        )
         return None
     if strict and data.skipped:
         return None

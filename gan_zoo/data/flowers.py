@@ -21,11 +21,15 @@ import re
 from gan_zoo.data.collection import Item, read_items, read_lines, read_split, require
 from gan_zoo.data.disk_cache import cached, key_path
 
-LAYOUT = ("flowers/jpg/image_XXXXX.jpg, flowers/text_c10/class_XXXXX/image_XXXXX.txt, "
-          "flowers/<split>/filenames.pickle (StackGAN's Data/flowers)")
+LAYOUT = (
+    "flowers/jpg/image_XXXXX.jpg, flowers/text_c10/class_XXXXX/image_XXXXX.txt, "
+    "flowers/<split>/filenames.pickle (StackGAN's Data/flowers)"
+)
 
 
-def load(root, split="train", image_size=256, embeddings=False, strict=False, verbose=True, cache=None):
+def load(
+    root, split="train", image_size=256, embeddings=False, strict=False, verbose=True, cache=None
+):
     """Loads a split of Oxford-102 from `root` (the folder holding jpg/, text_c10/ and the splits).
 
     Returns a `CaptionedImages` with the class labels, so same-class pairs are no negatives in
@@ -34,14 +38,25 @@ def load(root, split="train", image_size=256, embeddings=False, strict=False, ve
     `embedding_dim=1024`).
     cache: an .npz file to keep the decoded split in and read it back from (`disk_cache`).
     """
-    settings = dict(loader="flowers", root=key_path(root), split=split, image_size=image_size,
-                    embeddings=embeddings)
-    return cached(cache, settings, lambda: read_items(_items(root, split, embeddings), image_size,
-                                                      strict, verbose), strict, verbose)
+    settings = dict(
+        loader="flowers",
+        root=key_path(root),
+        split=split,
+        image_size=image_size,
+        embeddings=embeddings,
+    )
+    return cached(
+        cache,
+        settings,
+        lambda: read_items(_items(root, split, embeddings), image_size, strict, verbose),
+        strict,
+        verbose,
+    )
 
 
 def _items(root, split, embeddings):
-    """The split's `Item`s: image, its captions (none if it has no caption file), class, embeddings."""
+    """The split's `Item`s: image, its captions (none if it has no caption file), class,
+    embeddings."""
     root = require(os.path.expanduser(root), LAYOUT)
     names, labels, vectors = read_split(os.path.join(root, split), LAYOUT, embeddings)
     caption_files = _caption_files(root)
@@ -50,8 +65,14 @@ def _items(root, split, embeddings):
         image = os.path.basename(name)
         text_path = caption_files.get(image)
         label = int(labels[i]) if labels is not None else _class_number(text_path)
-        items.append(Item(os.path.join(root, "jpg", image + ".jpg"), read_lines(text_path) if text_path else [],
-                          label, embeddings=vector))
+        items.append(
+            Item(
+                os.path.join(root, "jpg", image + ".jpg"),
+                read_lines(text_path) if text_path else [],
+                label,
+                embeddings=vector,
+            )
+        )
     return items
 
 

@@ -19,7 +19,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".
 LAYOUT = "a folder of images, each with a same-name .txt file of captions (one per line)"
 
 
-def load(root=None, manifest=None, image_size=64, labels=None, strict=False, verbose=True, cache=None):
+def load(
+    root=None, manifest=None, image_size=64, labels=None, strict=False, verbose=True, cache=None
+):
     """Loads captioned images from `root` (image + .txt pairs) or from a `manifest` file.
 
     labels: "subfolder" gives each image the class of its folder below `root` (or of its
@@ -30,23 +32,42 @@ def load(root=None, manifest=None, image_size=64, labels=None, strict=False, ver
     Returns a `CaptionedImages`; images without a caption file count as skipped.
     """
     if (root is None) == (manifest is None):
-        raise ValueError("Give root= (a folder of images and .txt captions) or manifest= (CSV/JSONL).")
+        raise ValueError(
+            "Give root= (a folder of images and .txt captions) or manifest= (CSV/JSONL)."
+        )
     if labels not in (None, "subfolder"):
         raise ValueError(f"labels must be None or 'subfolder'; got {labels!r}")
-    settings = dict(loader="folder", root=key_path(root), manifest=key_path(manifest), image_size=image_size,
-                    labels=labels, upright=True)  # upright: older caches, of images as stored, are rebuilt
-    return cached(cache, settings, lambda: read_items(_items(root, manifest, labels), image_size, strict, verbose,
-                                                      upright=True), strict, verbose)
+    settings = dict(
+        loader="folder",
+        root=key_path(root),
+        manifest=key_path(manifest),
+        image_size=image_size,
+        labels=labels,
+        upright=True,
+    )  # upright: older caches, of images as stored, are rebuilt
+    return cached(
+        cache,
+        settings,
+        lambda: read_items(
+            _items(root, manifest, labels), image_size, strict, verbose, upright=True
+        ),
+        strict,
+        verbose,
+    )
 
 
 def _items(root, manifest, labels):
     """The `Item`s of the folder or manifest, with their subfolder classes if asked."""
     items = _folder_items(root) if root is not None else _manifest_items(manifest)
-    base = os.path.expanduser(root if root is not None else os.path.dirname(os.path.abspath(manifest)))
+    base = os.path.expanduser(
+        root if root is not None else os.path.dirname(os.path.abspath(manifest))
+    )
     if labels == "subfolder":
         classes = sorted({os.path.dirname(os.path.relpath(i.path, base)) for i in items})
-        items = [i._replace(label=classes.index(os.path.dirname(os.path.relpath(i.path, base))))
-                 for i in items]
+        items = [
+            i._replace(label=classes.index(os.path.dirname(os.path.relpath(i.path, base))))
+            for i in items
+        ]
     return items
 
 
@@ -62,8 +83,9 @@ def _folder_items(root):
             captions = read_lines(text_path) if os.path.exists(text_path) else []
             items.append(Item(os.path.join(directory, name), captions))
     if not items:
-        raise FileNotFoundError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) under {root}. "
-                                f"Expected layout: {LAYOUT}")
+        raise FileNotFoundError(
+            f"No images ({', '.join(IMAGE_EXTENSIONS)}) under {root}. Expected layout: {LAYOUT}"
+        )
     return items
 
 
@@ -71,18 +93,26 @@ def _manifest_items(manifest):
     manifest = require(os.path.expanduser(manifest), "a CSV (image,caption) or JSONL manifest")
     base = os.path.dirname(os.path.abspath(manifest))
     with open(manifest, encoding="utf-8-sig") as f:  # -sig: the byte-order mark Excel writes
-        rows = _jsonl_rows(f, manifest) if manifest.lower().endswith(".jsonl") else list(csv.DictReader(f))
+        rows = (
+            _jsonl_rows(f, manifest)
+            if manifest.lower().endswith(".jsonl")
+            else list(csv.DictReader(f))
+        )
     if not rows:
         raise ValueError(f"{manifest} lists no images.")
     grouped = {}
     for number, row in enumerate(rows, 1):
         if not isinstance(row, dict) or not {"image", "caption"} <= set(row):
-            raise ValueError(f"{manifest}, entry {number}: needs 'image' and 'caption' (CSV columns or "
-                             f"JSONL keys); got {sorted(row) if isinstance(row, dict) else type(row).__name__}.")
+            raise ValueError(
+                f"{manifest}, entry {number}: needs 'image' and 'caption' (CSV columns or "
+                f"JSONL keys); got {sorted(row) if isinstance(row, dict) else type(row).__name__}."
+            )
         caption = row["caption"] or ""
         if not isinstance(caption, str):
-            raise ValueError(f"{manifest}, entry {number}: 'caption' must be one string; got "
-                             f"{type(caption).__name__} (give each caption an entry of its own).")
+            raise ValueError(
+                f"{manifest}, entry {number}: 'caption' must be one string; got "
+                f"{type(caption).__name__} (give each caption an entry of its own)."
+            )
         grouped.setdefault(os.path.join(base, row["image"]), []).append(caption)
     return [Item(path, captions) for path, captions in grouped.items()]
 

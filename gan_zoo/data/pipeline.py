@@ -2,13 +2,12 @@
 
 import weakref
 
+import keras
 import numpy as np
 
-import keras
-
 from gan_zoo.data.validation import check_images, to_uint8, to_unit_range
-from gan_zoo.utils.progress import batch_starts
 from gan_zoo.text.vocabulary import iter_captions
+from gan_zoo.utils.progress import batch_starts
 
 LOAD_RATIO = 76 / 64  # the papers load images at 76/64 of the target size, then crop
 RESIZE_CHUNK = 256  # images resized at a time by the numpy pipeline
@@ -31,9 +30,22 @@ def encode_caption_sets(captions, vocabulary, max_length):
     return tokens, np.array([len(s) for s in sets], dtype="int32")
 
 
-def make_dataset(images, captions=None, vocabulary=None, batch_size=64, image_size=None, max_length=18,
-                 labels=None, shuffle=True, random_crop=False, flip=False, seed=None,
-                 drop_remainder=True, use_tf_data=None, embeddings=None):
+def make_dataset(
+    images,
+    captions=None,
+    vocabulary=None,
+    batch_size=64,
+    image_size=None,
+    max_length=18,
+    labels=None,
+    shuffle=True,
+    random_crop=False,
+    flip=False,
+    seed=None,
+    drop_remainder=True,
+    use_tf_data=None,
+    embeddings=None,
+):
     """Builds the training input every gan_zoo model's `fit` takes.
 
     Args:
@@ -62,8 +74,10 @@ def make_dataset(images, captions=None, vocabulary=None, batch_size=64, image_si
         texts = np.asarray(embeddings, dtype="float32")
         texts = texts[:, None] if texts.ndim == 2 else texts
         if texts.ndim != 3 or len(texts) != len(images):
-            raise ValueError(f"embeddings must be [{len(images)}, E] or [{len(images)}, C, E]; "
-                             f"got {np.shape(embeddings)}")
+            raise ValueError(
+                f"embeddings must be [{len(images)}, E] or [{len(images)}, C, E]; "
+                f"got {np.shape(embeddings)}"
+            )
         counts, key = np.full(len(texts), texts.shape[1], dtype="int32"), "embeddings"
     elif len(captions) != len(images):
         raise ValueError(f"Got {len(images)} images but {len(captions)} caption entries.")
@@ -72,16 +86,29 @@ def make_dataset(images, captions=None, vocabulary=None, batch_size=64, image_si
         if labels.shape != (len(images),):
             raise ValueError(f"labels must have shape [{len(images)}]; got {labels.shape}")
     if batch_size > len(images) and drop_remainder:
-        raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(images)} images).")
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the dataset ({len(images)} images)."
+        )
     if embeddings is None:
         (texts, counts), key = encode_caption_sets(captions, vocabulary, max_length), "tokens"
     image_size = image_size or images.shape[1]
     if use_tf_data is None:
         use_tf_data = _tensorflow_available()
     build = _tf_dataset if use_tf_data else ArrayDataset
-    dataset = build(images, texts, counts, labels, batch_size=batch_size, image_size=image_size,
-                    shuffle=shuffle, random_crop=random_crop, flip=flip, seed=seed,
-                    drop_remainder=drop_remainder, text_key=key)
+    dataset = build(
+        images,
+        texts,
+        counts,
+        labels,
+        batch_size=batch_size,
+        image_size=image_size,
+        shuffle=shuffle,
+        random_crop=random_crop,
+        flip=flip,
+        seed=seed,
+        drop_remainder=drop_remainder,
+        text_key=key,
+    )
     dataset.vocabulary = vocabulary
     return dataset
 
@@ -94,8 +121,20 @@ def _tensorflow_available():
     return True
 
 
-def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, random_crop, flip,
-                seed, drop_remainder, text_key="tokens"):
+def _tf_dataset(
+    images,
+    texts,
+    counts,
+    labels,
+    batch_size,
+    image_size,
+    shuffle,
+    random_crop,
+    flip,
+    seed,
+    drop_remainder,
+    text_key="tokens",
+):
     import tensorflow as tf
 
     load_size = round(image_size * LOAD_RATIO) if random_crop else image_size
@@ -108,8 +147,10 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
     def rows_of(index):
         held = source()
         if held is None:
-            raise RuntimeError("The images this dataset reads were freed: keep the dataset (or its images) "
-                               "alive while iterating it.")
+            raise RuntimeError(
+                "The images this dataset reads were freed: keep the dataset (or its images) "
+                "alive while iterating it."
+            )
         return held[index]
 
     if labels is not None:
@@ -119,11 +160,19 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
 
     def gather(rows):  # a chunk of rows at a time: one call into Python per chunk, not per image
-        image = tf.numpy_function(rows_of, [rows["index"]], tf.as_dtype(images.dtype), stateful=False)
+        image = tf.numpy_function(
+            rows_of, [rows["index"]], tf.as_dtype(images.dtype), stateful=False
+        )
         return dict(rows, images=tf.ensure_shape(image, (None, *images.shape[1:])))
 
-    ds = ds.batch(GATHER_CHUNK).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
-    ds = ds.apply(tf.data.experimental.assert_cardinality(len(images)))  # unbatch forgets it; fit's bar needs it
+    ds = (
+        ds.batch(GATHER_CHUNK)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .unbatch()
+    )
+    ds = ds.apply(
+        tf.data.experimental.assert_cardinality(len(images))
+    )  # unbatch forgets it; fit's bar needs it
     # One stateless key per example, drawn in order and anew each epoch: the crop, flip and
     # caption pick then depend on the seed alone, not on how the parallel map schedules work.
     keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
@@ -137,8 +186,9 @@ def _tf_dataset(images, texts, counts, labels, batch_size, image_size, shuffle, 
         if image.shape[0] != load_size:
             image = tf.image.resize(image, (load_size, load_size), antialias=True)
         if random_crop:
-            image = tf.image.stateless_random_crop(image, (image_size, image_size, 3),
-                                                   seed=crop_key)
+            image = tf.image.stateless_random_crop(
+                image, (image_size, image_size, 3), seed=crop_key
+            )
         if flip:
             image = tf.image.stateless_random_flip_left_right(image, seed=flip_key)
         pick = tf.random.stateless_uniform((), pick_key, 0, example["counts"], dtype=tf.int32)
@@ -162,15 +212,29 @@ class ArrayDataset(keras.utils.PyDataset):
     per batch: CUB's 8,855 training images at 304 px take 2.5 GB so, not 10.
     """
 
-    def __init__(self, images, texts, counts, labels=None, batch_size=64, image_size=None,
-                 shuffle=True, random_crop=False, flip=False, seed=None, drop_remainder=True,
-                 text_key="tokens"):
+    def __init__(
+        self,
+        images,
+        texts,
+        counts,
+        labels=None,
+        batch_size=64,
+        image_size=None,
+        shuffle=True,
+        random_crop=False,
+        flip=False,
+        seed=None,
+        drop_remainder=True,
+        text_key="tokens",
+    ):
         super().__init__()
         self.images = _resize(images, image_size, random_crop)
         self.texts, self.counts, self.labels, self.text_key = texts, counts, labels, text_key
         self.batch_size, self.image_size = batch_size, image_size or images.shape[1]
         self.shuffle, self.random_crop, self.flip = shuffle, random_crop, flip
-        self.seed = np.random.SeedSequence().entropy if seed is None else seed  # None: a fresh order
+        self.seed = (
+            np.random.SeedSequence().entropy if seed is None else seed
+        )  # None: a fresh order
         self.drop_remainder = drop_remainder
         self.epoch = 0
         self._plan()
@@ -196,12 +260,12 @@ class ArrayDataset(keras.utils.PyDataset):
         return n // self.batch_size if self.drop_remainder else -(-n // self.batch_size)
 
     def __getitem__(self, index):
-        idx = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         size = self.image_size
         batch_images = np.empty((len(idx), size, size, 3), dtype="float32")
         for row, i in enumerate(idx):
             top, left = self._offsets[i]
-            image = self.images[i, top:top + size, left:left + size]
+            image = self.images[i, top : top + size, left : left + size]
             batch_images[row] = to_unit_range(image[:, ::-1] if self._flips[i] else image)
         out = {"images": batch_images, self.text_key: self.texts[idx, self._caption_pick[idx]]}
         if self.labels is not None:
@@ -219,9 +283,16 @@ def _resize(images, image_size, random_crop):
     if images.shape[1] == load_size:
         return images
     resized = np.empty((len(images), load_size, load_size, 3), dtype=images.dtype)
-    for start in batch_starts(len(images), RESIZE_CHUNK, verbose=len(images) > RESIZE_CHUNK):  # bar: minutes for COCO
-        chunk = keras.ops.image.resize(to_unit_range(images[start:start + RESIZE_CHUNK]),
-                                       (load_size, load_size), antialias=True)
+    for start in batch_starts(
+        len(images), RESIZE_CHUNK, verbose=len(images) > RESIZE_CHUNK
+    ):  # bar: minutes for COCO
+        chunk = keras.ops.image.resize(
+            to_unit_range(images[start : start + RESIZE_CHUNK]),
+            (load_size, load_size),
+            antialias=True,
+        )
         chunk = np.clip(keras.ops.convert_to_numpy(chunk), -1.0, 1.0)
-        resized[start:start + RESIZE_CHUNK] = to_uint8(chunk) if images.dtype == np.uint8 else chunk
+        resized[start : start + RESIZE_CHUNK] = (
+            to_uint8(chunk) if images.dtype == np.uint8 else chunk
+        )
     return resized

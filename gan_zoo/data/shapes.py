@@ -26,21 +26,34 @@ COLOUR_RGB = {
     "cyan": (30, 205, 215),
 }
 BACKGROUND_RGB = {"black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128)}
-_CENTRES = {"left": (0.28, 0.5), "right": (0.72, 0.5), "top": (0.5, 0.28), "bottom": (0.5, 0.72),
-            "centre": (0.5, 0.5)}  # (x, y) as fractions of the image side
+_CENTRES = {
+    "left": (0.28, 0.5),
+    "right": (0.72, 0.5),
+    "top": (0.5, 0.28),
+    "bottom": (0.5, 0.72),
+    "centre": (0.5, 0.5),
+}  # (x, y) as fractions of the image side
 _HALF_EXTENT = {"small": 0.12, "big": 0.21}  # half the shape's width, as a fraction of the side
 
 # Words a caption may use for each attribute value (the first is the canonical one).
 SYNONYMS = {
     "shape": {"circle": ("circle", "disk"), "square": ("square", "box"), "triangle": ("triangle",)},
-    "colour": {"red": ("red",), "green": ("green",), "blue": ("blue",), "yellow": ("yellow",),
-               "purple": ("purple", "violet"), "cyan": ("cyan", "turquoise")},
+    "colour": {
+        "red": ("red",),
+        "green": ("green",),
+        "blue": ("blue",),
+        "yellow": ("yellow",),
+        "purple": ("purple", "violet"),
+        "cyan": ("cyan", "turquoise"),
+    },
     "size": {"small": ("small", "little", "tiny"), "big": ("big", "large", "huge")},
-    "position": {"left": ("on the left", "at the left", "to the left"),
-                 "right": ("on the right", "at the right", "to the right"),
-                 "top": ("at the top", "near the top"),
-                 "bottom": ("at the bottom", "near the bottom"),
-                 "centre": ("in the centre", "in the middle", "in the center")},
+    "position": {
+        "left": ("on the left", "at the left", "to the left"),
+        "right": ("on the right", "at the right", "to the right"),
+        "top": ("at the top", "near the top"),
+        "bottom": ("at the bottom", "near the bottom"),
+        "centre": ("in the centre", "in the middle", "in the center"),
+    },
     "background": {"black": ("black", "dark"), "white": ("white",), "gray": ("gray", "grey")},
 }
 _TEMPLATES = (
@@ -63,8 +76,9 @@ def _normalise_holdout(holdout):
     for combo in holdout or ():
         for attribute, value in combo.items():
             if attribute not in ATTRIBUTES or value not in ATTRIBUTES[attribute]:
-                raise ValueError(f"Unknown shapes attribute {attribute}={value!r}; "
-                                 f"choose from {ATTRIBUTES}")
+                raise ValueError(
+                    f"Unknown shapes attribute {attribute}={value!r}; choose from {ATTRIBUTES}"
+                )
         combos.append(dict(combo))
     return combos
 
@@ -84,7 +98,9 @@ def _sample_attributes(rng, combos, split, fixed):
         sample.update(fixed)
         if _is_held_out(sample, combos) == (split == "holdout"):
             return sample
-    raise ValueError(f"No {split!r} sample fits fixed={fixed} with holdout={combos}: they conflict.")
+    raise ValueError(
+        f"No {split!r} sample fits fixed={fixed} with holdout={combos}: they conflict."
+    )
 
 
 def caption_for(attributes, rng):
@@ -124,8 +140,16 @@ def draw(attributes, image_size, rng=None):
     return np.round(image).astype("uint8")
 
 
-def load(split="train", num_images=5000, image_size=64, seed=0, holdout=None, captions_per_image=5,
-         fixed=None, verbose=False):
+def load(
+    split="train",
+    num_images=5000,
+    image_size=64,
+    seed=0,
+    holdout=None,
+    captions_per_image=5,
+    fixed=None,
+    verbose=False,
+):
     """Draws a split of the captioned-shapes dataset.
 
     Args:
@@ -165,7 +189,6 @@ def load(split="train", num_images=5000, image_size=64, seed=0, holdout=None, ca
     return images, captions, attributes
 
 
-
 def caption_attributes(caption):
     """Reads the attributes a caption names: dict name -> index (absent attributes are left out)."""
     text = " ".join(caption.lower().replace(",", " ").split())
@@ -197,8 +220,9 @@ class ShapesOracle:
     def __init__(self, foreground_threshold=60.0):
         self.foreground_threshold = foreground_threshold
         self._palette = np.array([COLOUR_RGB[c] for c in ATTRIBUTES["colour"]], dtype="float32")
-        self._backgrounds = np.array([BACKGROUND_RGB[b] for b in ATTRIBUTES["background"]],
-                                     dtype="float32")
+        self._backgrounds = np.array(
+            [BACKGROUND_RGB[b] for b in ATTRIBUTES["background"]], dtype="float32"
+        )
         # (fill ratio, share of mass in the top half) of the ideal shapes.
         self._shape_prototypes = np.array([[np.pi / 4, 0.5], [1.0, 0.5], [0.5, 0.25]])
 
@@ -251,7 +275,8 @@ class ShapesOracle:
             if named.any():
                 accuracy[attribute] = float((predicted[attribute][named] == truth[named]).mean())
         aligned = (predicted["shape"] == np.asarray(attributes["shape"])) & (
-            predicted["colour"] == np.asarray(attributes["colour"]))
+            predicted["colour"] == np.asarray(attributes["colour"])
+        )
         return {"accuracy": accuracy, "alignment": float(aligned.mean())}
 
 

@@ -30,9 +30,16 @@ def load(data_dir, split="train", image_size=256, strict=False, verbose=True, ca
     (`collection.fit_image`); captions come from `captions/text`, paths are the image file names.
     cache: an .npz file to keep the decoded split in and read it back from (`disk_cache`).
     """
-    settings = dict(loader="tfds_coco", data_dir=key_path(data_dir), split=split, image_size=image_size)
-    return cached(cache, settings, lambda: _read(data_dir, SPLITS.get(split, split), image_size, strict, verbose),
-                  strict, verbose)
+    settings = dict(
+        loader="tfds_coco", data_dir=key_path(data_dir), split=split, image_size=image_size
+    )
+    return cached(
+        cache,
+        settings,
+        lambda: _read(data_dir, SPLITS.get(split, split), image_size, strict, verbose),
+        strict,
+        verbose,
+    )
 
 
 def _read(data_dir, split, image_size, strict, verbose):
@@ -47,22 +54,28 @@ def _examples(data_dir, split):
     tfds = _tfds()
     data_dir = os.path.expanduser(data_dir)
     builder = tfds.builder("coco_captions", data_dir=data_dir)
-    features = tfds.decode.PartialDecoding({"image": True, "image/filename": True, "captions": {"text": True}})
+    features = tfds.decode.PartialDecoding(
+        {"image": True, "image/filename": True, "captions": {"text": True}}
+    )
     try:
         return builder.as_dataset(split=split, shuffle_files=False, decoders=features)
     except AssertionError as error:  # how TFDS says "could not find data in <data_dir>"
         raise FileNotFoundError(
-            f"No prepared coco_captions in {data_dir} (looked for {builder.data_dir}). gan_zoo never "
+            f"No prepared coco_captions in {data_dir} (looked for {builder.data_dir}). "
+            "gan_zoo never "
             f"downloads it: on a machine with internet run `tfds build coco_captions --data_dir "
-            f"{data_dir}`, then copy that folder here.") from error
+            f"{data_dir}`, then copy that folder here."
+        ) from error
 
 
 def _items(dataset):
     """An `Item` per example, carrying its decoded image."""
     for example in _tfds().as_numpy(dataset):
-        yield Item(example["image/filename"].decode("utf-8"),
-                   [text.decode("utf-8", errors="replace") for text in example["captions"]["text"]],
-                   data=example["image"])
+        yield Item(
+            example["image/filename"].decode("utf-8"),
+            [text.decode("utf-8", errors="replace") for text in example["captions"]["text"]],
+            data=example["image"],
+        )
 
 
 def _tfds():
@@ -70,5 +83,7 @@ def _tfds():
     try:
         import tensorflow_datasets
     except ImportError as error:
-        raise ImportError("tfds_coco needs tensorflow-datasets: pip install tensorflow-datasets") from error
+        raise ImportError(
+            "tfds_coco needs tensorflow-datasets: pip install tensorflow-datasets"
+        ) from error
     return tensorflow_datasets

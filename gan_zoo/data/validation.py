@@ -14,11 +14,15 @@ def check_images(images):
     """
     images = np.asarray(images)
     if images.ndim != 4:
-        raise ValueError(f"Images must have rank 4 [N, H, W, 3]; got rank {images.ndim} with "
-                         f"shape {images.shape}")
+        raise ValueError(
+            f"Images must have rank 4 [N, H, W, 3]; got rank {images.ndim} with "
+            f"shape {images.shape}"
+        )
     if images.shape[-1] != 3:
-        raise ValueError(f"Images must have 3 colour channels (RGB, channels last); got "
-                         f"{images.shape[-1]} in shape {images.shape}")
+        raise ValueError(
+            f"Images must have 3 colour channels (RGB, channels last); got "
+            f"{images.shape[-1]} in shape {images.shape}"
+        )
     if images.shape[1] != images.shape[2]:
         raise ValueError(f"Images must be square; got {images.shape[1]}x{images.shape[2]}")
     if len(images) == 0:
@@ -26,16 +30,22 @@ def check_images(images):
     if images.dtype == np.uint8:
         return images
     if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(f"Images must be uint8 in [0, 255] or floats in [-1, 1]; got dtype "
-                         f"{images.dtype}")
+        raise ValueError(
+            f"Images must be uint8 in [0, 255] or floats in [-1, 1]; got dtype {images.dtype}"
+        )
     low, high = float(images.min()), float(images.max())
     if not np.isfinite([low, high]).all() or low < -1.0 - 1e-3 or high > 1.0 + 1e-3:
-        raise ValueError(f"Float images must lie in [-1, 1]; got values in [{low:.3g}, {high:.3g}] "
-                         "(pass uint8 images in [0, 255], or scale with x / 127.5 - 1)")
+        raise ValueError(
+            f"Float images must lie in [-1, 1]; got values in [{low:.3g}, {high:.3g}] "
+            "(pass uint8 images in [0, 255], or scale with x / 127.5 - 1)"
+        )
     if low >= 0.0:
-        warnings.warn(f"Float images in [{low:.3g}, {high:.3g}]: not one pixel is below mid-grey, "
-                      "which for images in [-1, 1] is unlikely; images in [0, 1] must be scaled "
-                      "(x * 2 - 1) or passed as uint8, or they train as washed-out grey.", stacklevel=3)
+        warnings.warn(
+            f"Float images in [{low:.3g}, {high:.3g}]: not one pixel is below mid-grey, "
+            "which for images in [-1, 1] is unlikely; images in [0, 1] must be scaled "
+            "(x * 2 - 1) or passed as uint8, or they train as washed-out grey.",
+            stacklevel=3,
+        )
     return images.astype("float32")
 
 

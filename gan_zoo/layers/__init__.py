@@ -1,11 +1,32 @@
 """Layers and blocks shared by the models."""
 
 from gan_zoo.layers.attention import WordAttention
-from gan_zoo.layers.blocks import (ResidualBlock, activation, batch_norm, conv2d, conv_initializer,
-                                   tile_spatially, to_image, up_block, widening)
+from gan_zoo.layers.blocks import (
+    ResidualBlock,
+    activation,
+    batch_norm,
+    conv2d,
+    conv_initializer,
+    tile_spatially,
+    to_image,
+    up_block,
+    widening,
+)
 from gan_zoo.layers.conditioning import ConditioningAugmentation, condition_on_text
 from gan_zoo.layers.transposed_conv import Conv2DTranspose
 
-__all__ = ["ConditioningAugmentation", "Conv2DTranspose", "ResidualBlock", "WordAttention",
-           "activation", "batch_norm", "condition_on_text", "conv2d", "conv_initializer",
-           "tile_spatially", "to_image", "up_block", "widening"]
+__all__ = [
+    "ConditioningAugmentation",
+    "Conv2DTranspose",
+    "ResidualBlock",
+    "WordAttention",
+    "activation",
+    "batch_norm",
+    "condition_on_text",
+    "conv2d",
+    "conv_initializer",
+    "tile_spatially",
+    "to_image",
+    "up_block",
+    "widening",
+]

@@ -18,7 +18,8 @@ def masked_softmax(scores, mask, axis=-1):
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
 class WordAttention(layers.Layer):
-    """(h [B, H, W, C], words [B, T, D], mask [B, T]) -> (context [B, H, W, C], attention [B, T, H, W]).
+    """(h [B, H, W, C], words [B, T, D], mask [B, T])
+    -> (context [B, H, W, C], attention [B, T, H, W]).
 
     The word features are projected to the image's C channels (AttnGAN's 1x1 `conv_context`,
     no bias); each region's weights over the words are the softmax of its dot products with
@@ -31,9 +32,12 @@ class WordAttention(layers.Layer):
         self.initializer = initializer
 
     def build(self, h_shape, words_shape, mask_shape=None):
-        self.project = layers.Dense(h_shape[-1], use_bias=False,
-                                    kernel_initializer=conv_initializer(self.initializer),
-                                    name="word_projection")
+        self.project = layers.Dense(
+            h_shape[-1],
+            use_bias=False,
+            kernel_initializer=conv_initializer(self.initializer),
+            name="word_projection",
+        )
         self.project.build(words_shape)
         self.built = True
 
@@ -48,8 +52,10 @@ class WordAttention(layers.Layer):
 
     def compute_output_spec(self, h, words, mask):
         batch, height, width, channels = h.shape
-        return (keras.KerasTensor(h.shape, dtype=self.compute_dtype),
-                keras.KerasTensor((batch, words.shape[1], height, width), dtype="float32"))
+        return (
+            keras.KerasTensor(h.shape, dtype=self.compute_dtype),
+            keras.KerasTensor((batch, words.shape[1], height, width), dtype="float32"),
+        )
 
     def get_config(self):
         config = super().get_config()

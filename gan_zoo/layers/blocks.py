@@ -8,7 +8,7 @@ from gan_zoo.layers.transposed_conv import Conv2DTranspose
 
 
 def conv_initializer(kind="normal"):
-    """"normal": N(0, 0.02), the DCGAN initialisation of Reed et al. and StackGAN;
+    """ "normal": N(0, 0.02), the DCGAN initialisation of Reed et al. and StackGAN;
     "orthogonal": orthogonal with gain 1, AttnGAN's `weights_init` for convs and linears."""
     if kind == "orthogonal":
         return keras.initializers.Orthogonal(1.0)
@@ -17,12 +17,27 @@ def conv_initializer(kind="normal"):
     return keras.initializers.RandomNormal(0.0, 0.02)
 
 
-def conv2d(filters, kernel, strides=1, padding="same", transpose=False, use_bias=False,
-           initializer="normal", name=None):
+def conv2d(
+    filters,
+    kernel,
+    strides=1,
+    padding="same",
+    transpose=False,
+    use_bias=False,
+    initializer="normal",
+    name=None,
+):
     """A (transposed) convolution with a GAN initialisation and, by default, no bias."""
     conv = Conv2DTranspose if transpose else layers.Conv2D
-    return conv(filters, kernel, strides=strides, padding=padding, use_bias=use_bias,
-                kernel_initializer=conv_initializer(initializer), name=name)
+    return conv(
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        kernel_initializer=conv_initializer(initializer),
+        name=name,
+    )
 
 
 def tile_spatially(vector, size):
@@ -34,8 +49,12 @@ def batch_norm(name=None, axis=-1):
     """BatchNorm as PyTorch/Torch7 defaults set it (momentum 0.1 -> 0.9 here, eps 1e-5),
     with the DCGAN gamma ~ N(1, 0.02)."""
     return layers.BatchNormalization(
-        axis=axis, momentum=0.9, epsilon=1e-5,
-        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
+        axis=axis,
+        momentum=0.9,
+        epsilon=1e-5,
+        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
+        name=name,
+    )
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -73,13 +92,17 @@ def up_block(x, filters, kind="relu", initializer="normal", name=None):
     upBlock with ReLU, AttnGAN's with GLU (the conv then gives twice the channels). With a
     `name`, the conv and BN are `<name>_conv` and `<name>_bn` (the weight converters find them)."""
     x = layers.UpSampling2D(2, interpolation="nearest")(x)
-    x = conv2d(filters * widening(kind), 3, initializer=initializer, name=name and f"{name}_conv")(x)
+    x = conv2d(filters * widening(kind), 3, initializer=initializer, name=name and f"{name}_conv")(
+        x
+    )
     return activation(kind)(batch_norm(name and f"{name}_bn")(x))
 
 
 def to_image(x, initializer="normal", name=None):
     """conv3x3 (no bias) -> tanh, in float32: the image head of StackGAN and AttnGAN."""
-    return layers.Activation("tanh", dtype="float32")(conv2d(3, 3, initializer=initializer, name=name)(x))
+    return layers.Activation("tanh", dtype="float32")(
+        conv2d(3, 3, initializer=initializer, name=name)(x)
+    )
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -94,8 +117,14 @@ class ResidualBlock(layers.Layer):
     `activate_output=False` returns x + branch(x) as it is, as AttnGAN's block does.
     """
 
-    def __init__(self, bottleneck=None, activation="relu", activate_output=True,
-                 initializer="normal", **kwargs):
+    def __init__(
+        self,
+        bottleneck=None,
+        activation="relu",
+        activate_output=True,
+        initializer="normal",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.bottleneck = bottleneck
         self.activation = activation
@@ -104,7 +133,9 @@ class ResidualBlock(layers.Layer):
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        conv = dict(padding="same", use_bias=False, kernel_initializer=conv_initializer(self.initializer))
+        conv = dict(
+            padding="same", use_bias=False, kernel_initializer=conv_initializer(self.initializer)
+        )
         if self.bottleneck:
             widths_and_kernels = [(self.bottleneck, 1), (self.bottleneck, 3), (channels, 3)]
         else:
@@ -126,7 +157,11 @@ class ResidualBlock(layers.Layer):
     def call(self, x, training=False):
         y = x
         for layer in self.branch:
-            y = layer(y, training=training) if isinstance(layer, layers.BatchNormalization) else layer(y)
+            y = (
+                layer(y, training=training)
+                if isinstance(layer, layers.BatchNormalization)
+                else layer(y)
+            )
         return self.output_activation(x + y) if self.output_activation else x + y
 
     def compute_output_shape(self, input_shape):
@@ -134,6 +169,10 @@ class ResidualBlock(layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(bottleneck=self.bottleneck, activation=self.activation,
-                      activate_output=self.activate_output, initializer=self.initializer)
+        config.update(
+            bottleneck=self.bottleneck,
+            activation=self.activation,
+            activate_output=self.activate_output,
+            initializer=self.initializer,
+        )
         return config

@@ -20,9 +20,17 @@ class ConditioningAugmentation(layers.Layer):
 
     def __init__(self, units, activation="relu", seed=None, initializer="normal", **kwargs):
         super().__init__(**kwargs)
-        self.units, self.activation, self.seed, self.initializer = units, activation, seed, initializer
-        self.dense = layers.Dense(2 * units * widening(activation),
-                                  kernel_initializer=conv_initializer(initializer), name="fc")
+        self.units, self.activation, self.seed, self.initializer = (
+            units,
+            activation,
+            seed,
+            initializer,
+        )
+        self.dense = layers.Dense(
+            2 * units * widening(activation),
+            kernel_initializer=conv_initializer(initializer),
+            name="fc",
+        )
         self.act = make_activation(activation)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -32,25 +40,32 @@ class ConditioningAugmentation(layers.Layer):
 
     def call(self, embedding, noise=None):
         x = self.act(self.dense(embedding))
-        mu, logvar = x[:, : self.units], x[:, self.units:]
+        mu, logvar = x[:, : self.units], x[:, self.units :]
         if noise is None:
             noise = keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
         return mu + ops.exp(0.5 * logvar) * noise, mu, logvar
 
     def compute_output_spec(self, embedding, noise=None):
         # Three distinct tensors: a functional graph tells outputs apart by identity.
-        return tuple(keras.KerasTensor((embedding.shape[0], self.units), dtype=self.compute_dtype)
-                     for _ in range(3))
+        return tuple(
+            keras.KerasTensor((embedding.shape[0], self.units), dtype=self.compute_dtype)
+            for _ in range(3)
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, activation=self.activation, seed=self.seed,
-                      initializer=self.initializer)
+        config.update(
+            units=self.units,
+            activation=self.activation,
+            seed=self.seed,
+            initializer=self.initializer,
+        )
         return config
 
 
-def condition_on_text(embedding, noise, units, activation="relu", text_batch_norm=False,
-                      initializer="normal"):
+def condition_on_text(
+    embedding, noise, units, activation="relu", text_batch_norm=False, initializer="normal"
+):
     """[BatchNorm ->] conditioning augmentation, as a generator's first layers: (c, μ, log σ²).
 
     The BatchNorm ("text_bn") is for sentence vectors far smaller than the CA noise, such as a
@@ -60,4 +75,5 @@ def condition_on_text(embedding, noise, units, activation="relu", text_batch_nor
     if text_batch_norm:
         embedding = batch_norm("text_bn")(embedding)
     return ConditioningAugmentation(units, activation, initializer=initializer, name="ca")(
-        embedding, noise=noise)
+        embedding, noise=noise
+    )

@@ -40,14 +40,23 @@ class Conv2DTranspose(layers.Conv2DTranspose):
 
     def call(self, inputs):
         undilated = _jax_on_cpu() if self.undilated is None else self.undilated
-        plain = (self.data_format == "channels_last" and self.dilation_rate == (1, 1)
-                 and self.output_padding is None)
+        plain = (
+            self.data_format == "channels_last"
+            and self.dilation_rate == (1, 1)
+            and self.output_padding is None
+        )
         if not (undilated and plain and None not in inputs.shape[1:3]):
             return super().call(inputs)
         if self.kernel_size == (4, 4) and self.strides == (2, 2) and self.padding == "same":
             outputs = self._sub_pixel(inputs)
-        elif tuple(inputs.shape[1:3]) == (1, 1) and self.strides == (1, 1) and self.padding == "valid":
-            outputs = ops.einsum("bi,hwoi->bhwo", ops.reshape(inputs, (-1, inputs.shape[-1])), self.kernel)
+        elif (
+            tuple(inputs.shape[1:3]) == (1, 1)
+            and self.strides == (1, 1)
+            and self.padding == "valid"
+        ):
+            outputs = ops.einsum(
+                "bi,hwoi->bhwo", ops.reshape(inputs, (-1, inputs.shape[-1])), self.kernel
+            )
         else:
             return super().call(inputs)
         if self.use_bias:

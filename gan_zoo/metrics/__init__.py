@@ -17,7 +17,23 @@ from gan_zoo.metrics.report import METRICS, evaluate, markdown_table
 from gan_zoo.metrics.retrieval import r_precision
 from gan_zoo.metrics.streaming import FID, KID, InceptionScore
 
-__all__ = ["COLLAPSE_THRESHOLD", "FID", "FeatureExtractor", "GaussianStatistics", "InceptionScore",
-           "KID", "METRICS", "evaluate", "frechet_distance", "inception_score", "inception_v3",
-           "kernel_inception_distance", "markdown_table", "mean_pairwise_distance", "pixels",
-           "polynomial_mmd", "r_precision", "spread_ratio"]
+__all__ = [
+    "COLLAPSE_THRESHOLD",
+    "FID",
+    "FeatureExtractor",
+    "GaussianStatistics",
+    "InceptionScore",
+    "KID",
+    "METRICS",
+    "evaluate",
+    "frechet_distance",
+    "inception_score",
+    "inception_v3",
+    "kernel_inception_distance",
+    "markdown_table",
+    "mean_pairwise_distance",
+    "pixels",
+    "polynomial_mmd",
+    "r_precision",
+    "spread_ratio",
+]

@@ -16,7 +16,7 @@ def mean_pairwise_distance(features):
     f = np.asarray(features, dtype="float64")
     if len(f) < 2:
         raise ValueError("a spread needs at least 2 samples")
-    squared = np.sum(f ** 2, axis=1)
+    squared = np.sum(f**2, axis=1)
     distances = np.sqrt(np.clip(squared[:, None] + squared[None] - 2 * f @ f.T, 0, None))
     return float(distances[np.triu_indices(len(f), 1)].mean())
 

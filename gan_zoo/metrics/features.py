@@ -15,9 +15,8 @@ not antialiased; see `gan_zoo.convert.fid_inception_from_pytorch_fid`).
 
 import os
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 from gan_zoo.data.validation import check_images
@@ -35,8 +34,16 @@ class FeatureExtractor:
         interpolation, antialias: how images are resized to `image_size` (`ops.image.resize`).
     """
 
-    def __init__(self, model, image_size, preprocess=None, name=None, comparable_with_papers=False,
-                 interpolation="bicubic", antialias=True):
+    def __init__(
+        self,
+        model,
+        image_size,
+        preprocess=None,
+        name=None,
+        comparable_with_papers=False,
+        interpolation="bicubic",
+        antialias=True,
+    ):
         self.model = model
         self.image_size = image_size
         self.interpolation, self.antialias = interpolation, antialias
@@ -48,8 +55,10 @@ class FeatureExtractor:
     def require_probabilities(self):
         """Raises unless the network gives class probabilities (the Inception Score needs them)."""
         if not self.has_probabilities:
-            raise ValueError(f"The Inception Score needs class probabilities; the {self.name} "
-                             "extractor gives only features.")
+            raise ValueError(
+                f"The Inception Score needs class probabilities; the {self.name} "
+                "extractor gives only features."
+            )
 
     def resize(self, images):
         """uint8 [B, H, W, 3] (or floats in [-1, 1]) -> float32 [B, S, S, 3] in [0, 255],
@@ -58,8 +67,12 @@ class FeatureExtractor:
         if images.dtype != np.uint8:
             x = (x + 1.0) * 127.5
         if images.shape[1:3] != (self.image_size, self.image_size):
-            x = ops.image.resize(x, (self.image_size, self.image_size), interpolation=self.interpolation,
-                                 antialias=self.antialias)
+            x = ops.image.resize(
+                x,
+                (self.image_size, self.image_size),
+                interpolation=self.interpolation,
+                antialias=self.antialias,
+            )
         return ops.clip(x, 0.0, 255.0)
 
     def __call__(self, images, batch_size=50, verbose=False):
@@ -68,7 +81,9 @@ class FeatureExtractor:
         images = check_images(images)
         features, probabilities = [], []
         for i in batch_starts(len(images), batch_size, verbose):
-            out = self.model(self.preprocess(self.resize(images[i:i + batch_size])), training=False)
+            out = self.model(
+                self.preprocess(self.resize(images[i : i + batch_size])), training=False
+            )
             if self.has_probabilities:
                 out, probs = out
                 probabilities.append(ops.convert_to_numpy(ops.cast(probs, "float32")))
@@ -84,14 +99,21 @@ def inception_v3(weights):
     (e.g. saved once with `keras.applications.InceptionV3().save_weights(...)` on a machine
     with internet)."""
     if not weights or not os.path.exists(weights):
-        raise FileNotFoundError(f"No Inception weights at {weights!r}: pass a local file of "
-                                "keras.applications.InceptionV3 weights (gan_zoo never downloads).")
+        raise FileNotFoundError(
+            f"No Inception weights at {weights!r}: pass a local file of "
+            "keras.applications.InceptionV3 weights (gan_zoo never downloads)."
+        )
     net = keras.applications.InceptionV3(weights=None, include_top=True)
     net.load_weights(weights)
-    model = keras.Model(net.input, [net.get_layer("avg_pool").output, net.output],
-                        name="inception_v3")
-    return FeatureExtractor(model, 299, preprocess=lambda x: x / 127.5 - 1.0,
-                            name="inception_v3 (keras.applications ImageNet weights)")
+    model = keras.Model(
+        net.input, [net.get_layer("avg_pool").output, net.output], name="inception_v3"
+    )
+    return FeatureExtractor(
+        model,
+        299,
+        preprocess=lambda x: x / 127.5 - 1.0,
+        name="inception_v3 (keras.applications ImageNet weights)",
+    )
 
 
 def pixels(size=16):

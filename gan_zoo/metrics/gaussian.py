@@ -29,8 +29,9 @@ class GaussianStatistics:
             self._sum = np.zeros(features.shape[1])
             self._outer = np.zeros((features.shape[1],) * 2)
         elif features.shape[1] != self._sum.shape[0]:
-            raise ValueError(f"features have {features.shape[1]} dimensions, earlier ones "
-                             f"{self._sum.shape[0]}")
+            raise ValueError(
+                f"features have {features.shape[1]} dimensions, earlier ones {self._sum.shape[0]}"
+            )
         self.count += len(features)
         self._sum += features.sum(axis=0)
         self._outer += features.T @ features
@@ -66,16 +67,23 @@ def frechet_distance(a, b):
     b = b if isinstance(b, GaussianStatistics) else GaussianStatistics.of(b)
     for name, stats in (("first", a), ("second", b)):
         if stats.count < 2:
-            raise ValueError(f"The {name} set has {stats.count} samples; FID needs at least 2 "
-                             "(update both sides before asking for the result).")
+            raise ValueError(
+                f"The {name} set has {stats.count} samples; FID needs at least 2 "
+                "(update both sides before asking for the result)."
+            )
     if len(a.mean) != len(b.mean):
-        raise ValueError(f"The two sets' features differ in width: {len(a.mean)} and {len(b.mean)}.")
+        raise ValueError(
+            f"The two sets' features differ in width: {len(a.mean)} and {len(b.mean)}."
+        )
     dim = len(a.mean)
     for name, stats in (("first", a), ("second", b)):
         if stats.count <= dim:
-            warnings.warn(f"The {name} set has {stats.count} samples for {dim}-d features: its "
-                          f"covariance is rank-deficient. Use at least {dim + 1} samples (the "
-                          "papers use 30,000).", stacklevel=2)
+            warnings.warn(
+                f"The {name} set has {stats.count} samples for {dim}-d features: its "
+                f"covariance is rank-deficient. Use at least {dim + 1} samples (the "
+                "papers use 30,000).",
+                stacklevel=2,
+            )
     cov_a, cov_b = a.covariance, b.covariance
     root_a = _psd_sqrt(cov_a)
     cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)

@@ -7,7 +7,9 @@ def inception_score(probabilities, splits=10):
     """(mean, std) of the score over `splits` equal parts of class probabilities [N, C]."""
     p = np.asarray(probabilities, dtype="float64")
     if p.ndim != 2 or len(p) < splits:
-        raise ValueError(f"Inception Score needs probabilities [N >= {splits}, classes]; got {p.shape}")
+        raise ValueError(
+            f"Inception Score needs probabilities [N >= {splits}, classes]; got {p.shape}"
+        )
     if np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
         raise ValueError("Inception Score takes class probabilities (rows of softmax outputs)")
     scores = []

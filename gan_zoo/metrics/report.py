@@ -4,10 +4,10 @@ import numpy as np
 
 from gan_zoo.data.validation import check_images
 from gan_zoo.metrics import shapes_metrics
-from gan_zoo.metrics.retrieval import r_precision
 from gan_zoo.metrics.gaussian import frechet_distance
 from gan_zoo.metrics.inception_score import inception_score
 from gan_zoo.metrics.kernel import kernel_inception_distance
+from gan_zoo.metrics.retrieval import r_precision
 from gan_zoo.text.vocabulary import first_caption
 from gan_zoo.utils.progress import batch_starts
 
@@ -21,7 +21,7 @@ def _measure_generated(model, prompts, seed, batch_size, extractor, damsm, verbo
     "probabilities" (where the extractor has them), "embeddings" (the DAMSM's)}."""
     parts = {}
     for start in batch_starts(len(prompts), batch_size, verbose):
-        fake = model.generate(prompts[start:start + batch_size], seed=seed + start)
+        fake = model.generate(prompts[start : start + batch_size], seed=seed + start)
         measured = dict(extractor(fake, batch_size=len(fake))) if extractor is not None else {}
         if damsm is not None:
             measured["embeddings"] = damsm.embed_images(fake)
@@ -30,9 +30,19 @@ def _measure_generated(model, prompts, seed, batch_size, extractor, damsm, verbo
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
-def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_extractor=None,
-             inception_weights=None, seed=0, batch_size=64, shapes_options=None, damsm=None,
-             verbose=True):
+def evaluate(
+    model,
+    dataset,
+    metrics=("fid", "kid"),
+    num_samples=30000,
+    feature_extractor=None,
+    inception_weights=None,
+    seed=0,
+    batch_size=64,
+    shapes_options=None,
+    damsm=None,
+    verbose=True,
+):
     """Measures `model` against `dataset` = {"images": uint8 [N, S, S, 3], "captions": [[str]]}
     and optionally "labels" [N] (classes, which R-precision draws no mismatched caption from).
 
@@ -50,13 +60,17 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
         raise ValueError(f"Unknown metric(s) {unknown}; choose from {', '.join(METRICS)}.")
     damsm = damsm if damsm is not None else getattr(model, "damsm", None)
     if "r_precision" in metrics and damsm is None:
-        raise ValueError("R-precision needs a DAMSM (text and image encoders trained together): "
-                         "pass damsm= (a trained gan_zoo.DAMSM; CLI: --damsm) or evaluate an AttnGAN, "
-                         "which carries its own. metrics.r_precision(image_embeddings, "
-                         "text_embeddings) scores embeddings from any encoder pair.")
+        raise ValueError(
+            "R-precision needs a DAMSM (text and image encoders trained together): "
+            "pass damsm= (a trained gan_zoo.DAMSM; CLI: --damsm) or evaluate an AttnGAN, "
+            "which carries its own. metrics.r_precision(image_embeddings, "
+            "text_embeddings) scores embeddings from any encoder pair."
+        )
     if "r_precision" in metrics and num_samples <= 99:
-        raise ValueError("R-precision ranks each image's caption among 99 others: use "
-                         "num_samples >= 100 (the papers use 30,000).")
+        raise ValueError(
+            "R-precision ranks each image's caption among 99 others: use "
+            "num_samples >= 100 (the papers use 30,000)."
+        )
     options = dict(shapes_options or {})
     needs_features = [m for m in metrics if m in ("fid", "kid", "is", "diversity")]
     extractor = None
@@ -68,10 +82,15 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
         extractor = feature_extractor
     if "is" in metrics:
         extractor.require_probabilities()
-    report = {"protocol": {"num_samples": num_samples, "seed": seed,
-                           "features": extractor.name if extractor else None,
-                           "comparable_with_papers": bool(extractor and extractor.comparable_with_papers),
-                           "resize": _resize_protocol(extractor)}}
+    report = {
+        "protocol": {
+            "num_samples": num_samples,
+            "seed": seed,
+            "features": extractor.name if extractor else None,
+            "comparable_with_papers": bool(extractor and extractor.comparable_with_papers),
+            "resize": _resize_protocol(extractor),
+        }
+    }
     by_features = [m for m in metrics if m in ("fid", "kid", "is")]
     against_real = bool({"fid", "kid"} & set(metrics))
     if against_real:  # checked before hours of drawing, not after
@@ -80,15 +99,29 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
     if by_features or "r_precision" in metrics:
         prompts = every_caption(dataset["captions"], num_samples)
         if verbose:
-            print(f"Drawing and measuring {num_samples} images" + (f" ({extractor.name})" if by_features else ""))
-        fake = _measure_generated(model, prompts, seed, batch_size, extractor if by_features else None,
-                                  damsm if "r_precision" in metrics else None, verbose)
+            print(
+                f"Drawing and measuring {num_samples} images"
+                + (f" ({extractor.name})" if by_features else "")
+            )
+        fake = _measure_generated(
+            model,
+            prompts,
+            seed,
+            batch_size,
+            extractor if by_features else None,
+            damsm if "r_precision" in metrics else None,
+            verbose,
+        )
     if "r_precision" in metrics:
         sources = np.arange(num_samples) % len(dataset["captions"])  # prompt k is of image k mod N
         labels = dataset.get("labels")
         report["r_precision"], report["r_precision_std"] = r_precision(
-            fake["embeddings"], damsm.embed_captions(prompts), seed=seed, caption_ids=prompts,
-            labels=sources if labels is None else np.asarray(labels)[sources])
+            fake["embeddings"],
+            damsm.embed_captions(prompts),
+            seed=seed,
+            caption_ids=prompts,
+            labels=sources if labels is None else np.asarray(labels)[sources],
+        )
     if against_real:
         if verbose:
             print(f"Measuring {len(real)} real images ({extractor.name})")
@@ -96,16 +129,20 @@ def evaluate(model, dataset, metrics=("fid", "kid"), num_samples=30000, feature_
         if "fid" in metrics:
             report["fid"] = frechet_distance(real_features, fake["features"])
         if "kid" in metrics:
-            report["kid"], report["kid_std"] = kernel_inception_distance(real_features, fake["features"], seed=seed)
+            report["kid"], report["kid_std"] = kernel_inception_distance(
+                real_features, fake["features"], seed=seed
+            )
     if "is" in metrics:
         report["is"], report["is_std"] = inception_score(fake["probabilities"])
     if "alignment" in metrics:
-        report["alignment"] = shapes_metrics.alignment(model, num_samples=min(num_samples, 1000),
-                                                       seed=seed, **options)
+        report["alignment"] = shapes_metrics.alignment(
+            model, num_samples=min(num_samples, 1000), seed=seed, **options
+        )
         report["coverage"] = shapes_metrics.coverage(model, seed=seed)
     if "diversity" in metrics:
-        report["diversity"] = shapes_metrics.diversity(model, extractor, seed=seed,
-                                                       fixed=options.get("fixed"))
+        report["diversity"] = shapes_metrics.diversity(
+            model, extractor, seed=seed, fixed=options.get("fixed")
+        )
     return report
 
 
@@ -117,8 +154,10 @@ def every_caption(captions, count):
     empty = next((i for i, entry in enumerate(lists) if not entry), None)
     if empty is not None:
         raise ValueError(f"Image {empty} has no caption to prompt the model with.")
-    return [first_caption(lists[k % len(lists)][(k // len(lists)) % len(lists[k % len(lists)])])
-            for k in range(count)]
+    return [
+        first_caption(lists[k % len(lists)][(k // len(lists)) % len(lists[k % len(lists)])])
+        for k in range(count)
+    ]
 
 
 def _resize_protocol(extractor):
@@ -137,15 +176,27 @@ def markdown_table(report):
     if "kid" in report:
         rows.append(("KID", f"{report['kid']:.5f} ± {report['kid_std']:.5f}"))
     if "r_precision" in report:
-        rows.append(("R-precision (R@1, 1 vs 99)", f"{report['r_precision']:.1%} ± {report['r_precision_std']:.1%}"))
+        rows.append(
+            (
+                "R-precision (R@1, 1 vs 99)",
+                f"{report['r_precision']:.1%} ± {report['r_precision_std']:.1%}",
+            )
+        )
     if "is" in report:
         rows.append(("Inception Score", f"{report['is']:.3f} ± {report['is_std']:.3f}"))
     if "alignment" in report:
         a = report["alignment"]
-        rows.append(("Caption alignment (shapes oracle)",
-                     f"{a['alignment']:.1%} (real images {a['real']['alignment']:.1%}, chance {a['chance']:.1%})"))
+        rows.append(
+            (
+                "Caption alignment (shapes oracle)",
+                f"{a['alignment']:.1%} (real images {a['real']['alignment']:.1%}, "
+                f"chance {a['chance']:.1%})",
+            )
+        )
         for name, value in a["accuracy"].items():
-            rows.append((f"  {name} accuracy", f"{value:.1%} (real {a['real']['accuracy'][name]:.1%})"))
+            rows.append(
+                (f"  {name} accuracy", f"{value:.1%} (real {a['real']['accuracy'][name]:.1%})")
+            )
         rows.append(("Mode coverage (shape × colour)", f"{report['coverage']['coverage']:.1%}"))
     if "diversity" in report:
         d = report["diversity"]
@@ -156,7 +207,12 @@ def markdown_table(report):
     lines.append("")
     features = f"; features: {p['features']}; resize: {p['resize']}" if p["features"] else ""
     real = f" against {p['num_real']} real images" if "num_real" in p else ""
-    lines.append(f"{p['num_samples']} samples{real}{features}"
-                 + ("" if p["comparable_with_papers"] or not p["features"] else
-                    "; not comparable with the papers' numbers"))
+    lines.append(
+        f"{p['num_samples']} samples{real}{features}"
+        + (
+            ""
+            if p["comparable_with_papers"] or not p["features"]
+            else "; not comparable with the papers' numbers"
+        )
+    )
     return "\n".join(lines)

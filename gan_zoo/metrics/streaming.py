@@ -39,11 +39,22 @@ class FID:
 class KID:
     """Kernel Inception Distance; keeps the float32 features (about 250 MB for 30,000 images)."""
 
-    def __init__(self, inception_weights=None, feature_extractor=None, batch_size=50,
-                 num_subsets=100, subset_size=1000, seed=0):
+    def __init__(
+        self,
+        inception_weights=None,
+        feature_extractor=None,
+        batch_size=50,
+        num_subsets=100,
+        subset_size=1000,
+        seed=0,
+    ):
         self.extractor = _extractor(inception_weights, feature_extractor)
         self.batch_size, self.num_subsets, self.subset_size, self.seed = (
-            batch_size, num_subsets, subset_size, seed)
+            batch_size,
+            num_subsets,
+            subset_size,
+            seed,
+        )
         self.real, self.fake = [], []
 
     def update_real(self, images):
@@ -55,9 +66,16 @@ class KID:
     def result(self):
         """(mean, std) over the subsets."""
         if not (self.real and self.fake):
-            raise ValueError("KID needs real and generated images: call update_real and update_fake first.")
-        return kernel_inception_distance(np.concatenate(self.real), np.concatenate(self.fake),
-                                         self.num_subsets, self.subset_size, self.seed)
+            raise ValueError(
+                "KID needs real and generated images: call update_real and update_fake first."
+            )
+        return kernel_inception_distance(
+            np.concatenate(self.real),
+            np.concatenate(self.fake),
+            self.num_subsets,
+            self.subset_size,
+            self.seed,
+        )
 
 
 class InceptionScore:

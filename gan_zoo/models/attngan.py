@@ -12,8 +12,16 @@ import keras
 from keras import layers, ops
 
 from gan_zoo import losses
-from gan_zoo.layers import (ResidualBlock, WordAttention, activation, batch_norm, condition_on_text,
-                            conv_initializer, to_image, up_block)
+from gan_zoo.layers import (
+    ResidualBlock,
+    WordAttention,
+    activation,
+    batch_norm,
+    condition_on_text,
+    conv_initializer,
+    to_image,
+    up_block,
+)
 from gan_zoo.models.base import TextToImageGAN, deserialize_entry, preset_settings
 from gan_zoo.models.damsm import load_damsm
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
@@ -21,19 +29,51 @@ from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 # generator_ema: the authors' moving average of G's weights (0.999); off for the short runs
 # the small preset is for, where an average without bias correction stays near the start.
 PRESETS = {
-    "birds": {"gf": 32, "df": 64, "r_num": 2, "stages": 3, "base_size": 64, "damsm_weight": 5.0,
-              "generator_ema": 0.999},
-    "coco": {"gf": 48, "df": 96, "r_num": 3, "stages": 3, "base_size": 64, "damsm_weight": 50.0,
-             "generator_ema": 0.999},
-    "small": {"gf": 16, "df": 16, "r_num": 1, "stages": 2, "base_size": 16, "damsm_weight": 5.0,
-              "generator_ema": None},
+    "birds": {
+        "gf": 32,
+        "df": 64,
+        "r_num": 2,
+        "stages": 3,
+        "base_size": 64,
+        "damsm_weight": 5.0,
+        "generator_ema": 0.999,
+    },
+    "coco": {
+        "gf": 48,
+        "df": 96,
+        "r_num": 3,
+        "stages": 3,
+        "base_size": 64,
+        "damsm_weight": 50.0,
+        "generator_ema": 0.999,
+    },
+    "small": {
+        "gf": 16,
+        "df": 16,
+        "r_num": 1,
+        "stages": 2,
+        "base_size": 16,
+        "damsm_weight": 5.0,
+        "generator_ema": None,
+    },
 }
 INIT = "orthogonal"  # the authors' weights_init for every conv and linear of G and D
 
 
-def build_generator(noise_dim, sentence_dim, word_dim, max_length, gf=32, r_num=2, stages=3,
-                    base_size=64, c_dim=100, text_batch_norm=False):
-    """[z, sentence, words, word mask, ε] -> [image per stage..., attention per later stage..., μ, log σ²].
+def build_generator(
+    noise_dim,
+    sentence_dim,
+    word_dim,
+    max_length,
+    gf=32,
+    r_num=2,
+    stages=3,
+    base_size=64,
+    c_dim=100,
+    text_batch_norm=False,
+):
+    """[z, sentence, words, word mask, ε]
+    -> [image per stage..., attention per later stage..., μ, log σ²].
 
     Stage 0 (INIT_STAGE_G): [text BatchNorm,] GLU conditioning augmentation, FC -> 4x4, GLU
     up-blocks to `base_size` with `gf` channels. Each later stage (NEXT_STAGE_G): word
@@ -47,24 +87,33 @@ def build_generator(noise_dim, sentence_dim, word_dim, max_length, gf=32, r_num=
     eps = keras.Input((c_dim,), name="ca_noise")
     c, mu, logvar = condition_on_text(sentence, eps, c_dim, "glu", text_batch_norm, INIT)
     up_steps = doublings(base_size / 4, "AttnGAN's first stage size from 4x4")
-    width = gf * 2 ** up_steps
-    x = layers.Dense(4 * 4 * width * 2, use_bias=False, kernel_initializer=conv_initializer(INIT),
-                     name="fc")(layers.Concatenate()([c, z]))
+    width = gf * 2**up_steps
+    x = layers.Dense(
+        4 * 4 * width * 2, use_bias=False, kernel_initializer=conv_initializer(INIT), name="fc"
+    )(layers.Concatenate()([c, z]))
     x = layers.Reshape((4, 4, width))(activation("glu")(batch_norm("fc_bn")(x)))
     for step in range(1, up_steps + 1):
         width //= 2
         x = up_block(x, width, "glu", INIT, name=f"stage0_up{step}")
     images, maps = [to_image(x, INIT, name="image_0")], []
     for stage in range(1, stages):
-        context, attention = WordAttention(initializer=INIT, name=f"attention_{stage}")(x, words, mask)
+        context, attention = WordAttention(initializer=INIT, name=f"attention_{stage}")(
+            x, words, mask
+        )
         x = layers.Concatenate()([x, context])
         for block in range(r_num):
-            x = ResidualBlock(activation="glu", activate_output=False, initializer=INIT,
-                              name=f"stage{stage}_residual{block}")(x)
+            x = ResidualBlock(
+                activation="glu",
+                activate_output=False,
+                initializer=INIT,
+                name=f"stage{stage}_residual{block}",
+            )(x)
         x = up_block(x, gf, "glu", INIT, name=f"stage{stage}_up")
         images.append(to_image(x, INIT, name=f"image_{stage}"))
         maps.append(attention)
-    return keras.Model([z, sentence, words, mask, eps], images + maps + [mu, logvar], name="generator")
+    return keras.Model(
+        [z, sentence, words, mask, eps], images + maps + [mu, logvar], name="generator"
+    )
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -90,42 +139,112 @@ class AttnGAN(TextToImageGAN):
         **kwargs: `TextToImageGAN` arguments (noise_dim, learning_rate, seed, ...).
     """
 
-    loss_names = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "d_real_uncond", "d_fake_uncond",
-                  "g_fake", "g_fake_uncond", "w_loss", "s_loss", "kl")
+    loss_names = (
+        "d_loss",
+        "g_loss",
+        "d_real",
+        "d_wrong",
+        "d_fake",
+        "d_real_uncond",
+        "d_fake_uncond",
+        "g_fake",
+        "g_fake_uncond",
+        "w_loss",
+        "s_loss",
+        "kl",
+    )
 
-    def __init__(self, damsm=None, vocabulary=None, preset=None, gf=None, df=None, r_num=None,
-                 stages=None, base_size=None, damsm_weight=None, generator_ema=None, c_dim=100,
-                 kl_weight=1.0, text_batch_norm=True, image_size=None, **kwargs):
+    def __init__(
+        self,
+        damsm=None,
+        vocabulary=None,
+        preset=None,
+        gf=None,
+        df=None,
+        r_num=None,
+        stages=None,
+        base_size=None,
+        damsm_weight=None,
+        generator_ema=None,
+        c_dim=100,
+        kl_weight=1.0,
+        text_batch_norm=True,
+        image_size=None,
+        **kwargs,
+    ):
         damsm = load_damsm(damsm)
         if vocabulary is not None and vocabulary != damsm.vocabulary:
-            raise ValueError("The vocabulary differs from the DAMSM's: AttnGAN reads captions "
-                             "with its DAMSM's text encoder, so it takes the DAMSM's vocabulary.")
+            raise ValueError(
+                "The vocabulary differs from the DAMSM's: AttnGAN reads captions "
+                "with its DAMSM's text encoder, so it takes the DAMSM's vocabulary."
+            )
         for key in ("embedding_dim", "text_encoder", "train_text_encoder", "max_length"):
             if key in kwargs:
                 raise ValueError(f"AttnGAN takes {key} from its DAMSM, which stays frozen.")
         preset = preset or "birds"
-        config = preset_settings(PRESETS, preset, dict(gf=gf, df=df, r_num=r_num, stages=stages, base_size=base_size,
-                                                       damsm_weight=damsm_weight, generator_ema=generator_ema))
+        config = preset_settings(
+            PRESETS,
+            preset,
+            dict(
+                gf=gf,
+                df=df,
+                r_num=r_num,
+                stages=stages,
+                base_size=base_size,
+                damsm_weight=damsm_weight,
+                generator_ema=generator_ema,
+            ),
+        )
         expected = config["base_size"] * 2 ** (config["stages"] - 1)
         if image_size is not None and image_size != expected:
-            raise ValueError(f"image_size {image_size} does not fit {config['stages']} stages from "
-                             f"{config['base_size']} px: it must be {expected} (base_size · 2^(stages - 1)).")
-        super().__init__(vocabulary=damsm.vocabulary, image_size=expected, max_length=damsm.max_length,
-                         text_encoder=damsm.text_encoder, train_text_encoder=False,
-                         generator_ema=config["generator_ema"], **kwargs)
+            raise ValueError(
+                f"image_size {image_size} does not fit {config['stages']} stages from "
+                f"{config['base_size']} px: it must be {expected} (base_size · 2^(stages - 1))."
+            )
+        super().__init__(
+            vocabulary=damsm.vocabulary,
+            image_size=expected,
+            max_length=damsm.max_length,
+            text_encoder=damsm.text_encoder,
+            train_text_encoder=False,
+            generator_ema=config["generator_ema"],
+            **kwargs,
+        )
         self.damsm = damsm
         self.damsm.trainable = False
         self.preset, self.c_dim, self.kl_weight = preset, c_dim, kl_weight
         self.text_batch_norm = text_batch_norm
         self.gf, self.df, self.r_num = config["gf"], config["df"], config["r_num"]
-        self.stages, self.base_size, self.damsm_weight = config["stages"], config["base_size"], config["damsm_weight"]
-        self.stage_sizes = [self.base_size * 2 ** k for k in range(self.stages)]
+        self.stages, self.base_size, self.damsm_weight = (
+            config["stages"],
+            config["base_size"],
+            config["damsm_weight"],
+        )
+        self.stage_sizes = [self.base_size * 2**k for k in range(self.stages)]
         dim = self.text_encoder.output_dim
-        self.generator = build_generator(self.noise_dim, dim, dim, self.max_length, self.gf, self.r_num,
-                                         self.stages, self.base_size, c_dim, text_batch_norm)
+        self.generator = build_generator(
+            self.noise_dim,
+            dim,
+            dim,
+            self.max_length,
+            self.gf,
+            self.r_num,
+            self.stages,
+            self.base_size,
+            c_dim,
+            text_batch_norm,
+        )
         self.discriminators = [
-            ConditionalDiscriminator(size, self.df, dim, unconditional=True, initializer=INIT,
-                                     name=f"discriminator_{size}") for size in self.stage_sizes]
+            ConditionalDiscriminator(
+                size,
+                self.df,
+                dim,
+                unconditional=True,
+                initializer=INIT,
+                name=f"discriminator_{size}",
+            )
+            for size in self.stage_sizes
+        ]
         self.built = True
 
     @property
@@ -145,21 +264,25 @@ class AttnGAN(TextToImageGAN):
 
     def encode_captions(self, captions):
         tokens = self.vocabulary.encode(captions, self.max_length)
-        words, sentence, mask = (ops.convert_to_numpy(t) for t in self.text_encoder(tokens, training=False))
+        words, sentence, mask = (
+            ops.convert_to_numpy(t) for t in self.text_encoder(tokens, training=False)
+        )
         return {"sentence": sentence, "words": words, "mask": mask}
 
     def encode_embeddings(self, embeddings):
-        raise ValueError("AttnGAN attends to the words of a caption, so it needs the captions "
-                         "themselves; sentence embeddings alone cannot condition it.")
+        raise ValueError(
+            "AttnGAN attends to the words of a caption, so it needs the captions "
+            "themselves; sentence embeddings alone cannot condition it."
+        )
 
     def _run_generator(self, latent, condition, training):
         """(images per stage, attention maps per later stage, μ, log σ²)."""
         latent = ops.convert_to_tensor(latent)
-        z, eps = latent[:, :self.noise_dim], latent[:, self.noise_dim:]
+        z, eps = latent[:, : self.noise_dim], latent[:, self.noise_dim :]
         mask = ops.cast(condition["mask"], "float32")
         sentence, words = (ops.convert_to_tensor(condition[k]) for k in ("sentence", "words"))
         out = self.generator([z, sentence, words, mask, eps], training=training)
-        images, maps = out[:self.stages], out[self.stages:-2]
+        images, maps = out[: self.stages], out[self.stages : -2]
         return images, maps, out[-2], out[-1]
 
     def synthesize(self, noise, condition):
@@ -170,12 +293,22 @@ class AttnGAN(TextToImageGAN):
         images, maps, _, _ = self._run_generator(noise, condition, training=False)
         return dict(zip(self.stage_sizes, images)), list(maps)
 
-    def generate(self, captions=None, seed=None, num_per_caption=1, embeddings=None, batch_size=64,
-                 return_stages=False, return_attention=False):
+    def generate(
+        self,
+        captions=None,
+        seed=None,
+        num_per_caption=1,
+        embeddings=None,
+        batch_size=64,
+        return_stages=False,
+        return_attention=False,
+    ):
         """As `TextToImageGAN.generate`; with `return_attention=True`, returns (images, maps):
         one float32 [N, T, h, w] map per attention stage, each word's weight over the image."""
         if not return_attention:
-            return super().generate(captions, seed, num_per_caption, embeddings, batch_size, return_stages)
+            return super().generate(
+                captions, seed, num_per_caption, embeddings, batch_size, return_stages
+            )
         noise, condition = self._generation_inputs(captions, embeddings, seed, num_per_caption)
         stages, maps = self._batched(self.synthesize_with_attention, noise, condition, batch_size)
         return self._as_images(stages, return_stages), maps
@@ -193,9 +326,12 @@ class AttnGAN(TextToImageGAN):
         2^k x 2^k block: the authors resize their 256 px crop with PIL's (antialiased) bilinear;
         block averaging is as smooth and, unlike an antialiased resize, compiles under XLA."""
         images = batch["images"]
-        return [images if size == self.image_size else
-                ops.average_pool(images, self.image_size // size, self.image_size // size)
-                for size in self.stage_sizes]
+        return [
+            images
+            if size == self.image_size
+            else ops.average_pool(images, self.image_size // size, self.image_size // size)
+            for size in self.stage_sizes
+        ]
 
     def discriminator_loss(self, batch):
         """Σ stages ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u), each D conditioned on the
@@ -204,9 +340,13 @@ class AttnGAN(TextToImageGAN):
         mask = self.mismatch_weights(batch)
         total, parts = 0.0, {}
         for d, real, fake in zip(self.discriminators, self.real_images(batch), fakes):
-            loss, stage_parts = d.discriminator_loss(self.discriminator_view(real),
-                                                     self.discriminator_view(ops.stop_gradient(fake)),
-                                                     sentence, mask, self.real_label)
+            loss, stage_parts = d.discriminator_loss(
+                self.discriminator_view(real),
+                self.discriminator_view(ops.stop_gradient(fake)),
+                sentence,
+                mask,
+                self.real_label,
+            )
             total += loss
             for name, value in stage_parts.items():
                 parts[name] = parts.get(name, 0.0) + value / self.stages
@@ -220,27 +360,46 @@ class AttnGAN(TextToImageGAN):
             for name, value in d.generator_losses(self.discriminator_view(fake), sentence).items():
                 parts[name] += value
         regions, code = self.damsm.encode_images(fakes[-1], training=False)
-        _, damsm_parts = losses.damsm_loss(regions, code, words, sentence, mask, batch.get("labels"),
-                                           *self.damsm.gammas)
+        _, damsm_parts = losses.damsm_loss(
+            regions, code, words, sentence, mask, batch.get("labels"), *self.damsm.gammas
+        )
         parts.update(damsm_parts, kl=losses.kl_divergence(mu, logvar))
-        total = (parts["g_fake"] + parts["g_fake_uncond"]
-                 + self.damsm_weight * (parts["w_loss"] + parts["s_loss"]) + self.kl_weight * parts["kl"])
+        total = (
+            parts["g_fake"]
+            + parts["g_fake_uncond"]
+            + self.damsm_weight * (parts["w_loss"] + parts["s_loss"])
+            + self.kl_weight * parts["kl"]
+        )
         return total, parts
 
     # ----------------------------------------------------------------- saving
     def get_config(self):
         config = super().get_config()
-        for key in ("vocabulary", "embedding_dim", "image_size", "max_length", "train_text_encoder",
-                    "text_encoder"):
+        for key in (
+            "vocabulary",
+            "embedding_dim",
+            "image_size",
+            "max_length",
+            "train_text_encoder",
+            "text_encoder",
+        ):
             config.pop(key)  # they come from the DAMSM and the preset
-        config.update(damsm=keras.saving.serialize_keras_object(self.damsm), preset=self.preset,
-                      gf=self.gf, df=self.df, r_num=self.r_num, stages=self.stages,
-                      base_size=self.base_size, damsm_weight=self.damsm_weight, c_dim=self.c_dim,
-                      kl_weight=self.kl_weight, text_batch_norm=self.text_batch_norm)
+        config.update(
+            damsm=keras.saving.serialize_keras_object(self.damsm),
+            preset=self.preset,
+            gf=self.gf,
+            df=self.df,
+            r_num=self.r_num,
+            stages=self.stages,
+            base_size=self.base_size,
+            damsm_weight=self.damsm_weight,
+            c_dim=self.c_dim,
+            kl_weight=self.kl_weight,
+            text_batch_norm=self.text_batch_norm,
+        )
         return config
 
     @classmethod
     def from_config(cls, config):
         config.setdefault("text_batch_norm", False)  # saved before the option: no BatchNorm
         return cls(**deserialize_entry(config, "damsm"))
-

@@ -8,9 +8,8 @@ input checks. Subclasses say only what differs: their networks and their two los
 import contextlib
 import warnings
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 from gan_zoo import losses, stabilizers, training
@@ -22,7 +21,9 @@ from gan_zoo.training.optimizers import PlayerOptimizers, unwrapped
 def follows_own_schedule(optimizer):
     """Whether an optimizer (or the one a LossScaleOptimizer wraps) has a LearningRateSchedule."""
     inner = getattr(optimizer, "inner_optimizer", optimizer)
-    return isinstance(getattr(inner, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule)
+    return isinstance(
+        getattr(inner, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule
+    )
 
 
 def reject_raw_strings(batch):
@@ -32,8 +33,10 @@ def reject_raw_strings(batch):
     for key, value in batch.items():
         dtype = getattr(value, "dtype", "")
         if "str" in str(dtype) or getattr(dtype, "kind", "") in ("U", "S", "O"):  # tf or numpy text
-            raise TypeError(f"Batch entry {key!r} holds raw strings: encode captions with "
-                            "gan_zoo.data.make_dataset(images, captions, vocabulary).")
+            raise TypeError(
+                f"Batch entry {key!r} holds raw strings: encode captions with "
+                "gan_zoo.data.make_dataset(images, captions, vocabulary)."
+            )
 
 
 def _swap(variable, other):
@@ -47,8 +50,10 @@ def check_labels(batch):
     """Class labels must be one id per image: a column [B, 1] would broadcast to [B, B] in the
     mismatch and DAMSM masks and corrupt the losses without an error."""
     if "labels" in batch and len(tuple(batch["labels"].shape)) != 1:
-        raise ValueError(f"The batch's 'labels' must be [batch] class ids; got shape "
-                         f"{tuple(batch['labels'].shape)}.")
+        raise ValueError(
+            f"The batch's 'labels' must be [batch] class ids; got shape "
+            f"{tuple(batch['labels'].shape)}."
+        )
 
 
 class CaptionedImageModel(keras.Model):
@@ -74,16 +79,24 @@ class CaptionedImageModel(keras.Model):
                 f"This {type(self).__name__} has nothing to train in its {' and '.join(frozen)}: a "
                 "Stage-II StackGAN freezes its Stage-I's generator and an AttnGAN its DAMSM, in "
                 "place, as they share them; set `.trainable = True` on it and compile() again "
-                "to train it again.")
+                "to train it again."
+            )
         if [id(v) for v in self.optimized_variables()] != compiled:
-            raise ValueError(f"What this {type(self).__name__} trains changed after compile() (a part "
-                             "was frozen or unfrozen): call compile() again.")
+            raise ValueError(
+                f"What this {type(self).__name__} trains changed after compile() (a part "
+                "was frozen or unfrozen): call compile() again."
+            )
         data_vocabulary = getattr(x, "vocabulary", None)
-        if data_vocabulary is not None and self.vocabulary is not None and data_vocabulary != self.vocabulary:
+        if (
+            data_vocabulary is not None
+            and self.vocabulary is not None
+            and data_vocabulary != self.vocabulary
+        ):
             raise ValueError(
                 f"The dataset was encoded with a different vocabulary ({len(data_vocabulary)} "
                 f"entries) than the model's ({len(self.vocabulary)}): build it with "
-                "make_dataset(..., vocabulary=model.vocabulary).")
+                "make_dataset(..., vocabulary=model.vocabulary)."
+            )
         first = x if isinstance(x, dict) else getattr(x, "element_spec", None)  # arrays, tf.data's,
         if first is None and isinstance(x, keras.utils.PyDataset) and x.num_batches != 0:
             first = x[0]  # or a PyDataset's first batch
@@ -98,8 +111,11 @@ class CaptionedImageModel(keras.Model):
         schedule = self.learning_rate_schedule()
         if schedule is not None and not any(isinstance(c, LearningRateDecay) for c in callbacks):
             if any(follows_own_schedule(o) for o in self.scheduled_optimizers):
-                warnings.warn("An optimizer follows its own LearningRateSchedule, so the authors' "
-                              "learning-rate decay is not added.", stacklevel=2)
+                warnings.warn(
+                    "An optimizer follows its own LearningRateSchedule, so the authors' "
+                    "learning-rate decay is not added.",
+                    stacklevel=2,
+                )
             else:
                 callbacks.append(schedule)
         if hasattr(x, "set_epoch"):
@@ -116,15 +132,19 @@ class CaptionedImageModel(keras.Model):
         (where they are at hand, as arrays given to fit) ids of its vocabulary: backends differ
         on an id past the embedding's end (JAX gives NaN silently)."""
         if tuple(tokens.shape)[1:] != (self.max_length,):
-            raise ValueError(f"tokens must be [batch, {self.max_length}]; got {tuple(tokens.shape)}. "
-                             f"Use make_dataset(..., max_length={self.max_length}).")
+            raise ValueError(
+                f"tokens must be [batch, {self.max_length}]; got {tuple(tokens.shape)}. "
+                f"Use make_dataset(..., max_length={self.max_length})."
+            )
         if not isinstance(tokens, np.ndarray) or not tokens.size:
             return
         low, high = tokens.min(), tokens.max()
         if low < 0 or high >= len(self.vocabulary):
             bad = low if low < 0 else high
-            raise ValueError(f"Token id {bad} is outside this model's vocabulary of {len(self.vocabulary)} "
-                             "ids: encode captions with model.vocabulary (make_dataset does).")
+            raise ValueError(
+                f"Token id {bad} is outside this model's vocabulary of {len(self.vocabulary)} "
+                "ids: encode captions with model.vocabulary (make_dataset does)."
+            )
 
     def trained_parts(self):
         """{name: trainable variables} of the parts `fit` must be able to train."""
@@ -141,15 +161,22 @@ class CaptionedImageModel(keras.Model):
         value given here is saved, so a model reloaded on another backend or under a
         tf.distribute strategy works its default out anew. Keras's loss and metric arguments
         are refused: the losses are the paper's, and the logs are their terms."""
-        keras_only = sorted(set(kwargs) & {"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics"})
+        keras_only = sorted(
+            set(kwargs) & {"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics"}
+        )
         if keras_only:
-            raise ValueError(f"{type(self).__name__}.compile() takes "
-                             f"{' and '.join(n + '=' for n in self.optimizer_names)}, not "
-                             f"{', '.join(keras_only)}: it trains with the paper's losses.")
+            raise ValueError(
+                f"{type(self).__name__}.compile() takes "
+                f"{' and '.join(n + '=' for n in self.optimizer_names)}, not "
+                f"{', '.join(keras_only)}: it trains with the paper's losses."
+            )
         self.requested_jit_compile = jit_compile
         self._compiled_variable_ids = None  # set once the optimizer is built
-        super().compile(optimizer=assembled, **kwargs,
-                        jit_compile=training.default_jit_compile() if jit_compile is None else jit_compile)
+        super().compile(
+            optimizer=assembled,
+            **kwargs,
+            jit_compile=training.default_jit_compile() if jit_compile is None else jit_compile,
+        )
         variables = self.optimized_variables()
         self.optimizer.build(variables)  # now, so its slots exist in a fixed order
         self._compiled_variable_ids = [id(v) for v in variables]
@@ -162,18 +189,31 @@ class CaptionedImageModel(keras.Model):
 
     def remember_learning_rates(self):
         """Keeps the optimizers' starting rates, which `LearningRateDecay` scales."""
-        self.base_learning_rates = tuple(float(ops.convert_to_numpy(o.learning_rate))
-                                         for o in self.scheduled_optimizers)
+        self.base_learning_rates = tuple(
+            float(ops.convert_to_numpy(o.learning_rate)) for o in self.scheduled_optimizers
+        )
 
     def get_compile_config(self):
         if getattr(self, "optimizer", None) is None:
             return None
-        config = {name: keras.saving.serialize_keras_object(getattr(self, name)) for name in self.optimizer_names}
-        return dict(config, jit_compile=self.requested_jit_compile, base_learning_rates=list(self.base_learning_rates))
+        config = {
+            name: keras.saving.serialize_keras_object(getattr(self, name))
+            for name in self.optimizer_names
+        }
+        return dict(
+            config,
+            jit_compile=self.requested_jit_compile,
+            base_learning_rates=list(self.base_learning_rates),
+        )
 
     def compile_from_config(self, config):
-        self.compile(**{name: keras.saving.deserialize_keras_object(config[name]) for name in self.optimizer_names},
-                     jit_compile=config["jit_compile"])
+        self.compile(
+            **{
+                name: keras.saving.deserialize_keras_object(config[name])
+                for name in self.optimizer_names
+            },
+            jit_compile=config["jit_compile"],
+        )
         self.base_learning_rates = tuple(config["base_learning_rates"])
 
     @property
@@ -203,8 +243,11 @@ class CaptionedImageModel(keras.Model):
 
     def _seed_states(self):
         """Every seed generator's state (noise, dropout): saved so that a resume is exact."""
-        return [sg.state for layer in self._flatten_layers(include_self=True)
-                for sg in layer._seed_generators]
+        return [
+            sg.state
+            for layer in self._flatten_layers(include_self=True)
+            for sg in layer._seed_generators
+        ]
 
     def save_own_variables(self, store):
         super().save_own_variables(store)
@@ -253,17 +296,35 @@ class TextToImageGAN(CaptionedImageModel):
     optimizer_names = ("g_optimizer", "d_optimizer")
     lr_decay_offset = 1  # see callbacks.LearningRateDecay
 
-    def __init__(self, vocabulary=None, embedding_dim=None, image_size=64, noise_dim=100,
-                 max_length=18, learning_rate=2e-4, beta_1=0.5, beta_2=0.999, lr_decay_every=0,
-                 lr_decay_factor=0.5, seed=None, text_encoder=None, train_text_encoder=True,
-                 label_smoothing=0.0, instance_noise=0.0, instance_noise_steps=10000,
-                 generator_ema=None, **kwargs):
+    def __init__(
+        self,
+        vocabulary=None,
+        embedding_dim=None,
+        image_size=64,
+        noise_dim=100,
+        max_length=18,
+        learning_rate=2e-4,
+        beta_1=0.5,
+        beta_2=0.999,
+        lr_decay_every=0,
+        lr_decay_factor=0.5,
+        seed=None,
+        text_encoder=None,
+        train_text_encoder=True,
+        label_smoothing=0.0,
+        instance_noise=0.0,
+        instance_noise_steps=10000,
+        generator_ema=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(vocabulary, dict):
             vocabulary = Vocabulary.from_config(vocabulary)
         if (vocabulary is None) == (embedding_dim is None):
-            raise ValueError("Give either vocabulary= (captions, encoded by the shared TextEncoder) "
-                             "or embedding_dim= (precomputed sentence embeddings), not both.")
+            raise ValueError(
+                "Give either vocabulary= (captions, encoded by the shared TextEncoder) "
+                "or embedding_dim= (precomputed sentence embeddings), not both."
+            )
         self.vocabulary = vocabulary
         self.embedding_dim = embedding_dim
         self.image_size = image_size
@@ -272,8 +333,12 @@ class TextToImageGAN(CaptionedImageModel):
         self.learning_rate, self.beta_1, self.beta_2 = learning_rate, beta_1, beta_2
         self.lr_decay_every, self.lr_decay_factor = lr_decay_every, lr_decay_factor
         self.seed = seed
-        stabilizers.check(label_smoothing=label_smoothing, instance_noise=instance_noise,
-                          instance_noise_steps=instance_noise_steps, generator_ema=generator_ema or 0.0)
+        stabilizers.check(
+            label_smoothing=label_smoothing,
+            instance_noise=instance_noise,
+            instance_noise_steps=instance_noise_steps,
+            generator_ema=generator_ema or 0.0,
+        )
         self.label_smoothing = label_smoothing
         self.instance_noise, self.instance_noise_steps = instance_noise, instance_noise_steps
         self.generator_ema = generator_ema or None
@@ -282,15 +347,24 @@ class TextToImageGAN(CaptionedImageModel):
             text_encoder = {}
         if isinstance(text_encoder, dict):
             if vocabulary is None:
-                raise ValueError("text_encoder settings need vocabulary=: precomputed embeddings "
-                                 "are not encoded.")
-            text_encoder = TextEncoder(len(vocabulary), name="text_encoder",
-                                       **{"seed": None if seed is None else seed + 1, **text_encoder})
+                raise ValueError(
+                    "text_encoder settings need vocabulary=: precomputed embeddings "
+                    "are not encoded."
+                )
+            text_encoder = TextEncoder(
+                len(vocabulary),
+                name="text_encoder",
+                **{"seed": None if seed is None else seed + 1, **text_encoder},
+            )
         if text_encoder is not None and not text_encoder.built:
             text_encoder.build((None, max_length))
-        if text_encoder is not None and (vocabulary is None or text_encoder.vocabulary_size != len(vocabulary)):
-            raise ValueError(f"The text encoder has {text_encoder.vocabulary_size} entries but the "
-                             f"vocabulary {len(vocabulary) if vocabulary else 'is missing'}.")
+        if text_encoder is not None and (
+            vocabulary is None or text_encoder.vocabulary_size != len(vocabulary)
+        ):
+            raise ValueError(
+                f"The text encoder has {text_encoder.vocabulary_size} entries but the "
+                f"vocabulary {len(vocabulary) if vocabulary else 'is missing'}."
+            )
         if text_encoder is not None and not train_text_encoder:
             text_encoder.trainable = False  # frozen, also for any model that shares it
         self.text_encoder = text_encoder
@@ -314,8 +388,13 @@ class TextToImageGAN(CaptionedImageModel):
         extend another's (Stage-II over Stage-I) sees the same first parts for the same seed."""
         seed = np.random.SeedSequence(seed).entropy  # None: a fresh random seed
         width = sum(self.latent_widths)
-        return np.stack([np.random.default_rng([seed, i]).standard_normal(width) for i in range(count)]
-                        ).astype("float32").reshape(count, width)
+        return (
+            np.stack(
+                [np.random.default_rng([seed, i]).standard_normal(width) for i in range(count)]
+            )
+            .astype("float32")
+            .reshape(count, width)
+        )
 
     @property
     def condition_dim(self):
@@ -344,14 +423,17 @@ class TextToImageGAN(CaptionedImageModel):
 
     def instance_noise_sigma(self):
         """σ of the instance noise at the current training step."""
-        return stabilizers.instance_noise_scale(self.optimizer.iterations, self.instance_noise,
-                                                self.instance_noise_steps)
+        return stabilizers.instance_noise_scale(
+            self.optimizer.iterations, self.instance_noise, self.instance_noise_steps
+        )
 
     def discriminator_view(self, images):
         """Images as D sees them in training: as they are, or with annealed instance noise."""
         if not self.instance_noise:
             return images
-        return stabilizers.add_instance_noise(images, self.instance_noise_sigma(), self.seed_generator)
+        return stabilizers.add_instance_noise(
+            images, self.instance_noise_sigma(), self.seed_generator
+        )
 
     def sample_latent(self, batch, count):
         """Latent noise [count, latent_dim] for a train step, drawn from the model's seed
@@ -368,19 +450,27 @@ class TextToImageGAN(CaptionedImageModel):
         return self.generator.trainable_variables
 
     def trained_parts(self):
-        return {"generator": self.generator_variables, "discriminator": self.discriminator_variables}
+        return {
+            "generator": self.generator_variables,
+            "discriminator": self.discriminator_variables,
+        }
 
     @property
     def discriminator_variables(self):
         """D's variables, plus the text encoder's when it trains: the matching-aware D loss does."""
-        encoder = (self.text_encoder.trainable_variables
-                   if self.text_encoder is not None and self.train_text_encoder else [])
+        encoder = (
+            self.text_encoder.trainable_variables
+            if self.text_encoder is not None and self.train_text_encoder
+            else []
+        )
         return self.discriminator.trainable_variables + encoder
 
     def default_optimizer(self, moving_average=None):
         """The paper's Adam; with `moving_average`, it also keeps that average of the weights."""
         average = dict(use_ema=True, ema_momentum=moving_average) if moving_average else {}
-        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2, **average)
+        return keras.optimizers.Adam(
+            self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2, **average
+        )
 
     @contextlib.contextmanager
     def averaged_generator(self):
@@ -391,13 +481,21 @@ class TextToImageGAN(CaptionedImageModel):
         The callbacks sample through it, so grids and quality curves show the G a run yields.
         """
         optimizer = unwrapped(self.g_optimizer) if self.g_optimizer is not None else None
-        if (optimizer is None or not optimizer.use_ema or int(optimizer.iterations) == 0
-                or getattr(self, "_averaged", False)):
+        if (
+            optimizer is None
+            or not optimizer.use_ema
+            or int(optimizer.iterations) == 0
+            or getattr(self, "_averaged", False)
+        ):
             yield self
             return
-        pairs = [(variable, average) for variable, average in
-                 zip(optimizer._trainable_variables, optimizer._model_variables_moving_average)
-                 if average is not None]  # Keras keeps no average of some (float8 scales)
+        pairs = [
+            (variable, average)
+            for variable, average in zip(
+                optimizer._trainable_variables, optimizer._model_variables_moving_average
+            )
+            if average is not None
+        ]  # Keras keeps no average of some (float8 scales)
         swapped = []
         try:
             self._averaged = True
@@ -420,17 +518,22 @@ class TextToImageGAN(CaptionedImageModel):
         (Keras's `auto_scale_loss` would wrap only one optimizer).
         """
         if g_optimizer is not None and self.generator_ema and not unwrapped(g_optimizer).use_ema:
-            warnings.warn(f"generator_ema={self.generator_ema} is kept by the default G optimizer; the "
-                          "g_optimizer given keeps no average (give it use_ema=True, ema_momentum=...).",
-                          stacklevel=2)
+            warnings.warn(
+                f"generator_ema={self.generator_ema} is kept by the default G optimizer; the "
+                "g_optimizer given keeps no average (give it use_ema=True, ema_momentum=...).",
+                stacklevel=2,
+            )
         g_optimizer = g_optimizer or self.default_optimizer(self.generator_ema)
         d_optimizer = d_optimizer or self.default_optimizer()
         if g_optimizer is d_optimizer:
             raise ValueError("The generator and the discriminator need two optimizer instances.")
         if self.dtype_policy.name == "mixed_float16":
             g_optimizer, d_optimizer = (
-                o if isinstance(o, keras.optimizers.LossScaleOptimizer)
-                else keras.optimizers.LossScaleOptimizer(o) for o in (g_optimizer, d_optimizer))
+                o
+                if isinstance(o, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(o)
+                for o in (g_optimizer, d_optimizer)
+            )
         self._players = PlayerOptimizers(g_optimizer, d_optimizer, self.discriminator_variables)
         self._make_trackers()
         self.compile_with(self._players, jit_compile, **kwargs)
@@ -470,10 +573,12 @@ class TextToImageGAN(CaptionedImageModel):
         """One discriminator update, then one generator update, as in every paper here."""
         batch = self.check_batch(data)
         extra = {"instance_noise": self.instance_noise_sigma()} if self.instance_noise else {}
-        d_loss, d_parts = training.minimize(self.d_optimizer, self.discriminator_variables,
-                                            lambda: self.discriminator_loss(batch))
-        g_loss, g_parts = training.minimize(self.g_optimizer, self.generator_variables,
-                                            lambda: self.generator_loss(batch))
+        d_loss, d_parts = training.minimize(
+            self.d_optimizer, self.discriminator_variables, lambda: self.discriminator_loss(batch)
+        )
+        g_loss, g_parts = training.minimize(
+            self.g_optimizer, self.generator_variables, lambda: self.generator_loss(batch)
+        )
         self.optimizer.iterations.assign_add(1)
         return self.record({"d_loss": d_loss, "g_loss": g_loss, **d_parts, **g_parts, **extra})
 
@@ -481,9 +586,11 @@ class TextToImageGAN(CaptionedImageModel):
         """Checks a batch's structure and shapes (at trace time) and returns it as a dict."""
         data = self.unwrap_batch(data)
         if not isinstance(data, dict):
-            raise TypeError("gan_zoo models train on dict batches {'images', 'tokens'} such as "
-                            "gan_zoo.data.make_dataset(images, captions, vocabulary) builds; got "
-                            f"{type(data).__name__}.")
+            raise TypeError(
+                "gan_zoo models train on dict batches {'images', 'tokens'} such as "
+                "gan_zoo.data.make_dataset(images, captions, vocabulary) builds; got "
+                f"{type(data).__name__}."
+            )
         reject_raw_strings(data)
         check_labels(data)
         if "images" not in data:
@@ -491,20 +598,28 @@ class TextToImageGAN(CaptionedImageModel):
         shape = tuple(data["images"].shape)
         expected = (self.image_size, self.image_size, 3)
         if len(shape) != 4 or shape[1:] != expected:
-            raise ValueError(f"This model takes images [batch, {self.image_size}, {self.image_size}, 3]; "
-                             f"the batch has {shape}. Use make_dataset(..., image_size={self.image_size}).")
+            raise ValueError(
+                f"This model takes images [batch, {self.image_size}, {self.image_size}, 3]; "
+                f"the batch has {shape}. Use make_dataset(..., image_size={self.image_size})."
+            )
         if "latent" in data and tuple(data["latent"].shape)[1:] != (self.latent_dim,):
-            raise ValueError(f"The batch's 'latent' must be [batch, {self.latent_dim}]; got "
-                             f"{tuple(data['latent'].shape)}.")
+            raise ValueError(
+                f"The batch's 'latent' must be [batch, {self.latent_dim}]; got "
+                f"{tuple(data['latent'].shape)}."
+            )
         needed = "tokens" if self.text_encoder is not None else "embeddings"
         if needed not in data:
-            raise ValueError(f"This model is conditioned on {needed!r}, which the batch lacks "
-                             f"(it has {sorted(data)}).")
+            raise ValueError(
+                f"This model is conditioned on {needed!r}, which the batch lacks "
+                f"(it has {sorted(data)})."
+            )
         if needed == "tokens":
             self.check_token_width(data["tokens"])
         elif tuple(data["embeddings"].shape)[1:] != (self.embedding_dim,):
-            raise ValueError(f"This model takes embeddings [batch, {self.embedding_dim}]; the batch has "
-                             f"{tuple(data['embeddings'].shape)}.")
+            raise ValueError(
+                f"This model takes embeddings [batch, {self.embedding_dim}]; the batch has "
+                f"{tuple(data['embeddings'].shape)}."
+            )
         return data
 
     # ----------------------------------------------------------------- generation
@@ -517,27 +632,38 @@ class TextToImageGAN(CaptionedImageModel):
         """Captions -> the conditions `synthesize` takes: numpy float32 [N, condition_dim]
         sentence vectors (AttnGAN: a dict that adds the words and their mask)."""
         if self.text_encoder is None:
-            raise ValueError("This model is conditioned on precomputed embeddings: pass embeddings=.")
+            raise ValueError(
+                "This model is conditioned on precomputed embeddings: pass embeddings=."
+            )
         tokens = self.vocabulary.encode(captions, self.max_length)
         return ops.convert_to_numpy(self.text_encoder(tokens, training=False)[1])
 
     def encode_embeddings(self, embeddings):
-        """Precomputed sentence embeddings [N, condition_dim] -> the conditions `synthesize` takes."""
+        """Precomputed sentence embeddings [N, condition_dim] -> the conditions `synthesize`
+        takes."""
         condition = np.asarray(embeddings, dtype="float32")
         if condition.ndim != 2 or condition.shape[1] != self.condition_dim:
             raise ValueError(f"embeddings must be [N, {self.condition_dim}]; got {condition.shape}")
         return condition
 
-    def generate(self, captions=None, seed=None, num_per_caption=1, embeddings=None, batch_size=64,
-                 return_stages=False):
+    def generate(
+        self,
+        captions=None,
+        seed=None,
+        num_per_caption=1,
+        embeddings=None,
+        batch_size=64,
+        return_stages=False,
+    ):
         """Images for captions (or embeddings): uint8 [N·k, H, W, 3], caption-major.
 
         The same `seed` gives the same images, on every backend and after a reload. With
         `return_stages=True`, a dict {size: images} with every stage's output.
         """
         noise, condition = self._generation_inputs(captions, embeddings, seed, num_per_caption)
-        return self._as_images(self._batched(self._synthesize_stages, noise, condition, batch_size),
-                               return_stages)
+        return self._as_images(
+            self._batched(self._synthesize_stages, noise, condition, batch_size), return_stages
+        )
 
     def interpolate(self, caption_a, caption_b, steps=8, seed=0):
         """GAN-INT: images along the line between two captions' conditions, one fixed z (word
@@ -566,9 +692,14 @@ class TextToImageGAN(CaptionedImageModel):
             raise ValueError("No captions were given: pass at least one.")
         if num_per_caption < 1:
             raise ValueError(f"num_per_caption must be at least 1; got {num_per_caption}.")
-        condition = (self.encode_embeddings(embeddings) if embeddings is not None
-                     else self.encode_captions(captions))
-        condition = keras.tree.map_structure(lambda a: np.repeat(a, num_per_caption, axis=0), condition)
+        condition = (
+            self.encode_embeddings(embeddings)
+            if embeddings is not None
+            else self.encode_captions(captions)
+        )
+        condition = keras.tree.map_structure(
+            lambda a: np.repeat(a, num_per_caption, axis=0), condition
+        )
         rows = len(keras.tree.flatten(condition)[0])
         return self._latent(seed, rows), condition
 
@@ -586,9 +717,10 @@ class TextToImageGAN(CaptionedImageModel):
     def _batched(function, noise, condition, batch_size):
         """Runs `function(noise, condition)` in batches; its outputs joined as numpy arrays."""
         chunks = []
-        for i in range(0, len(noise), batch_size):
-            part = keras.tree.map_structure(lambda a: a[i:i + batch_size], condition)
-            out = function(noise[i:i + batch_size], part)
+        for start in range(0, len(noise), batch_size):
+            rows = slice(start, start + batch_size)
+            part = keras.tree.map_structure(lambda a, rows=rows: a[rows], condition)
+            out = function(noise[rows], part)
             chunks.append(keras.tree.map_structure(ops.convert_to_numpy, out))
         return keras.tree.map_structure(lambda *parts: np.concatenate(parts), *chunks)
 
@@ -607,8 +739,12 @@ class TextToImageGAN(CaptionedImageModel):
             "lr_decay_every": self.lr_decay_every,
             "lr_decay_factor": self.lr_decay_factor,
             "train_text_encoder": self.train_text_encoder,
-            "text_encoder": None if self.text_encoder is None else {
-                key: getattr(self.text_encoder, key) for key in ("embedding_dim", "hidden_dim", "dropout", "seed")},
+            "text_encoder": None
+            if self.text_encoder is None
+            else {
+                key: getattr(self.text_encoder, key)
+                for key in ("embedding_dim", "hidden_dim", "dropout", "seed")
+            },
             "seed": self.seed,
             "label_smoothing": self.label_smoothing,
             "instance_noise": self.instance_noise,

@@ -9,9 +9,8 @@ and `cfg/DAMSM/bird.yml`.
 
 import os
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 from gan_zoo import losses, training
@@ -19,8 +18,8 @@ from gan_zoo.data.validation import check_images, to_unit_range
 from gan_zoo.metrics.retrieval import r_precision
 from gan_zoo.models.base import CaptionedImageModel, check_labels, reject_raw_strings
 from gan_zoo.models.image_encoders import InceptionEncoder, SmallEncoder
-from gan_zoo.training.optimizers import refuse_loss_scale_factor
 from gan_zoo.text import TextEncoder, Vocabulary
+from gan_zoo.training.optimizers import refuse_loss_scale_factor
 
 IMAGE_ENCODERS = ("inception_v3", "small")
 
@@ -50,17 +49,41 @@ class DAMSM(CaptionedImageModel):
     loss_names = ("loss", "w_loss", "s_loss")
     optimizer_names = ("text_optimizer", "image_optimizer")
 
-    def __init__(self, vocabulary, image_encoder="inception_v3", inception_weights=None, image_size=64,
-                 max_length=18, inception_trunk="keras", gamma1=4.0, gamma2=5.0, gamma3=10.0, learning_rate=2e-3, beta_1=0.5,
-                 beta_2=0.999, lr_decay=0.98, text_clipnorm=0.25, seed=None, **kwargs):
+    def __init__(
+        self,
+        vocabulary,
+        image_encoder="inception_v3",
+        inception_weights=None,
+        image_size=64,
+        max_length=18,
+        inception_trunk="keras",
+        gamma1=4.0,
+        gamma2=5.0,
+        gamma3=10.0,
+        learning_rate=2e-3,
+        beta_1=0.5,
+        beta_2=0.999,
+        lr_decay=0.98,
+        text_clipnorm=0.25,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(vocabulary, dict):
             vocabulary = Vocabulary.from_config(vocabulary)
         if not isinstance(vocabulary, Vocabulary):
-            raise ValueError("DAMSM needs vocabulary=, the Vocabulary its captions are encoded with.")
+            raise ValueError(
+                "DAMSM needs vocabulary=, the Vocabulary its captions are encoded with."
+            )
         if image_encoder not in IMAGE_ENCODERS:
-            raise ValueError(f"Unknown image_encoder {image_encoder!r}; choose from {IMAGE_ENCODERS}.")
-        self.vocabulary, self.image_encoder_name, self.image_size = vocabulary, image_encoder, image_size
+            raise ValueError(
+                f"Unknown image_encoder {image_encoder!r}; choose from {IMAGE_ENCODERS}."
+            )
+        self.vocabulary, self.image_encoder_name, self.image_size = (
+            vocabulary,
+            image_encoder,
+            image_size,
+        )
         self.inception_trunk = inception_trunk
         self.max_length, self.gammas = max_length, (gamma1, gamma2, gamma3)
         self.learning_rate, self.beta_1, self.beta_2 = learning_rate, beta_1, beta_2
@@ -68,8 +91,9 @@ class DAMSM(CaptionedImageModel):
         self.text_encoder = TextEncoder(len(vocabulary), seed=seed, name="text_encoder")
         self.text_encoder.build((None, max_length))
         if image_encoder == "inception_v3":
-            self.image_encoder = InceptionEncoder(self.embedding_dim, inception_weights, inception_trunk,
-                                                  name="image_encoder")
+            self.image_encoder = InceptionEncoder(
+                self.embedding_dim, inception_weights, inception_trunk, name="image_encoder"
+            )
         else:
             self.image_encoder = SmallEncoder(image_size, self.embedding_dim, name="image_encoder")
         self.image_encoder.build((None, image_size, image_size, 3))
@@ -94,7 +118,9 @@ class DAMSM(CaptionedImageModel):
         """The DAMSM loss of a batch and its parts {"w_loss", "s_loss"}."""
         words, sentence, mask = self.encode_text(batch["tokens"], training=training)
         regions, code = self.encode_images(batch["images"], training=training)
-        return losses.damsm_loss(regions, code, words, sentence, mask, batch.get("labels"), *self.gammas)
+        return losses.damsm_loss(
+            regions, code, words, sentence, mask, batch.get("labels"), *self.gammas
+        )
 
     # ----------------------------------------------------------------- training
     @property
@@ -106,7 +132,9 @@ class DAMSM(CaptionedImageModel):
         norm at `text_clipnorm` (their clip_grad_norm_ on the RNN; Keras's `clipnorm` would clip
         each variable on its own). Under `mixed_float16` both sit behind one loss scaler."""
         adam = dict(learning_rate=self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2)
-        text_optimizer = text_optimizer or keras.optimizers.Adam(global_clipnorm=self.text_clipnorm, **adam)
+        text_optimizer = text_optimizer or keras.optimizers.Adam(
+            global_clipnorm=self.text_clipnorm, **adam
+        )
         image_optimizer = image_optimizer or keras.optimizers.Adam(**adam)
         if text_optimizer is image_optimizer:
             raise ValueError("The text and the image encoder need two optimizer instances.")
@@ -114,7 +142,8 @@ class DAMSM(CaptionedImageModel):
         text_ids = {id(v) for v in self.text_variables}
         self.text_optimizer, self.image_optimizer = text_optimizer, image_optimizer
         encoders = keras.optimizers.MultiOptimizer(
-            lambda v: text_optimizer if id(v) in text_ids else image_optimizer)
+            lambda v: text_optimizer if id(v) in text_ids else image_optimizer
+        )
         if self.dtype_policy.name == "mixed_float16":
             encoders = keras.optimizers.LossScaleOptimizer(encoders)
         self._make_trackers()
@@ -123,23 +152,30 @@ class DAMSM(CaptionedImageModel):
     def learning_rate_schedule(self):
         from gan_zoo.callbacks import LearningRateDecay
 
-        return LearningRateDecay(1, self.lr_decay, offset=0, floor=0.1) if self.lr_decay != 1 else None
+        return (
+            LearningRateDecay(1, self.lr_decay, offset=0, floor=0.1) if self.lr_decay != 1 else None
+        )
 
     def train_step(self, *args):
         return training.train_step(self, self._step, *args)
 
     def _step(self, data):
         batch = self.check_batch(data)
-        loss, parts = training.minimize(self.optimizer, self.trainable_variables,
-                                        lambda: self.matching_loss(batch, training=True))
+        loss, parts = training.minimize(
+            self.optimizer,
+            self.trainable_variables,
+            lambda: self.matching_loss(batch, training=True),
+        )
         return self.record({"loss": loss, **parts})
 
     def check_batch(self, data):
         """The batch as a dict with images [B, H, W, 3] and tokens [B, max_length]."""
         data = self.unwrap_batch(data)
         if not isinstance(data, dict) or "images" not in data or "tokens" not in data:
-            raise ValueError("DAMSM trains on dict batches {'images', 'tokens'} such as "
-                             "gan_zoo.data.make_dataset(images, captions, vocabulary) builds.")
+            raise ValueError(
+                "DAMSM trains on dict batches {'images', 'tokens'} such as "
+                "gan_zoo.data.make_dataset(images, captions, vocabulary) builds."
+            )
         reject_raw_strings(data)
         check_labels(data)
         if len(data["images"].shape) != 4 or data["images"].shape[-1] != 3:
@@ -151,15 +187,19 @@ class DAMSM(CaptionedImageModel):
     def embed_captions(self, captions, batch_size=256):
         """Caption strings -> sentence vectors, numpy float32 [N, D]."""
         tokens = self.vocabulary.encode(captions, self.max_length)
-        return np.concatenate([ops.convert_to_numpy(self.encode_text(tokens[i:i + batch_size])[1])
-                               for i in range(0, len(tokens), batch_size)])
+        return np.concatenate(
+            [
+                ops.convert_to_numpy(self.encode_text(tokens[i : i + batch_size])[1])
+                for i in range(0, len(tokens), batch_size)
+            ]
+        )
 
     def embed_images(self, images, batch_size=64):
         """uint8 images (or floats in [-1, 1]) -> image codes, numpy float32 [N, D]."""
         images = check_images(images)
         out = []
         for i in range(0, len(images), batch_size):
-            chunk = to_unit_range(images[i:i + batch_size])
+            chunk = to_unit_range(images[i : i + batch_size])
             out.append(ops.convert_to_numpy(self.encode_images(chunk)[1]))
         return np.concatenate(out)
 
@@ -170,20 +210,40 @@ class DAMSM(CaptionedImageModel):
         image's own class."""
         captions = [c if isinstance(c, str) else (list(c) or [""])[0] for c in captions]
         if len(captions) != len(images):
-            raise ValueError(f"r_precision needs one caption (or list of captions) per image; got "
-                             f"{len(captions)} for {len(images)} images")
-        return r_precision(self.embed_images(images), self.embed_captions(captions),
-                           num_mismatched, folds, seed, caption_ids=captions, labels=labels)
+            raise ValueError(
+                f"r_precision needs one caption (or list of captions) per image; got "
+                f"{len(captions)} for {len(images)} images"
+            )
+        return r_precision(
+            self.embed_images(images),
+            self.embed_captions(captions),
+            num_mismatched,
+            folds,
+            seed,
+            caption_ids=captions,
+            labels=labels,
+        )
 
     # ----------------------------------------------------------------- saving
     def get_config(self):
         gamma1, gamma2, gamma3 = self.gammas
-        return {"name": self.name, "vocabulary": self.vocabulary.get_config(),
-                "image_encoder": self.image_encoder_name, "image_size": self.image_size,
-                "inception_trunk": self.inception_trunk,
-                "max_length": self.max_length, "gamma1": gamma1, "gamma2": gamma2, "gamma3": gamma3,
-                "learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "lr_decay": self.lr_decay, "text_clipnorm": self.text_clipnorm, "seed": self.seed}
+        return {
+            "name": self.name,
+            "vocabulary": self.vocabulary.get_config(),
+            "image_encoder": self.image_encoder_name,
+            "image_size": self.image_size,
+            "inception_trunk": self.inception_trunk,
+            "max_length": self.max_length,
+            "gamma1": gamma1,
+            "gamma2": gamma2,
+            "gamma3": gamma3,
+            "learning_rate": self.learning_rate,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "lr_decay": self.lr_decay,
+            "text_clipnorm": self.text_clipnorm,
+            "seed": self.seed,
+        }
 
 
 def load_damsm(damsm):
@@ -193,7 +253,9 @@ def load_damsm(damsm):
             raise FileNotFoundError(f"No DAMSM at {damsm}")
         damsm = keras.models.load_model(damsm)
     if not isinstance(damsm, DAMSM):
-        raise ValueError("AttnGAN needs damsm=, a pretrained DAMSM (or the path of its .keras file): "
-                         "train one with DAMSM(vocabulary=...).fit(...) or `gan-zoo train --model "
-                         f"damsm`; got {type(damsm).__name__}.")
+        raise ValueError(
+            "AttnGAN needs damsm=, a pretrained DAMSM (or the path of its .keras file): "
+            "train one with DAMSM(vocabulary=...).fit(...) or `gan-zoo train --model "
+            f"damsm`; got {type(damsm).__name__}."
+        )
     return damsm

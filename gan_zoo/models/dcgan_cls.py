@@ -11,19 +11,44 @@ import keras
 from keras import layers, ops
 
 from gan_zoo import losses
-from gan_zoo.layers import ResidualBlock, activation, batch_norm, conv2d, conv_initializer, tile_spatially
+from gan_zoo.layers import (
+    ResidualBlock,
+    activation,
+    batch_norm,
+    conv2d,
+    conv_initializer,
+    tile_spatially,
+)
 from gan_zoo.models.base import TextToImageGAN, preset_settings
 
 # Widths and schedules: GAN-INT-CLS halving every 100 epochs (train_cub.sh, train_flowers.sh),
 # GAN-CLS halving every 40 on COCO (train_coco.sh, nt 128, whose main_cls.lua builds D as the
 # "cls" layout).
 PRESETS = {
-    "birds": {"ngf": 128, "ndf": 64, "text_dim": 128, "interp_weight": 1.0, "lr_decay_every": 100,
-              "d_layout": "cls_int"},
-    "coco": {"ngf": 196, "ndf": 196, "text_dim": 128, "interp_weight": 0.0, "lr_decay_every": 40,
-             "d_layout": "cls"},
-    "small": {"ngf": 32, "ndf": 32, "text_dim": 128, "interp_weight": 1.0, "lr_decay_every": 100,
-              "d_layout": "cls_int"},
+    "birds": {
+        "ngf": 128,
+        "ndf": 64,
+        "text_dim": 128,
+        "interp_weight": 1.0,
+        "lr_decay_every": 100,
+        "d_layout": "cls_int",
+    },
+    "coco": {
+        "ngf": 196,
+        "ndf": 196,
+        "text_dim": 128,
+        "interp_weight": 0.0,
+        "lr_decay_every": 40,
+        "d_layout": "cls",
+    },
+    "small": {
+        "ngf": 32,
+        "ndf": 32,
+        "text_dim": 128,
+        "interp_weight": 1.0,
+        "lr_decay_every": 100,
+        "d_layout": "cls_int",
+    },
 }
 VARIANTS = ("residual", "plain")
 D_LAYOUTS = ("cls_int", "cls")
@@ -40,12 +65,21 @@ def _text_projection(condition, text_dim, with_batch_norm):
 def _num_resamples(image_size):
     steps = math.log2(image_size) - 2
     if image_size < 16 or steps != int(steps):
-        raise ValueError(f"DCGAN-cls needs a power-of-two image_size of at least 16; got {image_size}")
+        raise ValueError(
+            f"DCGAN-cls needs a power-of-two image_size of at least 16; got {image_size}"
+        )
     return int(steps)
 
 
-def build_generator(noise_dim, condition_dim, image_size=64, ngf=128, text_dim=128,
-                    variant="residual", text_batch_norm=False):
+def build_generator(
+    noise_dim,
+    condition_dim,
+    image_size=64,
+    ngf=128,
+    text_dim=128,
+    variant="residual",
+    text_batch_norm=False,
+):
     """G(z, sentence): 1x1 -> 4x4 (ConvT) -> x2 upsamplings (ConvT 4x4 s2) -> tanh image.
 
     "residual": Reed's code, with bottleneck residual blocks at 4x4 and 8x8.
@@ -67,8 +101,9 @@ def build_generator(noise_dim, condition_dim, image_size=64, ngf=128, text_dim=1
     return keras.Model([z, condition], image, name="generator")
 
 
-def build_discriminator(condition_dim, image_size=64, ndf=64, text_dim=128, variant="residual",
-                        layout="cls_int"):
+def build_discriminator(
+    condition_dim, image_size=64, ndf=64, text_dim=128, variant="residual", layout="cls_int"
+):
     """D(image, sentence) -> logit: stride-2 convs to 4x4, the text tiled and joined there.
 
     "residual": Reed's code (a bottleneck residual block at 4x4, then a 1x1 conv over image
@@ -83,7 +118,7 @@ def build_discriminator(condition_dim, image_size=64, ndf=64, text_dim=128, vari
     num_down = _num_resamples(image_size)
     x = activation("leaky_relu")(conv2d(ndf, 4, 2)(image))
     for i in range(1, num_down):
-        x = batch_norm()(conv2d(ndf * min(2 ** i, 8), 4, 2)(x))
+        x = batch_norm()(conv2d(ndf * min(2**i, 8), 4, 2)(x))
         if residual and i == num_down - 1:
             x = ResidualBlock(ndf * 2, "leaky_relu")(x)
         elif not (residual and i == num_down - 2) or reed_cls:
@@ -121,12 +156,33 @@ class DCGANCLS(TextToImageGAN):
 
     loss_names = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake", "g_interp")
 
-    def __init__(self, vocabulary=None, preset="birds", variant="residual", ngf=None, ndf=None,
-                 text_dim=None, wrong_weight=0.5, interp_weight=None, text_batch_norm=None,
-                 lr_decay_every=None, d_layout=None, **kwargs):
-        widths = preset_settings(PRESETS, preset, dict(ngf=ngf, ndf=ndf, text_dim=text_dim,
-                                                       interp_weight=interp_weight,
-                                                       lr_decay_every=lr_decay_every, d_layout=d_layout))
+    def __init__(
+        self,
+        vocabulary=None,
+        preset="birds",
+        variant="residual",
+        ngf=None,
+        ndf=None,
+        text_dim=None,
+        wrong_weight=0.5,
+        interp_weight=None,
+        text_batch_norm=None,
+        lr_decay_every=None,
+        d_layout=None,
+        **kwargs,
+    ):
+        widths = preset_settings(
+            PRESETS,
+            preset,
+            dict(
+                ngf=ngf,
+                ndf=ndf,
+                text_dim=text_dim,
+                interp_weight=interp_weight,
+                lr_decay_every=lr_decay_every,
+                d_layout=d_layout,
+            ),
+        )
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose from {VARIANTS}")
         if widths["d_layout"] not in D_LAYOUTS:
@@ -136,11 +192,21 @@ class DCGANCLS(TextToImageGAN):
         self.ngf, self.ndf, self.text_dim = widths["ngf"], widths["ndf"], widths["text_dim"]
         self.wrong_weight, self.interp_weight = wrong_weight, widths["interp_weight"]
         self.d_layout = widths["d_layout"]
-        self.text_batch_norm = self.text_encoder is not None if text_batch_norm is None else text_batch_norm
-        self.generator = build_generator(self.noise_dim, self.condition_dim, self.image_size,
-                                         self.ngf, self.text_dim, variant, self.text_batch_norm)
-        self.discriminator = build_discriminator(self.condition_dim, self.image_size, self.ndf,
-                                                 self.text_dim, variant, self.d_layout)
+        self.text_batch_norm = (
+            self.text_encoder is not None if text_batch_norm is None else text_batch_norm
+        )
+        self.generator = build_generator(
+            self.noise_dim,
+            self.condition_dim,
+            self.image_size,
+            self.ngf,
+            self.text_dim,
+            variant,
+            self.text_batch_norm,
+        )
+        self.discriminator = build_discriminator(
+            self.condition_dim, self.image_size, self.ndf, self.text_dim, variant, self.d_layout
+        )
         self.built = True
 
     def synthesize(self, noise, condition):
@@ -150,14 +216,21 @@ class DCGANCLS(TextToImageGAN):
         images = batch["images"]
         condition = self.sentence_condition(batch, training=True)
         noise = self.sample_latent(batch, ops.shape(images)[0])
-        fake = ops.stop_gradient(self.generator([noise, ops.stop_gradient(condition)], training=True))
+        fake = ops.stop_gradient(
+            self.generator([noise, ops.stop_gradient(condition)], training=True)
+        )
         images, fake = self.discriminator_view(images), self.discriminator_view(fake)
         real_logits = self.discriminator([images, condition], training=True)
         wrong_logits = self.discriminator([ops.roll(images, 1, axis=0), condition], training=True)
         fake_logits = self.discriminator([fake, condition], training=True)
         return losses.matching_aware_discriminator_loss(
-            real_logits, wrong_logits, fake_logits, self.wrong_weight, self.mismatch_weights(batch),
-            self.real_label)
+            real_logits,
+            wrong_logits,
+            fake_logits,
+            self.wrong_weight,
+            self.mismatch_weights(batch),
+            self.real_label,
+        )
 
     def generator_loss(self, batch):
         """Fooling D on right pairs, plus GAN-INT: B/2 halfway conditions (t_a + t_b) / 2.
@@ -168,23 +241,42 @@ class DCGANCLS(TextToImageGAN):
         condition = ops.stop_gradient(self.sentence_condition(batch, training=True))
         batch_size = ops.shape(condition)[0]
         half = batch_size // 2 if self.interp_weight else 0
-        halfway = 0.5 * (condition[:half] + condition[half:2 * half])
+        halfway = 0.5 * (condition[:half] + condition[half : 2 * half])
         condition = ops.concatenate([condition, halfway], axis=0)
-        fake = self.generator([self.sample_latent(batch, batch_size + half), condition], training=True)
-        logits = ops.reshape(self.discriminator([self.discriminator_view(fake), condition], training=True), (-1,))
-        weights = ops.concatenate([ops.ones((batch_size,)), ops.full((half,), float(self.interp_weight))])
-        parts = {"g_fake": losses.generator_loss(logits[:batch_size]),
-                 "g_interp": losses.generator_loss(logits[batch_size:]) if self.interp_weight else ops.zeros(())}
+        fake = self.generator(
+            [self.sample_latent(batch, batch_size + half), condition], training=True
+        )
+        logits = ops.reshape(
+            self.discriminator([self.discriminator_view(fake), condition], training=True), (-1,)
+        )
+        weights = ops.concatenate(
+            [ops.ones((batch_size,)), ops.full((half,), float(self.interp_weight))]
+        )
+        parts = {
+            "g_fake": losses.generator_loss(logits[:batch_size]),
+            "g_interp": losses.generator_loss(logits[batch_size:])
+            if self.interp_weight
+            else ops.zeros(()),
+        }
         return losses.generator_loss(logits, weights), parts
 
     def get_config(self):
         config = super().get_config()
-        config.update(preset=self.preset, variant=self.variant, ngf=self.ngf, ndf=self.ndf,
-                      text_dim=self.text_dim, wrong_weight=self.wrong_weight,
-                      interp_weight=self.interp_weight, text_batch_norm=self.text_batch_norm,
-                      d_layout=self.d_layout)
+        config.update(
+            preset=self.preset,
+            variant=self.variant,
+            ngf=self.ngf,
+            ndf=self.ndf,
+            text_dim=self.text_dim,
+            wrong_weight=self.wrong_weight,
+            interp_weight=self.interp_weight,
+            text_batch_norm=self.text_batch_norm,
+            d_layout=self.d_layout,
+        )
         return config
 
     @classmethod
     def from_config(cls, config):
-        return super().from_config({"d_layout": "cls_int", **config})  # files saved before d_layout: as built
+        return super().from_config(
+            {"d_layout": "cls_int", **config}
+        )  # files saved before d_layout: as built

@@ -23,14 +23,17 @@ class ConditionalDiscriminator(keras.Model):
 
     The encoder halves the image with 4x4 stride-2 convolutions (BN from the second, LeakyReLU
     0.2) to 4x4, then narrows with 3x3 convolutions to 8·df channels (at 256 px: 2048 -> 1024
-    -> 512); below 64 px fewer halvings leave 4·df (32 px) or 2·df (16 px) channels. The conditional head joins the condition tiled over the 4x4 map (StackGAN's μ,
+    -> 512); below 64 px fewer halvings leave 4·df (32 px) or 2·df (16 px) channels. The conditional
+    head joins the condition tiled over the 4x4 map (StackGAN's μ,
     AttnGAN's sentence vector): conv3x3, BN, LeakyReLU, then a 4x4 conv to one logit. The
     unconditional head is a 4x4 conv. These are StackGAN's D of both stages and AttnGAN's
     D_NET64/128/256 layer for layer. Encoder and heads are separate so a batch's features
     serve its mismatched pairs too, as both authors' losses do.
     """
 
-    def __init__(self, image_size, df, condition_dim, unconditional, initializer="normal", **kwargs):
+    def __init__(
+        self, image_size, df, condition_dim, unconditional, initializer="normal", **kwargs
+    ):
         super().__init__(**kwargs)
         self.image_size, self.df, self.condition_dim = image_size, df, condition_dim
         self.unconditional, self.initializer = unconditional, initializer
@@ -53,7 +56,9 @@ class ConditionalDiscriminator(keras.Model):
         self.cond_head = keras.Model([features, condition], logit, name="cond_head")
         self.uncond_head = None
         if unconditional:
-            logit = layers.Flatten()(conv(1, 4, strides=4, padding="valid", use_bias=True)(features))
+            logit = layers.Flatten()(
+                conv(1, 4, strides=4, padding="valid", use_bias=True)(features)
+            )
             self.uncond_head = keras.Model(features, logit, name="uncond_head")
         self.built = True
 
@@ -78,25 +83,42 @@ class ConditionalDiscriminator(keras.Model):
         fake_features = self.encoder(fake, training=True)
         real_logits, wrong_logits, fake_logits = (
             self.cond_head([features, condition], training=True)
-            for features in (real_features, ops.roll(real_features, 1, axis=0), fake_features))
+            for features in (real_features, ops.roll(real_features, 1, axis=0), fake_features)
+        )
         if self.uncond_head is None:
-            return losses.matching_aware_discriminator_loss(real_logits, wrong_logits, fake_logits, 0.5,
-                                                            wrong_mask, real_label)
+            return losses.matching_aware_discriminator_loss(
+                real_logits, wrong_logits, fake_logits, 0.5, wrong_mask, real_label
+            )
         return losses.conditional_and_unconditional_discriminator_loss(
-            real_logits, wrong_logits, fake_logits, self.uncond_head(real_features, training=True),
-            self.uncond_head(fake_features, training=True), wrong_mask, real_label)
+            real_logits,
+            wrong_logits,
+            fake_logits,
+            self.uncond_head(real_features, training=True),
+            self.uncond_head(fake_features, training=True),
+            wrong_mask,
+            real_label,
+        )
 
     def generator_losses(self, fake, condition):
         """G's terms against this D: {"g_fake"} (fool the conditional head) and, with an
         unconditional head, {"g_fake_uncond"}."""
         features = self.encoder(fake, training=True)
-        terms = {"g_fake": losses.generator_loss(self.cond_head([features, condition], training=True))}
+        terms = {
+            "g_fake": losses.generator_loss(self.cond_head([features, condition], training=True))
+        }
         if self.uncond_head is not None:
-            terms["g_fake_uncond"] = losses.generator_loss(self.uncond_head(features, training=True))
+            terms["g_fake_uncond"] = losses.generator_loss(
+                self.uncond_head(features, training=True)
+            )
         return terms
 
     def get_config(self):
         config = super().get_config()
-        config.update(image_size=self.image_size, df=self.df, condition_dim=self.condition_dim,
-                      unconditional=self.unconditional, initializer=self.initializer)
+        config.update(
+            image_size=self.image_size,
+            df=self.df,
+            condition_dim=self.condition_dim,
+            unconditional=self.unconditional,
+            initializer=self.initializer,
+        )
         return config

@@ -36,12 +36,15 @@ def inception_trunk(weights=None):
     """keras.applications' InceptionV3 -> [mixed7, mixed10], with weights from a local file
     (the no-top file, or the full one) or random (`None`). A wrong file is an error naming it."""
     if weights is None:
-        net = keras.applications.InceptionV3(include_top=False, weights=None,
-                                             input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+        net = keras.applications.InceptionV3(
+            include_top=False, weights=None, input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3)
+        )
     else:
         if not os.path.exists(weights):
-            raise FileNotFoundError(f"No Inception-v3 weights at {weights!r}: pass a local file of "
-                                    "keras.applications.InceptionV3 weights (gan_zoo never downloads).")
+            raise FileNotFoundError(
+                f"No Inception-v3 weights at {weights!r}: pass a local file of "
+                "keras.applications.InceptionV3 weights (gan_zoo never downloads)."
+            )
         errors = []
         for include_top in (False, True):
             # a mismatched file makes Keras warn once per layer before it raises: keep those
@@ -50,26 +53,38 @@ def inception_trunk(weights=None):
                 warnings.simplefilter("always")
                 try:
                     net = keras.applications.InceptionV3(
-                        include_top=include_top, weights=weights,
-                        input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+                        include_top=include_top,
+                        weights=weights,
+                        input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3),
+                    )
                 except Exception as error:  # Keras raises several kinds for a mismatched file
                     errors.append(f"{type(error).__name__}: {str(error)[:200]}")
                     continue
             for warning in caught:
-                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
             break
         else:
-            raise ValueError(f"{weights} does not hold keras.applications.InceptionV3 weights (with "
-                             f"or without the top): {' / '.join(errors)}")
-    return keras.Model(net.input, [net.get_layer("mixed7").output, net.get_layer("mixed10").output],
-                       name="inception_v3_trunk")
+            raise ValueError(
+                f"{weights} does not hold keras.applications.InceptionV3 weights (with "
+                f"or without the top): {' / '.join(errors)}"
+            )
+    return keras.Model(
+        net.input,
+        [net.get_layer("mixed7").output, net.get_layer("mixed10").output],
+        name="inception_v3_trunk",
+    )
 
 
 def torchvision_trunk():
     """torchvision's Inception3 (random weights) -> [Mixed_6e, Mixed_7c], as CNN_ENCODER runs it."""
     net = inception_network("torchvision", input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
-    return keras.Model(net.input, [net.get_layer("Mixed_6e").output, net.get_layer("Mixed_7c").output],
-                       name="inception_v3_trunk")
+    return keras.Model(
+        net.input,
+        [net.get_layer("Mixed_6e").output, net.get_layer("Mixed_7c").output],
+        name="inception_v3_trunk",
+    )
 
 
 TRUNKS = ("keras", "torchvision")
@@ -91,14 +106,19 @@ class InceptionEncoder(layers.Layer):
         if trunk not in TRUNKS:
             raise ValueError(f"InceptionEncoder trunk {trunk!r} is not one of {TRUNKS}.")
         if trunk == "torchvision" and weights is not None:
-            raise ValueError("The torchvision trunk takes no keras.applications weights file: fill it "
-                             "with gan_zoo.convert.load_cnn_encoder.")
+            raise ValueError(
+                "The torchvision trunk takes no keras.applications weights file: fill it "
+                "with gan_zoo.convert.load_cnn_encoder."
+            )
         self.output_dim, self.trunk_layout = output_dim, trunk
         self.trunk = torchvision_trunk() if trunk == "torchvision" else inception_trunk(weights)
         self.trunk.trainable = False
-        self.regions = layers.Dense(output_dim, use_bias=False, kernel_initializer=_head_initializer(),
-                                    name="emb_features")
-        self.code = layers.Dense(output_dim, kernel_initializer=_head_initializer(), name="emb_cnn_code")
+        self.regions = layers.Dense(
+            output_dim, use_bias=False, kernel_initializer=_head_initializer(), name="emb_features"
+        )
+        self.code = layers.Dense(
+            output_dim, kernel_initializer=_head_initializer(), name="emb_cnn_code"
+        )
 
     def build(self, images_shape):
         self.regions.build((None, None, 768))
@@ -112,8 +132,10 @@ class InceptionEncoder(layers.Layer):
 
     def compute_output_spec(self, images, training=False):
         batch = images.shape[0]
-        return (keras.KerasTensor((batch, 17 * 17, self.output_dim), dtype=self.compute_dtype),
-                keras.KerasTensor((batch, self.output_dim), dtype=self.compute_dtype))
+        return (
+            keras.KerasTensor((batch, 17 * 17, self.output_dim), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, self.output_dim), dtype=self.compute_dtype),
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -136,14 +158,20 @@ class SmallEncoder(layers.Layer):
         steps = doublings(image_size / 8, "The small DAMSM encoder's image size from 8x8")
         self.trunk = []
         for i in range(steps):
-            self.trunk += [conv2d(min(width * 2 ** i, 512), 4, strides=2)]
+            self.trunk += [conv2d(min(width * 2**i, 512), 4, strides=2)]
             self.trunk += [batch_norm()] if i else []
             self.trunk += [activation("leaky_relu")]
-        self.down = [conv2d(min(width * 2 ** steps, 512), 4, strides=2), batch_norm(),
-                     activation("leaky_relu")]
-        self.regions = layers.Dense(output_dim, use_bias=False, kernel_initializer=_head_initializer(),
-                                    name="emb_features")
-        self.code = layers.Dense(output_dim, kernel_initializer=_head_initializer(), name="emb_cnn_code")
+        self.down = [
+            conv2d(min(width * 2**steps, 512), 4, strides=2),
+            batch_norm(),
+            activation("leaky_relu"),
+        ]
+        self.regions = layers.Dense(
+            output_dim, use_bias=False, kernel_initializer=_head_initializer(), name="emb_features"
+        )
+        self.code = layers.Dense(
+            output_dim, kernel_initializer=_head_initializer(), name="emb_cnn_code"
+        )
 
     def build(self, images_shape):
         shape = (None, self.image_size, self.image_size, 3)
@@ -157,7 +185,11 @@ class SmallEncoder(layers.Layer):
     @staticmethod
     def _run(stack, x, training):
         for layer in stack:
-            x = layer(x, training=training) if isinstance(layer, layers.BatchNormalization) else layer(x)
+            x = (
+                layer(x, training=training)
+                if isinstance(layer, layers.BatchNormalization)
+                else layer(x)
+            )
         return x
 
     def call(self, images, training=False):
@@ -168,8 +200,10 @@ class SmallEncoder(layers.Layer):
 
     def compute_output_spec(self, images, training=False):
         batch = images.shape[0]
-        return (keras.KerasTensor((batch, 64, self.output_dim), dtype=self.compute_dtype),
-                keras.KerasTensor((batch, self.output_dim), dtype=self.compute_dtype))
+        return (
+            keras.KerasTensor((batch, 64, self.output_dim), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, self.output_dim), dtype=self.compute_dtype),
+        )
 
     def get_config(self):
         config = super().get_config()

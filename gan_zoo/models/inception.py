@@ -23,8 +23,7 @@ from keras import layers, ops
 VARIANTS = ("torchvision", "fid")
 
 # The pooling before `branch_pool` in InceptionA/C blocks, Mixed_7b and Mixed_7c.
-_POOLS = {"torchvision": ("avg_include_pad",) * 4,
-          "fid": ("avg_exclude_pad",) * 3 + ("max",)}
+_POOLS = {"torchvision": ("avg_include_pad",) * 4, "fid": ("avg_exclude_pad",) * 3 + ("max",)}
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -96,7 +95,9 @@ def _chain(x, block, steps):
     convolutions are unpadded and the others keep the size, as in torchvision's blocks."""
     for branch, filters, kernel, *strides in steps:
         stride = strides[0] if strides else 1
-        x = _conv(x, f"{block}-{branch}", filters, kernel, stride, "same" if stride == 1 else "valid")
+        x = _conv(
+            x, f"{block}-{branch}", filters, kernel, stride, "same" if stride == 1 else "valid"
+        )
     return x
 
 
@@ -105,56 +106,103 @@ def _pooled(x, block, filters, pool):
 
 
 def _inception_a(x, block, pool_features, pool):
-    return layers.Concatenate(name=block)([
-        _chain(x, block, [("branch1x1", 64, 1)]),
-        _chain(x, block, [("branch5x5_1", 48, 1), ("branch5x5_2", 64, 5)]),
-        _chain(x, block, [("branch3x3dbl_1", 64, 1), ("branch3x3dbl_2", 96, 3),
-                          ("branch3x3dbl_3", 96, 3)]),
-        _pooled(x, block, pool_features, pool)])
+    return layers.Concatenate(name=block)(
+        [
+            _chain(x, block, [("branch1x1", 64, 1)]),
+            _chain(x, block, [("branch5x5_1", 48, 1), ("branch5x5_2", 64, 5)]),
+            _chain(
+                x,
+                block,
+                [("branch3x3dbl_1", 64, 1), ("branch3x3dbl_2", 96, 3), ("branch3x3dbl_3", 96, 3)],
+            ),
+            _pooled(x, block, pool_features, pool),
+        ]
+    )
 
 
 def _inception_b(x, block):
-    return layers.Concatenate(name=block)([
-        _chain(x, block, [("branch3x3", 384, 3, 2)]),
-        _chain(x, block, [("branch3x3dbl_1", 64, 1), ("branch3x3dbl_2", 96, 3),
-                          ("branch3x3dbl_3", 96, 3, 2)]),
-        layers.MaxPooling2D(3, 2, name=f"{block}-pool")(x)])
+    return layers.Concatenate(name=block)(
+        [
+            _chain(x, block, [("branch3x3", 384, 3, 2)]),
+            _chain(
+                x,
+                block,
+                [
+                    ("branch3x3dbl_1", 64, 1),
+                    ("branch3x3dbl_2", 96, 3),
+                    ("branch3x3dbl_3", 96, 3, 2),
+                ],
+            ),
+            layers.MaxPooling2D(3, 2, name=f"{block}-pool")(x),
+        ]
+    )
 
 
 def _inception_c(x, block, c7, pool):
-    return layers.Concatenate(name=block)([
-        _chain(x, block, [("branch1x1", 192, 1)]),
-        _chain(x, block, [("branch7x7_1", c7, 1), ("branch7x7_2", c7, (1, 7)),
-                          ("branch7x7_3", 192, (7, 1))]),
-        _chain(x, block, [("branch7x7dbl_1", c7, 1), ("branch7x7dbl_2", c7, (7, 1)),
-                          ("branch7x7dbl_3", c7, (1, 7)), ("branch7x7dbl_4", c7, (7, 1)),
-                          ("branch7x7dbl_5", 192, (1, 7))]),
-        _pooled(x, block, 192, pool)])
+    return layers.Concatenate(name=block)(
+        [
+            _chain(x, block, [("branch1x1", 192, 1)]),
+            _chain(
+                x,
+                block,
+                [("branch7x7_1", c7, 1), ("branch7x7_2", c7, (1, 7)), ("branch7x7_3", 192, (7, 1))],
+            ),
+            _chain(
+                x,
+                block,
+                [
+                    ("branch7x7dbl_1", c7, 1),
+                    ("branch7x7dbl_2", c7, (7, 1)),
+                    ("branch7x7dbl_3", c7, (1, 7)),
+                    ("branch7x7dbl_4", c7, (7, 1)),
+                    ("branch7x7dbl_5", 192, (1, 7)),
+                ],
+            ),
+            _pooled(x, block, 192, pool),
+        ]
+    )
 
 
 def _inception_d(x, block):
-    return layers.Concatenate(name=block)([
-        _chain(x, block, [("branch3x3_1", 192, 1), ("branch3x3_2", 320, 3, 2)]),
-        _chain(x, block, [("branch7x7x3_1", 192, 1), ("branch7x7x3_2", 192, (1, 7)),
-                          ("branch7x7x3_3", 192, (7, 1)), ("branch7x7x3_4", 192, 3, 2)]),
-        layers.MaxPooling2D(3, 2, name=f"{block}-pool")(x)])
+    return layers.Concatenate(name=block)(
+        [
+            _chain(x, block, [("branch3x3_1", 192, 1), ("branch3x3_2", 320, 3, 2)]),
+            _chain(
+                x,
+                block,
+                [
+                    ("branch7x7x3_1", 192, 1),
+                    ("branch7x7x3_2", 192, (1, 7)),
+                    ("branch7x7x3_3", 192, (7, 1)),
+                    ("branch7x7x3_4", 192, 3, 2),
+                ],
+            ),
+            layers.MaxPooling2D(3, 2, name=f"{block}-pool")(x),
+        ]
+    )
 
 
 def _split(x, block, branch, stem):
     """A 1x3 and a 3x1 convolution side by side on `x`, concatenated (InceptionE)."""
-    return layers.Concatenate(name=f"{block}-{branch}")([
-        _chain(x, block, [(f"{stem}a", 384, (1, 3))]),
-        _chain(x, block, [(f"{stem}b", 384, (3, 1))])])
+    return layers.Concatenate(name=f"{block}-{branch}")(
+        [
+            _chain(x, block, [(f"{stem}a", 384, (1, 3))]),
+            _chain(x, block, [(f"{stem}b", 384, (3, 1))]),
+        ]
+    )
 
 
 def _inception_e(x, block, pool):
     threes = _chain(x, block, [("branch3x3_1", 384, 1)])
     doubles = _chain(x, block, [("branch3x3dbl_1", 448, 1), ("branch3x3dbl_2", 384, 3)])
-    return layers.Concatenate(name=block)([
-        _chain(x, block, [("branch1x1", 320, 1)]),
-        _split(threes, block, "branch3x3", "branch3x3_2"),
-        _split(doubles, block, "branch3x3dbl", "branch3x3dbl_3"),
-        _pooled(x, block, 192, pool)])
+    return layers.Concatenate(name=block)(
+        [
+            _chain(x, block, [("branch1x1", 320, 1)]),
+            _split(threes, block, "branch3x3", "branch3x3_2"),
+            _split(doubles, block, "branch3x3dbl", "branch3x3dbl_3"),
+            _pooled(x, block, 192, pool),
+        ]
+    )
 
 
 def _stem(x):

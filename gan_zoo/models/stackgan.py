@@ -12,8 +12,16 @@ import keras
 from keras import layers, ops
 
 from gan_zoo import losses
-from gan_zoo.layers import (ResidualBlock, batch_norm, condition_on_text, conv2d, conv_initializer,
-                            tile_spatially, to_image, up_block)
+from gan_zoo.layers import (
+    ResidualBlock,
+    batch_norm,
+    condition_on_text,
+    conv2d,
+    conv_initializer,
+    tile_spatially,
+    to_image,
+    up_block,
+)
 from gan_zoo.models.base import TextToImageGAN, deserialize_entry, preset_settings
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 
@@ -28,23 +36,35 @@ LR_DECAY_EVERY = {1: 50, 2: 100}  # TF StackGAN birds: Stage-I every 50, Stage-I
 # (the birds and small presets; COCO's is in its preset)
 
 
-def build_stage1_generator(noise_dim, embedding_dim, image_size=64, gf=128, c_dim=128,
-                           text_batch_norm=False):
+def build_stage1_generator(
+    noise_dim, embedding_dim, image_size=64, gf=128, c_dim=128, text_batch_norm=False
+):
     """[z, embedding, ε] -> [image, μ, log σ²]: CA, FC to 4x4x(8·gf), upBlocks to the size."""
     z = keras.Input((noise_dim,), name="noise")
     embedding = keras.Input((embedding_dim,), name="embedding")
     eps = keras.Input((c_dim,), name="ca_noise")
     c, mu, logvar = condition_on_text(embedding, eps, c_dim, text_batch_norm=text_batch_norm)
-    x = layers.Dense(4 * 4 * gf * 8, use_bias=False, kernel_initializer=conv_initializer(), name="fc")(
-        layers.Concatenate()([z, c]))
+    x = layers.Dense(
+        4 * 4 * gf * 8, use_bias=False, kernel_initializer=conv_initializer(), name="fc"
+    )(layers.Concatenate()([z, c]))
     x = layers.Reshape((4, 4, gf * 8))(layers.ReLU()(batch_norm("fc_bn")(x)))
     for i in range(doublings(image_size / 4, "Stage-I's image size from 4x4")):
         x = up_block(x, gf * 8 // 2 ** (i + 1), name=f"up{i + 1}")
-    return keras.Model([z, embedding, eps], [to_image(x, name="image"), mu, logvar], name="stage1_generator")
+    return keras.Model(
+        [z, embedding, eps], [to_image(x, name="image"), mu, logvar], name="stage1_generator"
+    )
 
 
-def build_stage2_generator(stage1_generator, noise_dim, embedding_dim, image_size=256, gf=128,
-                           c_dim=128, r_num=4, text_batch_norm=False):
+def build_stage2_generator(
+    stage1_generator,
+    noise_dim,
+    embedding_dim,
+    image_size=256,
+    gf=128,
+    c_dim=128,
+    r_num=4,
+    text_batch_norm=False,
+):
     """[z, embedding, ε1, ε2] -> [image, Stage-I image, μ, log σ²].
 
     The frozen Stage-I generator sketches; an encoder takes the sketch down 4x to gf·4
@@ -62,15 +82,22 @@ def build_stage2_generator(stage1_generator, noise_dim, embedding_dim, image_siz
     c, mu, logvar = condition_on_text(embedding, eps2, c_dim, text_batch_norm=text_batch_norm)
     x = layers.ReLU()(conv2d(gf, 3, name="encoder_conv0")(low))
     for i, width in enumerate((gf * 2, gf * 4), start=1):
-        x = layers.ReLU()(batch_norm(f"encoder_bn{i}")(conv2d(width, 4, strides=2, name=f"encoder_conv{i}")(x)))
+        x = layers.ReLU()(
+            batch_norm(f"encoder_bn{i}")(conv2d(width, 4, strides=2, name=f"encoder_conv{i}")(x))
+        )
     x = layers.Concatenate()([x, tile_spatially(c, low_size // 4)])
     x = layers.ReLU()(batch_norm("joint_bn")(conv2d(gf * 4, 3, name="joint_conv")(x)))
     for i in range(r_num):
         x = ResidualBlock(activation="relu", name=f"residual{i}")(x)
-    for i in range(doublings(image_size / (low_size // 4), "Stage-II's image size from its 16x16 code")):
+    for i in range(
+        doublings(image_size / (low_size // 4), "Stage-II's image size from its 16x16 code")
+    ):
         x = up_block(x, gf * 4 // 2 ** (i + 1), name=f"up{i + 1}")
-    return keras.Model([z, embedding, eps1, eps2], [to_image(x, name="image"), low, mu, logvar],
-                       name="stage2_generator")
+    return keras.Model(
+        [z, embedding, eps1, eps2],
+        [to_image(x, name="image"), low, mu, logvar],
+        name="stage2_generator",
+    )
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -103,52 +130,107 @@ class StackGAN(TextToImageGAN):
 
     lr_decay_offset = 0  # the authors' trainer halves at 0-based epochs 50, 100, ...
 
-    def __init__(self, vocabulary=None, stage=1, stage1=None, preset=None, gf=None, df=None,
-                 c_dim=None, r_num=None, kl_weight=2.0, text_batch_norm=None, lr_decay_every=None,
-                 start_from_stage1_conditioning=True, image_size=None, embedding_dim=None, **kwargs):
+    def __init__(
+        self,
+        vocabulary=None,
+        stage=1,
+        stage1=None,
+        preset=None,
+        gf=None,
+        df=None,
+        c_dim=None,
+        r_num=None,
+        kl_weight=2.0,
+        text_batch_norm=None,
+        lr_decay_every=None,
+        start_from_stage1_conditioning=True,
+        image_size=None,
+        embedding_dim=None,
+        **kwargs,
+    ):
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2; got {stage!r}")
         if stage == 2:
             stage1 = _load_stage1(stage1)
             if embedding_dim is not None and embedding_dim != stage1.condition_dim:
-                raise ValueError(f"embedding_dim={embedding_dim} does not match the Stage-I model's "
-                                 f"condition size {stage1.condition_dim}.")
-            if vocabulary is not None and stage1.vocabulary is not None and vocabulary != stage1.vocabulary:
+                raise ValueError(
+                    f"embedding_dim={embedding_dim} does not match the Stage-I model's "
+                    f"condition size {stage1.condition_dim}."
+                )
+            if (
+                vocabulary is not None
+                and stage1.vocabulary is not None
+                and vocabulary != stage1.vocabulary
+            ):
                 raise ValueError("The vocabulary differs from the Stage-I model's.")
             if kwargs.get("text_encoder") is not None:
-                raise ValueError("Stage-II reads captions with its Stage-I's text encoder; it takes no "
-                                 "text_encoder= of its own.")
+                raise ValueError(
+                    "Stage-II reads captions with its Stage-I's text encoder; it takes no "
+                    "text_encoder= of its own."
+                )
             vocabulary, embedding_dim = stage1.vocabulary, stage1.embedding_dim
             preset = preset or stage1.preset
             image_size = image_size or stage1.image_size * 4
-            kwargs.update(text_encoder=stage1.text_encoder, train_text_encoder=False,
-                          noise_dim=stage1.noise_dim, max_length=stage1.max_length)
+            kwargs.update(
+                text_encoder=stage1.text_encoder,
+                train_text_encoder=False,
+                noise_dim=stage1.noise_dim,
+                max_length=stage1.max_length,
+            )
         elif stage1 is not None:
             raise ValueError("stage1= is only for stage=2.")
         preset = preset or "birds"
-        widths = preset_settings(PRESETS, preset, dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num,
-                                                       lr_decay_every=lr_decay_every),
-                                 part="stage2" if stage == 2 else None)
-        super().__init__(vocabulary=vocabulary, embedding_dim=embedding_dim,
-                         image_size=image_size or 64,
-                         lr_decay_every=widths.get("lr_decay_every", LR_DECAY_EVERY[stage]), **kwargs)
+        widths = preset_settings(
+            PRESETS,
+            preset,
+            dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num, lr_decay_every=lr_decay_every),
+            part="stage2" if stage == 2 else None,
+        )
+        super().__init__(
+            vocabulary=vocabulary,
+            embedding_dim=embedding_dim,
+            image_size=image_size or 64,
+            lr_decay_every=widths.get("lr_decay_every", LR_DECAY_EVERY[stage]),
+            **kwargs,
+        )
         self.stage, self.preset, self.kl_weight = stage, preset, kl_weight
-        self.text_batch_norm = vocabulary is not None if text_batch_norm is None else text_batch_norm
-        self.gf, self.df, self.c_dim, self.r_num = widths["gf"], widths["df"], widths["c_dim"], widths["r_num"]
+        self.text_batch_norm = (
+            vocabulary is not None if text_batch_norm is None else text_batch_norm
+        )
+        self.gf, self.df, self.c_dim, self.r_num = (
+            widths["gf"],
+            widths["df"],
+            widths["c_dim"],
+            widths["r_num"],
+        )
         if stage == 1:
-            self.generator = build_stage1_generator(self.noise_dim, self.condition_dim, self.image_size,
-                                                    self.gf, self.c_dim, self.text_batch_norm)
+            self.generator = build_stage1_generator(
+                self.noise_dim,
+                self.condition_dim,
+                self.image_size,
+                self.gf,
+                self.c_dim,
+                self.text_batch_norm,
+            )
         else:
             self.stage1_config = keras.saving.serialize_keras_object(stage1)
             stage1.generator.trainable = False
-            self.generator = build_stage2_generator(stage1.generator, self.noise_dim, self.condition_dim,
-                                                    self.image_size, self.gf, self.c_dim, self.r_num,
-                                                    self.text_batch_norm)
+            self.generator = build_stage2_generator(
+                stage1.generator,
+                self.noise_dim,
+                self.condition_dim,
+                self.image_size,
+                self.gf,
+                self.c_dim,
+                self.r_num,
+                self.text_batch_norm,
+            )
             self.start_from_stage1_conditioning = start_from_stage1_conditioning
             if start_from_stage1_conditioning:
                 _copy_conditioning(stage1.generator, self.generator)
-        self.discriminator = ConditionalDiscriminator(self.image_size, self.df, self.c_dim,
-                                                      unconditional=stage == 2, name="discriminator")
+        self.discriminator = ConditionalDiscriminator(
+            self.image_size, self.df, self.c_dim, unconditional=stage == 2, name="discriminator"
+        )
         self.built = True
 
     @property
@@ -167,7 +249,7 @@ class StackGAN(TextToImageGAN):
         """Splits the latent into z and the CA noises and runs G; returns its outputs."""
         pieces, start = [], 0
         for width in self.latent_widths:
-            pieces.append(latent[:, start:start + width])
+            pieces.append(latent[:, start : start + width])
             start += width
         return self.generator([pieces[0], condition, *pieces[1:]], training=training)
 
@@ -185,7 +267,9 @@ class StackGAN(TextToImageGAN):
         if not text_gradient:
             condition = ops.stop_gradient(condition)
         batch_size = ops.shape(condition)[0]
-        outputs = self._run_generator(self.sample_latent(batch, batch_size), condition, training=True)
+        outputs = self._run_generator(
+            self.sample_latent(batch, batch_size), condition, training=True
+        )
         return outputs[0], outputs[-2], outputs[-1]
 
     def discriminator_loss(self, batch):
@@ -194,24 +278,44 @@ class StackGAN(TextToImageGAN):
         authors' loss does."""
         fake, mu, _ = self._fake(batch, text_gradient=True)
         return self.discriminator.discriminator_loss(
-            self.discriminator_view(batch["images"]), self.discriminator_view(ops.stop_gradient(fake)), mu,
-            self.mismatch_weights(batch), self.real_label)
+            self.discriminator_view(batch["images"]),
+            self.discriminator_view(ops.stop_gradient(fake)),
+            mu,
+            self.mismatch_weights(batch),
+            self.real_label,
+        )
 
     def generator_loss(self, batch):
         """Fool D's conditional (and, in Stage-II, unconditional) head, plus kl_weight · KL."""
         fake, mu, logvar = self._fake(batch, text_gradient=False)
-        parts = self.discriminator.generator_losses(self.discriminator_view(fake), ops.stop_gradient(mu))
+        parts = self.discriminator.generator_losses(
+            self.discriminator_view(fake), ops.stop_gradient(mu)
+        )
         parts["kl"] = losses.kl_divergence(mu, logvar)
         total = sum(v for k, v in parts.items() if k != "kl") + self.kl_weight * parts["kl"]
         return total, parts
 
     def get_config(self):
         config = super().get_config()
-        config.update(stage=self.stage, preset=self.preset, gf=self.gf, df=self.df, c_dim=self.c_dim,
-                      r_num=self.r_num, kl_weight=self.kl_weight, text_batch_norm=self.text_batch_norm)
+        config.update(
+            stage=self.stage,
+            preset=self.preset,
+            gf=self.gf,
+            df=self.df,
+            c_dim=self.c_dim,
+            r_num=self.r_num,
+            kl_weight=self.kl_weight,
+            text_batch_norm=self.text_batch_norm,
+        )
         if self.stage == 2:
-            for key in ("vocabulary", "embedding_dim", "noise_dim", "max_length", "train_text_encoder",
-                        "text_encoder"):
+            for key in (
+                "vocabulary",
+                "embedding_dim",
+                "noise_dim",
+                "max_length",
+                "train_text_encoder",
+                "text_encoder",
+            ):
                 config.pop(key)  # they come from Stage-I
             config["stage1"] = self.stage1_config
             config["start_from_stage1_conditioning"] = self.start_from_stage1_conditioning
@@ -240,6 +344,8 @@ def _load_stage1(stage1):
             raise FileNotFoundError(f"No Stage-I model at {stage1}")
         stage1 = keras.models.load_model(stage1)
     if not isinstance(stage1, StackGAN) or stage1.stage != 1:
-        raise ValueError("stage=2 needs stage1=, a trained Stage-I StackGAN (or its .keras path); "
-                         f"got {type(stage1).__name__}.")
+        raise ValueError(
+            "stage=2 needs stage1=, a trained Stage-I StackGAN (or its .keras path); "
+            f"got {type(stage1).__name__}."
+        )
     return stage1

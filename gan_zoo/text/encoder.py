@@ -12,12 +12,13 @@ class TextEncoder(layers.Layer):
     LSTM with `hidden_dim` units per direction. The sentence vector joins the two final hidden
     states, each taken at the caption's last real word (id 0 is padding and is masked); word
     features at padding positions are zero. A `seed` makes the dropout reproducible, also on
-    PyTorch, whose unseeded dropout draws from torch's global generator. `use_cudnn=False` keeps XLA on under TensorFlow
-    on a GPU, where a cuDNN LSTM would silently switch jit_compile off.
+    PyTorch, whose unseeded dropout draws from torch's global generator. `use_cudnn=False` keeps
+    XLA on under TensorFlow on a GPU, where a cuDNN LSTM would silently switch jit_compile off.
     """
 
-    def __init__(self, vocabulary_size, embedding_dim=300, hidden_dim=128, dropout=0.5, seed=None,
-                 **kwargs):
+    def __init__(
+        self, vocabulary_size, embedding_dim=300, hidden_dim=128, dropout=0.5, seed=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim

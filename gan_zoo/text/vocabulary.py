@@ -88,7 +88,9 @@ class Vocabulary:
         counts = collections.Counter()
         for i, caption in enumerate(iter_captions(captions)):
             counts.update(_words_of(caption, i))
-        words = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+        words = sorted(
+            (w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w)
+        )
         if max_size is not None:
             words = words[: max(0, max_size - 2)]
         return cls(words)
@@ -126,10 +128,12 @@ class Vocabulary:
 
     def decode(self, ids):
         """Turns id rows back into space-separated words, padding dropped."""
-        return [" ".join(self._words[i] for i in row if i != self.pad_id) for row in np.asarray(ids)]
+        return [
+            " ".join(self._words[i] for i in row if i != self.pad_id) for row in np.asarray(ids)
+        ]
 
     def get_config(self):
-        config = {"words": self._words[1 if self.unknown is None else 2:]}
+        config = {"words": self._words[1 if self.unknown is None else 2 :]}
         if self.unknown != OOV_TOKEN:
             config["unknown"] = self.unknown
         return config

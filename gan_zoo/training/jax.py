@@ -27,23 +27,29 @@ def minimize(optimizer, variables, loss_fn):
         return optimizer.scale_loss(loss), (loss, parts, written)  # scaled: mixed_float16
 
     (_, (loss, parts, written)), grads = jax.value_and_grad(loss_of, has_aux=True)(
-        [v.value for v in variables])
+        [v.value for v in variables]
+    )
     for variable, new in zip(others, written):
         if new is not None:
             variable.assign(new)
     # The stateless update: a LossScaleOptimizer's finite check is a lax.cond, whose branches
     # must not write variables.
     slots = optimizer.variables
-    values, slot_values = optimizer.stateless_apply([v.value for v in slots], grads,
-                                                    [v.value for v in variables])
+    values, slot_values = optimizer.stateless_apply(
+        [v.value for v in slots], grads, [v.value for v in variables]
+    )
     for variable, value in zip(list(variables) + list(slots), values + slot_values):
         variable.assign(value)
     return loss, parts
 
 
 def train_step(model, step, state, data):
-    groups = (model.trainable_variables, model.non_trainable_variables,
-              model.optimizer.variables, model.metrics_variables)
+    groups = (
+        model.trainable_variables,
+        model.non_trainable_variables,
+        model.optimizer.variables,
+        model.metrics_variables,
+    )
     mapping = [pair for group, values in zip(groups, state) for pair in zip(group, values)]
     global _model_variables
     _model_variables = groups[0] + groups[1] + groups[2]  # groups[2]: the step count, for schedules

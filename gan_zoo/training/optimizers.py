@@ -21,9 +21,11 @@ def refuse_loss_scale_factor(*optimizers):
     factor set on one would be dropped without a word; it is refused instead."""
     for optimizer in optimizers:
         if getattr(unwrapped(optimizer), "loss_scale_factor", None) is not None:
-            raise ValueError("An optimizer's loss_scale_factor is not supported here (it would be "
-                             "dropped): under the mixed_float16 policy compile() scales the losses "
-                             "itself, with a LossScaleOptimizer per optimizer.")
+            raise ValueError(
+                "An optimizer's loss_scale_factor is not supported here (it would be "
+                "dropped): under the mixed_float16 policy compile() scales the losses "
+                "itself, with a LossScaleOptimizer per optimizer."
+            )
 
 
 class PlayerOptimizers(keras.optimizers.MultiOptimizer):
@@ -32,7 +34,9 @@ class PlayerOptimizers(keras.optimizers.MultiOptimizer):
     def __init__(self, g_optimizer, d_optimizer, discriminator_variables):
         refuse_loss_scale_factor(g_optimizer, d_optimizer)
         d_ids = {id(v) for v in discriminator_variables}
-        super().__init__(lambda v: unwrapped(d_optimizer) if id(v) in d_ids else unwrapped(g_optimizer))
+        super().__init__(
+            lambda v: unwrapped(d_optimizer) if id(v) in d_ids else unwrapped(g_optimizer)
+        )
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self._d_ids = d_ids
 

@@ -21,10 +21,13 @@ def save_image_grid(images, path, row_labels=None, title=None):
     rows = len(row_labels) if row_labels else 1
     cols = len(images) // rows
     if not cols or len(images) % rows:
-        raise ValueError(f"A grid of {rows} labelled rows needs a whole, non-zero number of images "
-                         f"per row; got {len(images)} images")
-    fig, axes = _figure(rows, cols, figsize=(1.2 * cols + (3.2 if row_labels else 0), 1.2 * rows),
-                        squeeze=False)
+        raise ValueError(
+            f"A grid of {rows} labelled rows needs a whole, non-zero number of images "
+            f"per row; got {len(images)} images"
+        )
+    fig, axes = _figure(
+        rows, cols, figsize=(1.2 * cols + (3.2 if row_labels else 0), 1.2 * rows), squeeze=False
+    )
     for r in range(rows):
         for c in range(cols):
             axes[r, c].imshow(images[r * cols + c])
@@ -42,8 +45,10 @@ def stages_side_by_side(stages):
     """{size: uint8 [N, s, s, 3]} -> uint8 [N·S, L, L, 3]: every image's stages next to each
     other (smaller ones enlarged by pixel repetition to the largest size L)."""
     largest = max(stages)
-    enlarged = [np.repeat(np.repeat(stages[s], largest // s, axis=1), largest // s, axis=2)
-                for s in sorted(stages)]
+    enlarged = [
+        np.repeat(np.repeat(stages[s], largest // s, axis=1), largest // s, axis=2)
+        for s in sorted(stages)
+    ]
     return np.stack(enlarged, axis=1).reshape((-1, largest, largest, 3))
 
 
@@ -84,14 +89,27 @@ def save_loss_plot(history, path, title=None):
     steps = history["step"]
     d_terms = [n for n in history if n.startswith("d_")]
     others = [n for n in history if n != "step" and n not in d_terms]
-    panels = [(label, group) for label, group in
-              (("discriminator", d_terms), ("generator" if d_terms else "loss", others)) if group]
+    panels = [
+        (label, group)
+        for label, group in (
+            ("discriminator", d_terms),
+            ("generator" if d_terms else "loss", others),
+        )
+        if group
+    ]
     fig, axes = _figure(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for ax, (label, group) in zip(axes[0], panels):
         for name in group:
-            values = history[name]  # a term first logged later (a run resumed by a newer version) is shorter
-            ax.plot(steps[len(steps) - len(values):], values, label=name, linewidth=1,
-                    marker="o" if len(steps) < 20 else None)
+            values = history[
+                name
+            ]  # a term first logged later (a run resumed by a newer version) is shorter
+            ax.plot(
+                steps[len(steps) - len(values) :],
+                values,
+                label=name,
+                linewidth=1,
+                marker="o" if len(steps) < 20 else None,
+            )
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("step")
         ax.legend(fontsize=7, ncol=2)
@@ -129,12 +147,18 @@ def save_sweep_curves(curves, names, path, title=None):
         for i, (label, runs) in enumerate(curves.items()):
             for j, history in enumerate(runs):
                 points = [(e, v) for e, v in enumerate(history.get(name, []), 1) if v is not None]
-                ax.plot([e for e, _ in points], [v for _, v in points], color=f"C{i % 10}", alpha=0.8,
-                        linewidth=1.2, label=label if j == 0 else None)
+                ax.plot(
+                    [e for e, _ in points],
+                    [v for _, v in points],
+                    color=f"C{i % 10}",
+                    alpha=0.8,
+                    linewidth=1.2,
+                    label=label if j == 0 else None,
+                )
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.grid(alpha=0.3)
-    spare = list(axes.flat)[len(names):]
+    spare = list(axes.flat)[len(names) :]
     for ax in spare:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
