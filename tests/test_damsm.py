@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import trainable_count
+from model_harness import assert_reload_gives_the_same
 
 from gan_zoo import DAMSM, Vocabulary, losses
 from gan_zoo.callbacks import LearningRateDecay
@@ -129,16 +130,14 @@ def test_damsm_round_trip(shapes32, tmp_path):
     damsm = DAMSM(vocab, image_encoder="small", image_size=32, seed=0)
     damsm.compile()
     damsm.fit(make_dataset(images, captions, vocab, batch_size=32), epochs=1, verbose=0)
-    damsm.save(tmp_path / "damsm.keras")
-    again = keras.models.load_model(tmp_path / "damsm.keras")
-    assert isinstance(again, DAMSM) and again.vocabulary == damsm.vocabulary
     captions = ["a big red circle", "a blue square"]
-    np.testing.assert_allclose(
-        again.embed_captions(captions), damsm.embed_captions(captions), rtol=1e-6
-    )
     images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
-    np.testing.assert_allclose(
-        again.embed_images(images), damsm.embed_images(images), rtol=1e-5, atol=1e-6
+    assert_reload_gives_the_same(
+        damsm,
+        tmp_path / "damsm.keras",
+        lambda m: (m.embed_captions(captions), m.embed_images(images)),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 

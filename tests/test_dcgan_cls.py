@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import tiny_dcgan, trainable_count
+from model_harness import assert_reload_gives_the_same
 
 from gan_zoo import DCGANCLS, TextEncoder, Vocabulary, callbacks
 from gan_zoo.data import make_dataset
@@ -119,8 +120,6 @@ def test_the_coco_discriminator_is_main_cls_luas():
     assert leaky_relus(cls) == leaky_relus(cls_int) + 1
     config = DCGANCLS(embedding_dim=8, preset="coco", ngf=8, ndf=8, image_size=16).get_config()
     assert DCGANCLS.from_config(config).d_layout == "cls"
-    del config["d_layout"]  # a file saved before d_layout was built with the cls_int D
-    assert DCGANCLS.from_config(config).d_layout == "cls_int"
     with pytest.raises(ValueError, match="d_layout"):
         DCGANCLS(embedding_dim=8, d_layout="lua")
 
@@ -218,7 +217,9 @@ def test_different_captions_give_different_images(trained):
     model = trained[0]
     z = np.random.default_rng(0).standard_normal((1, model.noise_dim)).astype("float32")
     a, b = (
-        keras.ops.convert_to_numpy(model.synthesize(z, model.encode_captions([c])))
+        keras.ops.convert_to_numpy(
+            model.run_generator(z, model.encode_captions([c]))["images"][model.image_size]
+        )
         for c in ("a small red circle", "a big blue square at the top")
     )
     assert np.abs(a - b).mean() > 1e-3
@@ -228,18 +229,10 @@ def test_different_captions_give_different_images(trained):
 
 
 def test_keras_file_round_trip_generates_the_same_images(trained, tmp_path):
-    model = trained[0]
-    path = tmp_path / "dcgan.keras"
-    model.save(path)
-    again = keras.models.load_model(path)
-    assert isinstance(again, DCGANCLS) and again.vocabulary == model.vocabulary
     prompts = ["a small red circle on the left", "a big blue square at the top"]
-    assert np.array_equal(model.generate(prompts, seed=7), again.generate(prompts, seed=7))
-    for mine, theirs in zip(model.optimizer.variables, again.optimizer.variables):
-        np.testing.assert_array_equal(
-            keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs)
-        )
-    assert again.jit_compile is model.jit_compile
+    assert_reload_gives_the_same(
+        trained[0], tmp_path / "dcgan.keras", lambda m: m.generate(prompts, seed=7)
+    )
 
 
 def test_a_text_encoder_of_other_widths_survives_save_and_reload(shapes32, tmp_path):
@@ -249,11 +242,11 @@ def test_a_text_encoder_of_other_widths_survives_save_and_reload(shapes32, tmp_p
     assert (
         tiny_dcgan(vocab, seed=3, text_encoder={"hidden_dim": 12}).text_encoder.seed == 4
     )  # the model's seed + 1
-    model.save(tmp_path / "narrow.keras")
-    again = keras.models.load_model(tmp_path / "narrow.keras")
-    assert (again.text_encoder.embedding_dim, again.text_encoder.hidden_dim) == (24, 12)
     prompts = ["a small red circle on the left", "a big blue square at the top"]
-    assert np.array_equal(model.generate(prompts, seed=7), again.generate(prompts, seed=7))
+    again = assert_reload_gives_the_same(
+        model, tmp_path / "narrow.keras", lambda m: m.generate(prompts, seed=7)
+    )
+    assert (again.text_encoder.embedding_dim, again.text_encoder.hidden_dim) == (24, 12)
 
 
 def test_resumed_run_ends_with_the_same_weights(shapes32, tmp_path):

@@ -98,7 +98,7 @@ def test_damsm_loss_gradient_is_finite_at_padding_words():
 
 
 def test_labels_of_the_wrong_shape_are_refused():
-    from gan_zoo.models.base import check_labels
+    from gan_zoo.models.checks import check_labels
 
     check_labels({"labels": np.zeros(4, "int32")})
     with pytest.raises(

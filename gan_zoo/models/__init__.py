@@ -1,9 +1,15 @@
 """The zoo's models."""
 
-from gan_zoo.models.attngan import AttnGAN
-from gan_zoo.models.base import TextToImageGAN
-from gan_zoo.models.damsm import DAMSM
-from gan_zoo.models.dcgan_cls import DCGANCLS
-from gan_zoo.models.stackgan import StackGAN
+import keras
+
+from gan_zoo import _requirements
+
+_requirements.check(keras.__version__, keras.backend.backend())
+
+from gan_zoo.models.attngan import AttnGAN  # noqa: E402
+from gan_zoo.models.base import TextToImageGAN  # noqa: E402
+from gan_zoo.models.damsm import DAMSM  # noqa: E402
+from gan_zoo.models.dcgan_cls import DCGANCLS  # noqa: E402
+from gan_zoo.models.stackgan import StackGAN  # noqa: E402
 
 __all__ = ["AttnGAN", "DAMSM", "DCGANCLS", "StackGAN", "TextToImageGAN"]

@@ -22,9 +22,11 @@ from gan_zoo.layers import (
     to_image,
     up_block,
 )
-from gan_zoo.models.base import TextToImageGAN, deserialize_entry, preset_settings
+from gan_zoo.models import generation
+from gan_zoo.models.base import TextToImageGAN
 from gan_zoo.models.damsm import load_damsm
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
+from gan_zoo.models.presets import deserialize_entry, preset_settings
 
 # generator_ema: the authors' moving average of G's weights (0.999); off for the short runs
 # the small preset is for, where an average without bias correction stays near the start.
@@ -275,23 +277,20 @@ class AttnGAN(TextToImageGAN):
             "themselves; sentence embeddings alone cannot condition it."
         )
 
-    def _run_generator(self, latent, condition, training):
-        """(images per stage, attention maps per later stage, μ, log σ²)."""
+    def run_generator(self, latent, condition, training=False):
+        """{"images": {size: images} per stage, "attention": a map per later stage, "mu",
+        "logvar"}; the condition is `encode_captions`' dict of sentence, words and mask."""
         latent = ops.convert_to_tensor(latent)
         z, eps = latent[:, : self.noise_dim], latent[:, self.noise_dim :]
         mask = ops.cast(condition["mask"], "float32")
         sentence, words = (ops.convert_to_tensor(condition[k]) for k in ("sentence", "words"))
         out = self.generator([z, sentence, words, mask, eps], training=training)
-        images, maps = out[: self.stages], out[self.stages : -2]
-        return images, maps, out[-2], out[-1]
-
-    def synthesize(self, noise, condition):
-        images, _, _, _ = self._run_generator(noise, condition, training=False)
-        return dict(zip(self.stage_sizes, images))
-
-    def synthesize_with_attention(self, noise, condition):
-        images, maps, _, _ = self._run_generator(noise, condition, training=False)
-        return dict(zip(self.stage_sizes, images)), list(maps)
+        return {
+            "images": dict(zip(self.stage_sizes, out[: self.stages])),
+            "attention": list(out[self.stages : -2]),
+            "mu": out[-2],
+            "logvar": out[-1],
+        }
 
     def generate(
         self,
@@ -305,21 +304,17 @@ class AttnGAN(TextToImageGAN):
     ):
         """As `TextToImageGAN.generate`; with `return_attention=True`, returns (images, maps):
         one float32 [N, T, h, w] map per attention stage, each word's weight over the image."""
-        if not return_attention:
-            return super().generate(
-                captions, seed, num_per_caption, embeddings, batch_size, return_stages
-            )
-        noise, condition = self._generation_inputs(captions, embeddings, seed, num_per_caption)
-        stages, maps = self._batched(self.synthesize_with_attention, noise, condition, batch_size)
-        return self._as_images(stages, return_stages), maps
+        outputs = self.generate_outputs(captions, seed, num_per_caption, embeddings, batch_size)
+        images = generation.stage_images(outputs["images"], return_stages)
+        return (images, outputs["attention"]) if return_attention else images
 
     # ----------------------------------------------------------------- losses
     def _fake(self, batch):
         words, sentence, mask = self.text_features(batch["tokens"])
         condition = {"sentence": sentence, "words": words, "mask": mask}
         latent = self.sample_latent(batch, ops.shape(sentence)[0])
-        images, _, mu, logvar = self._run_generator(latent, condition, training=True)
-        return images, (words, sentence, mask), mu, logvar
+        out = self.run_generator(latent, condition, training=True)
+        return list(out["images"].values()), (words, sentence, mask), out["mu"], out["logvar"]
 
     def real_images(self, batch):
         """The batch's images at every stage's size, shrunk from the largest by averaging each
@@ -401,5 +396,4 @@ class AttnGAN(TextToImageGAN):
 
     @classmethod
     def from_config(cls, config):
-        config.setdefault("text_batch_norm", False)  # saved before the option: no BatchNorm
         return cls(**deserialize_entry(config, "damsm"))

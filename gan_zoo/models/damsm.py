@@ -16,7 +16,7 @@ from keras import ops
 from gan_zoo import losses, training
 from gan_zoo.data.validation import check_images, to_unit_range
 from gan_zoo.metrics.retrieval import r_precision
-from gan_zoo.models.base import CaptionedImageModel, check_labels, reject_raw_strings
+from gan_zoo.models.captioned_model import CaptionedImageModel
 from gan_zoo.models.image_encoders import InceptionEncoder, SmallEncoder
 from gan_zoo.text import TextEncoder, Vocabulary
 from gan_zoo.training.optimizers import refuse_loss_scale_factor
@@ -167,21 +167,6 @@ class DAMSM(CaptionedImageModel):
             lambda: self.matching_loss(batch, training=True),
         )
         return self.record({"loss": loss, **parts})
-
-    def check_batch(self, data):
-        """The batch as a dict with images [B, H, W, 3] and tokens [B, max_length]."""
-        data = self.unwrap_batch(data)
-        if not isinstance(data, dict) or "images" not in data or "tokens" not in data:
-            raise ValueError(
-                "DAMSM trains on dict batches {'images', 'tokens'} such as "
-                "gan_zoo.data.make_dataset(images, captions, vocabulary) builds."
-            )
-        reject_raw_strings(data)
-        check_labels(data)
-        if len(data["images"].shape) != 4 or data["images"].shape[-1] != 3:
-            raise ValueError(f"images must be [batch, H, W, 3]; got {tuple(data['images'].shape)}")
-        self.check_token_width(data["tokens"])
-        return data
 
     # ----------------------------------------------------------------- evaluation
     def embed_captions(self, captions, batch_size=256):

@@ -19,7 +19,8 @@ from gan_zoo.layers import (
     conv_initializer,
     tile_spatially,
 )
-from gan_zoo.models.base import TextToImageGAN, preset_settings
+from gan_zoo.models.base import TextToImageGAN
+from gan_zoo.models.presets import preset_settings
 
 # Widths and schedules: GAN-INT-CLS halving every 100 epochs (train_cub.sh, train_flowers.sh),
 # GAN-CLS halving every 40 on COCO (train_coco.sh, nt 128, whose main_cls.lua builds D as the
@@ -209,8 +210,8 @@ class DCGANCLS(TextToImageGAN):
         )
         self.built = True
 
-    def synthesize(self, noise, condition):
-        return self.generator([noise, condition], training=False)
+    def run_generator(self, latent, condition, training=False):
+        return {"images": {self.image_size: self.generator([latent, condition], training=training)}}
 
     def discriminator_loss(self, batch):
         images = batch["images"]
@@ -274,9 +275,3 @@ class DCGANCLS(TextToImageGAN):
             d_layout=self.d_layout,
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        return super().from_config(
-            {"d_layout": "cls_int", **config}
-        )  # files saved before d_layout: as built

@@ -22,8 +22,9 @@ from gan_zoo.layers import (
     to_image,
     up_block,
 )
-from gan_zoo.models.base import TextToImageGAN, deserialize_entry, preset_settings
+from gan_zoo.models.base import TextToImageGAN
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
+from gan_zoo.models.presets import deserialize_entry, preset_settings
 
 PRESETS = {
     "birds": {"gf": 128, "df": 64, "c_dim": 128, "r_num": 4},  # StackGAN-Pytorch / TF birds
@@ -245,19 +246,18 @@ class StackGAN(TextToImageGAN):
         """z, then the conditioning-augmentation noise of each stage (Stage-I's first)."""
         return [self.noise_dim] + [inp.shape[-1] for inp in self.generator.inputs[2:]]
 
-    def _run_generator(self, latent, condition, training):
-        """Splits the latent into z and the CA noises and runs G; returns its outputs."""
+    def run_generator(self, latent, condition, training=False):
+        """Splits the latent into z and the CA noises and runs G: {"images": {size: images}
+        (Stage-II: its Stage-I's too), "mu", "logvar"}."""
         pieces, start = [], 0
         for width in self.latent_widths:
             pieces.append(latent[:, start : start + width])
             start += width
-        return self.generator([pieces[0], condition, *pieces[1:]], training=training)
-
-    def synthesize(self, noise, condition):
-        outputs = self._run_generator(noise, condition, training=False)
-        if self.stage == 1:
-            return {self.image_size: outputs[0]}
-        return {outputs[1].shape[1]: outputs[1], self.image_size: outputs[0]}
+        out = self.generator([pieces[0], condition, *pieces[1:]], training=training)
+        images = {self.image_size: out[0]}
+        if self.stage == 2:
+            images = {out[1].shape[1]: out[1], **images}
+        return {"images": images, "mu": out[-2], "logvar": out[-1]}
 
     def _fake(self, batch, text_gradient):
         """(image, μ, log σ²) from G for a batch. With `text_gradient`, the text encoder gets
@@ -267,10 +267,8 @@ class StackGAN(TextToImageGAN):
         if not text_gradient:
             condition = ops.stop_gradient(condition)
         batch_size = ops.shape(condition)[0]
-        outputs = self._run_generator(
-            self.sample_latent(batch, batch_size), condition, training=True
-        )
-        return outputs[0], outputs[-2], outputs[-1]
+        out = self.run_generator(self.sample_latent(batch, batch_size), condition, training=True)
+        return out["images"][self.image_size], out["mu"], out["logvar"]
 
     def discriminator_loss(self, batch):
         """Stage-I: real + ½(wrong + fake). Stage-II: ½(real_c + real_u) + ⅓(fake_c + wrong_c +

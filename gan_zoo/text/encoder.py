@@ -73,3 +73,41 @@ class TextEncoder(layers.Layer):
             seed=self.seed,
         )
         return config
+
+
+def text_encoder_for(vocabulary, text_encoder, max_length, seed, trainable):
+    """The TextEncoder a model reads its captions with, built for `max_length` tokens.
+
+    Args:
+        vocabulary: the model's `Vocabulary`, or None for precomputed embeddings.
+        text_encoder: an existing `TextEncoder` (shared with another model), a dict of a new
+            one's settings (embedding_dim, hidden_dim, dropout, seed), or None (a new one
+            with the defaults when there is a vocabulary).
+        max_length: caption length in tokens.
+        seed: the model's seed; a new encoder's dropout follows seed + 1.
+        trainable: False freezes the encoder, also for every model that shares it.
+
+    Returns:
+        The `TextEncoder`, or None when the model reads precomputed embeddings.
+    """
+    if vocabulary is not None and text_encoder is None:
+        text_encoder = {}
+    if isinstance(text_encoder, dict):
+        if vocabulary is None:
+            raise ValueError(
+                "text_encoder settings need vocabulary=: precomputed embeddings are not encoded."
+            )
+        settings = {"seed": None if seed is None else seed + 1, **text_encoder}
+        text_encoder = TextEncoder(len(vocabulary), name="text_encoder", **settings)
+    if text_encoder is None:
+        return None
+    if not text_encoder.built:
+        text_encoder.build((None, max_length))
+    if vocabulary is None or text_encoder.vocabulary_size != len(vocabulary):
+        raise ValueError(
+            f"The text encoder has {text_encoder.vocabulary_size} entries but the "
+            f"vocabulary {len(vocabulary) if vocabulary else 'is missing'}."
+        )
+    if not trainable:
+        text_encoder.trainable = False
+    return text_encoder

@@ -1,0 +1,117 @@
+"""Drawing images for captions: `generate` and `interpolate`, and their host-side helpers
+(reproducible latent rows, batching, uint8 images)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from gan_zoo.data.validation import to_uint8
+from gan_zoo.models import checks
+
+
+def latent_rows(seed, count, width):
+    """Latent noise [count, width] for `generate`, row i drawn from (seed, i) with numpy.
+
+    A row's noise does not depend on how many rows are drawn with it, nor on the backend, and
+    its parts come in turn, so a model whose inputs extend another's (Stage-II over Stage-I)
+    sees the same first parts for the same seed. `seed=None` draws a fresh random seed.
+    """
+    seed = np.random.SeedSequence(seed).entropy
+    rows = [np.random.default_rng([seed, i]).standard_normal(width) for i in range(count)]
+    return np.stack(rows).astype("float32").reshape(count, width)
+
+
+def repeat_rows(condition, times):
+    """Each row of a condition (an array or a dict of them) repeated `times` times in place."""
+    return keras.tree.map_structure(lambda a: np.repeat(a, times, axis=0), condition)
+
+
+def run_in_batches(function, noise, condition, batch_size):
+    """Runs `function(noise, condition)` over `batch_size` rows at a time.
+
+    Returns:
+        Its outputs, every array of them joined into one numpy array.
+    """
+    chunks = []
+    for start in range(0, len(noise), batch_size):
+        rows = slice(start, start + batch_size)
+        part = keras.tree.map_structure(lambda a, rows=rows: a[rows], condition)
+        chunks.append(keras.tree.map_structure(ops.convert_to_numpy, function(noise[rows], part)))
+    return keras.tree.map_structure(lambda *parts: np.concatenate(parts), *chunks)
+
+
+def stage_images(stages, return_stages):
+    """{size: float images in [-1, 1]} -> uint8: every stage's dict, or the largest's array."""
+    stages = {size: to_uint8(images) for size, images in stages.items()}
+    return stages if return_stages else stages[max(stages)]
+
+
+class CaptionedGeneration:
+    """`generate` and `interpolate` for a `TextToImageGAN`, over its `run_generator`."""
+
+    def encode_captions(self, captions):
+        """Captions -> the conditions `run_generator` takes: numpy float32 [N, condition_dim]
+        sentence vectors (AttnGAN: a dict that adds the words and their mask)."""
+        if self.text_encoder is None:
+            raise ValueError(
+                "This model is conditioned on precomputed embeddings: pass embeddings=."
+            )
+        tokens = self.vocabulary.encode(captions, self.max_length)
+        return ops.convert_to_numpy(self.text_encoder(tokens, training=False)[1])
+
+    def encode_embeddings(self, embeddings):
+        """Precomputed sentence embeddings [N, condition_dim] -> the conditions G takes."""
+        condition = np.asarray(embeddings, dtype="float32")
+        if condition.ndim != 2 or condition.shape[1] != self.condition_dim:
+            raise ValueError(f"embeddings must be [N, {self.condition_dim}]; got {condition.shape}")
+        return condition
+
+    def generate_outputs(
+        self, captions=None, seed=None, num_per_caption=1, embeddings=None, batch_size=64
+    ):
+        """`run_generator`'s outputs as numpy arrays, for each caption's k rows in turn."""
+        checks.check_generation_request(captions, embeddings, num_per_caption)
+        condition = (
+            self.encode_embeddings(embeddings)
+            if embeddings is not None
+            else self.encode_captions(captions)
+        )
+        condition = repeat_rows(condition, num_per_caption)
+        noise = latent_rows(seed, len(keras.tree.flatten(condition)[0]), self.latent_dim)
+        return run_in_batches(self.run_generator, noise, condition, batch_size)
+
+    def generate(
+        self,
+        captions=None,
+        seed=None,
+        num_per_caption=1,
+        embeddings=None,
+        batch_size=64,
+        return_stages=False,
+    ):
+        """Images for captions (or embeddings): uint8 [N·k, H, W, 3], caption-major.
+
+        The same `seed` gives the same images, on every backend and after a reload. With
+        `return_stages=True`, a dict {size: images} with every stage's output.
+        """
+        outputs = self.generate_outputs(captions, seed, num_per_caption, embeddings, batch_size)
+        return stage_images(outputs["images"], return_stages)
+
+    def interpolate(self, caption_a, caption_b, steps=8, seed=0):
+        """GAN-INT: images along the line between two captions' conditions, one fixed z (word
+        masks, where a model has them, are joined)."""
+        if steps < 2:
+            raise ValueError(f"interpolate needs steps >= 2 (the two captions' ends); got {steps}.")
+        ends = self.encode_captions([caption_a, caption_b])
+        t = np.linspace(0.0, 1.0, steps, dtype="float32")
+
+        def blend(end):
+            if end.dtype == bool:
+                return np.repeat(end[:1] | end[1:], steps, axis=0)
+            w = t.reshape((steps,) + (1,) * (end.ndim - 1))
+            return (1.0 - w) * end[0] + w * end[1]
+
+        condition = keras.tree.map_structure(blend, ends)
+        noise = np.repeat(latent_rows(seed, 1, self.latent_dim), steps, axis=0)
+        outputs = run_in_batches(self.run_generator, noise, condition, steps)
+        return stage_images(outputs["images"], return_stages=False)
