@@ -1,9 +1,17 @@
-"""The `gan-zoo` command line: train, sweep, generate, evaluate, convert."""
+"""The `gan-zoo` command line: train, sweep, generate, evaluate, convert.
+
+The parser is built from the standard library alone, and each subcommand imports Keras, its
+backend and the models when it runs: `gan-zoo --help` answers at once instead of after the
+seconds TensorFlow takes to load.
+"""
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
+import tempfile
 
 MODELS = {"dcgan-cls": "DCGANCLS", "stackgan": "StackGAN", "attngan": "AttnGAN", "damsm": "DAMSM"}
 DATASETS = {
@@ -321,7 +329,7 @@ def _load_model(path):
     """A .keras file, or a run directory (its model.keras, else its newest checkpoint)."""
     import keras
 
-    import gan_zoo  # noqa: F401  (registers the model classes)
+    import gan_zoo.models  # noqa: F401  (registers the model classes with Keras)
     from gan_zoo.callbacks import Checkpoint
 
     if os.path.isdir(path):
@@ -512,9 +520,25 @@ def _parse_fixed(items):
     return fixed
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: ...)" to an option's help where the default is a value: an option
+    that is unset (None) or off (False) unless given says in its help what happens then."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _add_training_arguments(parser):
     """The options of one training run, shared by train and sweep."""
-    parser.add_argument("--model", choices=sorted(MODELS), default="dcgan-cls")
+    parser.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        default="dcgan-cls",
+        help="dcgan-cls (GAN-INT-CLS), stackgan, attngan, or damsm (the text-image encoder "
+        "an AttnGAN builds on)",
+    )
     parser.add_argument(
         "--preset",
         help="width preset: birds (default), coco or small; Stage-II defaults to its Stage-I's",
@@ -554,10 +578,26 @@ def _add_training_arguments(parser):
         type=int,
         help="default 64 (Stage-II: 4x its Stage-I; AttnGAN: set by its stages)",
     )
-    parser.add_argument("--num-images", type=int, default=5000)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--eval-samples", type=int, default=300)
+    parser.add_argument(
+        "--num-images",
+        type=int,
+        default=5000,
+        help="shapes: how many captioned images to draw for training (other data is read whole)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=5,
+        help="epochs in all: a resumed run trains until it has done this many",
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="images per training step")
+    parser.add_argument(
+        "--eval-samples",
+        type=int,
+        default=300,
+        help="shapes: held-out captions of the final alignment measure (a DAMSM's R-precision: "
+        "at least 100 images)",
+    )
     parser.add_argument(
         "--monitor-every",
         type=int,
@@ -573,13 +613,33 @@ def _add_training_arguments(parser):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="gan-zoo", description=__doc__)
+    """The `gan-zoo` parser, each subcommand's `func` the function that runs it.
+
+    Built from argparse alone, so that parsing and --help import no Keras.
+    """
+    parser = argparse.ArgumentParser(
+        prog="gan-zoo",
+        description=__doc__.partition("\n")[0],
+        epilog="TensorFlow's start-up log lines are left out; set TF_CPP_MIN_LOG_LEVEL (0: all "
+        "of them) to see them.",
+        formatter_class=_HelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a model; writes checkpoints, sample grids, plots")
+    train = sub.add_parser(
+        "train",
+        help="train a model; writes checkpoints, sample grids, plots",
+        formatter_class=_HelpFormatter,
+    )
     _add_training_arguments(train)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", default="runs/latest")
+    train.add_argument(
+        "--seed", type=int, default=0, help="seed of the weights, the shapes and the training order"
+    )
+    train.add_argument(
+        "--out",
+        default="runs/latest",
+        help="the run's folder: checkpoints, sample grids, plots, model.keras, metrics.json",
+    )
     train.add_argument(
         "--resume",
         action="store_true",
@@ -588,7 +648,9 @@ def build_parser():
     train.set_defaults(func=_train)
 
     sweep = sub.add_parser(
-        "sweep", help="train over a grid of settings and seeds; summary table and plot"
+        "sweep",
+        help="train over a grid of settings and seeds; summary table and plot",
+        formatter_class=_HelpFormatter,
     )
     _add_training_arguments(sweep)
     sweep.add_argument(
@@ -608,19 +670,25 @@ def build_parser():
     )
     sweep.set_defaults(func=_sweep)
 
-    generate = sub.add_parser("generate", help="images for captions from a trained model")
-    generate.add_argument("captions", nargs="+")
+    generate = sub.add_parser(
+        "generate", help="images for captions from a trained model", formatter_class=_HelpFormatter
+    )
+    generate.add_argument("captions", nargs="+", help="the captions to draw, one row each")
     generate.add_argument("--checkpoint", required=True, help=".keras file or run directory")
     generate.add_argument("--num", type=int, default=1, help="images per caption")
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--out", default="generated.png")
+    generate.add_argument(
+        "--seed", type=int, default=0, help="seed of the noise: the same seed draws the same images"
+    )
+    generate.add_argument("--out", default="generated.png", help="the PNG grid to write")
     generate.add_argument(
         "--attention", metavar="PNG", help="attngan: also draw each word's attention"
     )
     generate.set_defaults(func=_generate)
 
     evaluate = sub.add_parser(
-        "evaluate", help="FID, KID, IS, caption alignment, coverage, diversity"
+        "evaluate",
+        help="FID, KID, IS, caption alignment, coverage, diversity",
+        formatter_class=_HelpFormatter,
     )
     evaluate.add_argument("--checkpoint", required=True, help=".keras file or run directory")
     evaluate.add_argument(
@@ -661,13 +729,26 @@ def build_parser():
         "--damsm",
         help="r_precision: a trained DAMSM .keras file or run directory (an AttnGAN uses its own)",
     )
-    evaluate.add_argument("--num-samples", type=int, default=1000)
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument(
+        "--num-samples",
+        type=int,
+        default=1000,
+        help="images drawn and measured, against up to as many real ones (the papers: 30000)",
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="seed of the noise and of the shapes' test split"
+    )
     evaluate.add_argument("--out", help="JSON report path (a Markdown table is written beside it)")
     evaluate.set_defaults(func=_evaluate)
 
-    convert = sub.add_parser("convert", help="the authors' PyTorch checkpoints -> a .keras file")
-    convert.add_argument("network", choices=("damsm", "attngan", "stackgan"))
+    convert = sub.add_parser(
+        "convert",
+        help="the authors' PyTorch checkpoints -> a .keras file",
+        formatter_class=_HelpFormatter,
+    )
+    convert.add_argument(
+        "network", choices=("damsm", "attngan", "stackgan"), help="the network the files hold"
+    )
     convert.add_argument(
         "checkpoint", nargs="?", help="attngan/stackgan: the generator .pth (netG_epoch_N.pth)"
     )
@@ -687,11 +768,68 @@ def build_parser():
     return parser
 
 
+# What TensorFlow (2.21) writes to stderr as it starts that TF_CPP_MIN_LOG_LEVEL does not
+# reach: its profiler plugin logs the CUDA stub's "Could not find cuda drivers" (after absl's
+# preamble) while it loads, before it reads the level, and on a machine without a GPU driver
+# its first look for GPUs logs the failed cuInit as an error.
+TENSORFLOW_START_UP = re.compile(
+    r"absl::InitializeLog\(\) is called|cudart_stub\.cc:\d+\]|failed call to cuInit"
+)
+
+
+@contextlib.contextmanager
+def _stderr_without(noise):
+    """Holds what the block writes to file descriptor 2 (where C++ code logs, as Python's
+    stderr does) in a temporary file, then writes its lines to stderr, less those that the
+    regular expression `noise` matches."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not noise.search(line)))
+            sys.stderr.flush()
+
+
+def _start_backend_quietly():
+    """Keeps TensorFlow's start-up lines off stderr unless the user set TF_CPP_MIN_LOG_LEVEL
+    (then TensorFlow logs as that level says and nothing is dropped): sets the level to 2,
+    which keeps TensorFlow's info and warnings out once it has started, then imports Keras and
+    starts its backend before the subcommand does, dropping the lines that TensorFlow writes
+    before it reads the level (TENSORFLOW_START_UP)."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    with _stderr_without(TENSORFLOW_START_UP):
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # looks for GPUs now rather than at the first op
+
+
 def main(argv=None):
+    """Runs the `gan-zoo` command line.
+
+    Args:
+        argv: the arguments after the program name; None reads sys.argv.
+
+    Returns:
+        The exit status: 0, or 2 where the run stopped on an error it names on stderr.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.given = {token.partition("=")[0] for token in argv if token.startswith("--")}
     try:
+        _start_backend_quietly()
         args.func(args)
     except (ValueError, FileNotFoundError, KeyError, ImportError) as error:
         print(f"gan-zoo: error: {error.args[0] if error.args else error}", file=sys.stderr)

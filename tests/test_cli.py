@@ -63,9 +63,33 @@ def test_train_writes_checkpoints_grids_plots_and_metrics(run_dir):
 
 
 @pytest.mark.once
-def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, tmp_path, capsys):
+def test_an_existing_run_is_never_overwritten(run_dir):
     with pytest.raises(SystemExit, match="--resume"):
         cli.main(["train", *TINY, "--epochs", "2", "--out", str(run_dir)])
+    assert json.loads((run_dir / "checkpoints" / "state.json").read_text())["epoch"] == 1
+
+
+@pytest.mark.once
+def test_a_resumed_run_keeps_its_options_and_names_those_it_ignores(run_dir, tmp_path, capsys):
+    run = tmp_path / "copy"
+    shutil.copytree(run_dir, run)
+    assert (
+        cli.main(
+            ["train", *TINY, "--batch-size=64", "--epochs", "1", "--resume", "--out", str(run)]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    # it keeps the run's options, and names a differing one given on the command line even
+    # where it is the parser's default
+    assert "Resuming" in out and "ignoring --batch-size 64" in out
+    assert json.loads((run / "run.json").read_text())["batch_size"] == 32  # what it ran with
+
+
+@pytest.mark.once
+def test_a_run_killed_while_saving_resumes_in_its_new_folder_with_its_whole_history(
+    run_dir, tmp_path
+):
     run = tmp_path / "copy"  # a copied run resumes in its new folder
     shutil.copytree(run_dir, run)
     os.remove(run / "metrics.json")  # as if the run had been killed before its end, while saving
@@ -76,41 +100,36 @@ def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, tmp_pat
             for key, values in record.items()
         }
         (run / f"{name}.json").write_text(json.dumps(record))
-    assert (
-        cli.main(
-            ["train", *TINY, "--batch-size=64", "--epochs", "2", "--resume", "--out", str(run)]
-        )
-        == 0
-    )
-    out = capsys.readouterr().out
-    assert (
-        "Resuming" in out and "ignoring --batch-size 64" in out
-    )  # it keeps the run's options, and
-    # names a differing one given on the command line even where it is the parser's default
+    assert cli.main(["train", *TINY, "--epochs", "2", "--resume", "--out", str(run)]) == 0
     assert json.loads((run_dir / "checkpoints" / "state.json").read_text())["epoch"] == 1
     assert json.loads((run / "checkpoints" / "state.json").read_text())["epoch"] == 2
     assert sorted(os.listdir(run / "checkpoints")) == ["epoch_002.keras", "state.json"]
     assert (run / "samples" / "samples_epoch_002.png").exists()
-    assert json.loads((run / "losses.json").read_text())["step"] == [
-        2,
-        4,
-    ]  # the plot continues, batch 32
+    # the plot continues, batch 32
+    assert json.loads((run / "losses.json").read_text())["step"] == [2, 4]
     quality = json.loads((run / "quality.json").read_text())  # the monitor's curves
     assert quality["epoch"] == [1, 2] and set(quality) >= {"fid", "alignment", "diversity"}
     assert (run / "quality.png").exists()
-    history = json.loads((run / "metrics.json").read_text())[
-        "history"
-    ]  # both epochs, the killed one's too
+    # both epochs, the killed one's too
+    history = json.loads((run / "metrics.json").read_text())["history"]
     assert len(history["d_loss"]) == 2 and history["alignment"] == quality["alignment"]
-    changed = (
-        tmp_path / "changed"
-    )  # a preset whose defaults changed since: the checkpoint's model resumes
+
+
+@pytest.mark.once
+def test_a_run_whose_preset_changed_since_resumes_the_model_its_checkpoint_holds(run_dir, tmp_path):
+    changed = tmp_path / "changed"  # a preset whose defaults changed since
     shutil.copytree(run_dir, changed)
     options = json.loads((changed / "run.json").read_text())
     (changed / "run.json").write_text(json.dumps(dict(options, set=["ngf=8"])))
     assert cli.main(["train", *TINY, "--epochs", "2", "--resume", "--out", str(changed)]) == 0
     assert keras.models.load_model(changed / "model.keras").ngf == 32
-    older = tmp_path / "older"  # checkpointed before state.json kept every epoch's logs
+
+
+@pytest.mark.once
+def test_a_run_checkpointed_before_state_json_kept_every_epochs_logs_keeps_its_history(
+    run_dir, tmp_path
+):
+    older = tmp_path / "older"
     shutil.copytree(run_dir, older)
     state = json.loads((older / "checkpoints" / "state.json").read_text())
     state["logs"] = {name: values[-1] for name, values in state.pop("history").items()}
@@ -123,7 +142,9 @@ def test_existing_run_is_never_overwritten_and_resume_continues(run_dir, tmp_pat
 
 
 @pytest.mark.once
-def test_generate_and_evaluate(run_dir, tmp_path):
+def test_generate_writes_a_grid_of_images(run_dir, tmp_path):
+    import matplotlib.image
+
     image = tmp_path / "img.png"
     assert (
         cli.main(
@@ -141,9 +162,11 @@ def test_generate_and_evaluate(run_dir, tmp_path):
         )
         == 0
     )
-    import matplotlib.image
-
     assert matplotlib.image.imread(image).ndim == 3
+
+
+@pytest.mark.once
+def test_evaluate_writes_a_report_and_its_markdown_table(run_dir, tmp_path):
     report = tmp_path / "report.json"
     assert (
         cli.main(
@@ -172,10 +195,26 @@ def test_generate_and_evaluate(run_dir, tmp_path):
         result["diversity"]["spread_ratio"] > 0 and result["protocol"]["features"] == "pixels 16x16"
     )
     assert "| FID |" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.once
+def test_evaluate_refuses_an_unknown_metric(run_dir):
     assert cli.main(["evaluate", "--checkpoint", str(run_dir), "--metrics", "fid,sharpness"]) == 2
+
+
+@pytest.mark.once
+def test_r_precision_needs_a_damsm(run_dir):
     assert cli.main(["evaluate", "--checkpoint", str(run_dir), "--metrics", "r_precision"]) == 2
+
+
+@pytest.mark.once
+def test_pytorch_fid_features_need_their_weights(run_dir):
     with pytest.raises(SystemExit, match="pytorch-fid needs --inception-weights"):
         cli.main(["evaluate", "--checkpoint", str(run_dir), "--features", "pytorch-fid"])
+
+
+@pytest.mark.once
+def test_missing_pytorch_fid_weights_are_an_error(run_dir, tmp_path):
     assert (
         cli.main(
             [
@@ -190,6 +229,10 @@ def test_generate_and_evaluate(run_dir, tmp_path):
         )
         == 2
     )
+
+
+@pytest.mark.once
+def test_inception_weights_are_refused_with_pixel_features(run_dir):
     with pytest.raises(
         SystemExit, match="--inception-weights are for --features inception or pytorch-fid"
     ):
@@ -204,16 +247,27 @@ def test_generate_and_evaluate(run_dir, tmp_path):
                 "w.h5",
             ]
         )
+
+
+@pytest.mark.once
+def test_a_pytorch_file_is_refused_as_keras_inception_weights(run_dir):
     with pytest.raises(SystemExit, match="is a PyTorch file: .* --features pytorch-fid"):
         cli.main(
             ["evaluate", "--checkpoint", str(run_dir), "--inception-weights", "pt_inception.pth"]
         )
-    with pytest.raises(
-        SystemExit, match="give the report's .json path"
-    ):  # the table would overwrite it
+
+
+@pytest.mark.once
+def test_the_report_path_must_be_a_json_file(run_dir, tmp_path):
+    # a Markdown path: the table would overwrite it
+    with pytest.raises(SystemExit, match="give the report's .json path"):
         cli.main(["evaluate", "--checkpoint", str(run_dir), "--out", str(tmp_path / "report.md")])
     with pytest.raises(SystemExit, match="give the report's .json path"):
         cli.main(["evaluate", "--checkpoint", str(run_dir), "--out", str(tmp_path)])
+
+
+@pytest.mark.once
+def test_evaluate_refuses_a_damsm_that_is_not_one(run_dir):
     with pytest.raises(SystemExit, match="holds a DCGANCLS, not a DAMSM"):
         cli.main(
             [
@@ -226,9 +280,13 @@ def test_generate_and_evaluate(run_dir, tmp_path):
                 "r_precision",
             ]
         )
-    with pytest.raises(
-        SystemExit, match="--attention needs an AttnGAN"
-    ):  # refused before any image is drawn
+
+
+@pytest.mark.once
+def test_attention_maps_need_an_attngan_and_are_refused_before_any_image_is_drawn(
+    run_dir, tmp_path
+):
+    with pytest.raises(SystemExit, match="--attention needs an AttnGAN"):
         cli.main(
             [
                 "generate",
@@ -242,10 +300,18 @@ def test_generate_and_evaluate(run_dir, tmp_path):
             ]
         )
     assert not (tmp_path / "no.png").exists()
-    for option in ("--stage1", "--damsm"):  # options of other models are not silently ignored
-        with pytest.raises(SystemExit, match=f"{option} is the"):
-            cli.main(["train", *TINY, option, str(run_dir), "--out", str(tmp_path / "unused")])
+
+
+@pytest.mark.once
+@pytest.mark.parametrize("option", ["--stage1", "--damsm"])
+def test_options_of_other_models_are_refused_not_ignored(run_dir, tmp_path, option):
+    with pytest.raises(SystemExit, match=f"{option} is the"):
+        cli.main(["train", *TINY, option, str(run_dir), "--out", str(tmp_path / "unused")])
     assert not (tmp_path / "unused").exists()  # refused before anything was written
+
+
+@pytest.mark.once
+def test_an_abbreviated_option_is_given_where_it_names_that_option_alone():
     given = argparse.Namespace(stage=2, stage1=None, batch_size=64, given={"--stage", "--batch"})
     assert (
         cli._given(given, "stage")
@@ -279,31 +345,73 @@ def test_console_script_is_installed():
 
 
 @pytest.mark.once
+def test_tensorflows_start_up_lines_are_left_off_stderr_and_the_rest_kept(capfd):
+    with cli._stderr_without(cli.TENSORFLOW_START_UP):
+        os.write(
+            2,
+            b"WARNING: All log messages before absl::InitializeLog() is called are written to "
+            b"STDERR\nI0000 00:00:1796581352.131675    4359 cudart_stub.cc:31] Could not find "
+            b"cuda drivers on your machine, GPU will not be used.\nE0000 00:00:1796581527.108169"
+            b"    5789 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed "
+            b"call to cuInit: UNKNOWN ERROR (303)\na line of the run's own\n",
+        )
+    os.write(2, b"after the block\n")  # stderr is itself again
+    assert capfd.readouterr().err == "a line of the run's own\nafter the block\n"
+
+
+@pytest.mark.once
+def test_tensorflow_logs_errors_only_unless_the_user_set_its_level(monkeypatch):
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    cli._start_backend_quietly()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+
+
+@pytest.mark.once
+def test_the_log_level_the_user_set_is_kept(monkeypatch):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    cli._start_backend_quietly()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+STACKGAN_TINY = [
+    "--model",
+    "stackgan",
+    "--preset",
+    "small",
+    "--num-images",
+    "64",
+    "--batch-size",
+    "32",
+    "--eval-samples",
+    "8",
+    "--epochs",
+    "1",
+]
+
+
+@pytest.mark.once
 def test_stackgan_two_stages_from_the_command_line(tmp_path):
-    common = [
-        "--model",
-        "stackgan",
-        "--preset",
-        "small",
-        "--num-images",
-        "64",
-        "--batch-size",
-        "32",
-        "--eval-samples",
-        "8",
-        "--epochs",
-        "1",
-    ]
     stage1_dir, stage2_dir = tmp_path / "s1", tmp_path / "s2"
     assert (
-        cli.main(["train", *common, "--stage", "1", "--image-size", "32", "--out", str(stage1_dir)])
+        cli.main(
+            [
+                "train",
+                *STACKGAN_TINY,
+                "--stage",
+                "1",
+                "--image-size",
+                "32",
+                "--out",
+                str(stage1_dir),
+            ]
+        )
         == 0
     )
     assert (
         cli.main(
             [
                 "train",
-                *common,
+                *STACKGAN_TINY,
                 "--stage",
                 "2",
                 "--stage1",
@@ -320,14 +428,21 @@ def test_stackgan_two_stages_from_the_command_line(tmp_path):
     assert grid.shape[1] > grid.shape[0]  # six samples, each Stage-I beside Stage-II
     metrics = json.loads((stage2_dir / "metrics.json").read_text())
     assert "g_fake_uncond" in metrics["history"]
-    with pytest.raises(SystemExit, match="--stage1"):
-        cli.main(["train", *common, "--stage", "2", "--out", str(tmp_path / "s3")])
 
 
 @pytest.mark.once
-def test_damsm_then_attngan_with_attention_maps(tmp_path):
-    small = ["--data", "shapes", "--num-images", "64", "--batch-size", "32", "--epochs", "1"]
-    damsm_dir = tmp_path / "damsm"
+def test_stackgan_stage_2_needs_its_stage_1(tmp_path):
+    with pytest.raises(SystemExit, match="--stage1"):
+        cli.main(["train", *STACKGAN_TINY, "--stage", "2", "--out", str(tmp_path / "s3")])
+
+
+SMALL = ["--data", "shapes", "--num-images", "64", "--batch-size", "32", "--epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def damsm_dir(tmp_path_factory):
+    """A DAMSM trained for an epoch at 32 px, its R-precision measured on 100 shapes."""
+    out = tmp_path_factory.mktemp("damsm")
     assert (
         cli.main(
             [
@@ -336,33 +451,22 @@ def test_damsm_then_attngan_with_attention_maps(tmp_path):
                 "damsm",
                 "--image-size",
                 "32",
-                *small,
+                *SMALL,
                 "--eval-samples",
                 "100",
                 "--out",
-                str(damsm_dir),
+                str(out),
             ]
         )
         == 0
     )
-    r_precision = json.loads((damsm_dir / "metrics.json").read_text())["r_precision"]
-    assert 0.0 <= r_precision["mean"] <= 1.0 and r_precision["num_samples"] == 100
-    with pytest.raises(SystemExit, match="--damsm"):
-        cli.main(["train", "--model", "attngan", *small, "--out", str(tmp_path / "nodamsm")])
-    with pytest.raises(SystemExit, match="--preset and --set are GAN options"):
-        cli.main(
-            [
-                "train",
-                "--model",
-                "damsm",
-                "--preset",
-                "small",
-                *small,
-                "--out",
-                str(tmp_path / "d2"),
-            ]
-        )
-    run = tmp_path / "attngan"
+    return out
+
+
+@pytest.fixture(scope="module")
+def attngan_dir(damsm_dir, tmp_path_factory):
+    """A small AttnGAN trained for an epoch on that DAMSM."""
+    out = tmp_path_factory.mktemp("attngan")
     assert (
         cli.main(
             [
@@ -373,24 +477,62 @@ def test_damsm_then_attngan_with_attention_maps(tmp_path):
                 str(damsm_dir),
                 "--preset",
                 "small",
-                *small,
+                *SMALL,
                 "--eval-samples",
                 "24",
                 "--out",
-                str(run),
+                str(out),
             ]
         )
         == 0
     )
-    assert (run / "attention" / "attention_epoch_001.png").exists() and (
-        run / "samples.png"
+    return out
+
+
+@pytest.mark.once
+def test_a_damsm_trains_and_measures_its_r_precision(damsm_dir):
+    r_precision = json.loads((damsm_dir / "metrics.json").read_text())["r_precision"]
+    assert 0.0 <= r_precision["mean"] <= 1.0 and r_precision["num_samples"] == 100
+
+
+@pytest.mark.once
+def test_attngan_needs_a_damsm(tmp_path):
+    with pytest.raises(SystemExit, match="--damsm"):
+        cli.main(["train", "--model", "attngan", *SMALL, "--out", str(tmp_path / "nodamsm")])
+
+
+@pytest.mark.once
+def test_a_damsm_takes_no_gan_options(tmp_path):
+    with pytest.raises(SystemExit, match="--preset and --set are GAN options"):
+        cli.main(
+            [
+                "train",
+                "--model",
+                "damsm",
+                "--preset",
+                "small",
+                *SMALL,
+                "--out",
+                str(tmp_path / "d2"),
+            ]
+        )
+
+
+@pytest.mark.once
+def test_attngan_draws_its_attention_maps_as_it_trains(attngan_dir):
+    assert (attngan_dir / "attention" / "attention_epoch_001.png").exists() and (
+        attngan_dir / "samples.png"
     ).exists()
+
+
+@pytest.mark.once
+def test_generate_draws_an_attngans_attention_maps(attngan_dir, tmp_path):
     assert (
         cli.main(
             [
                 "generate",
                 "--checkpoint",
-                str(run),
+                str(attngan_dir),
                 "a red circle",
                 "--out",
                 str(tmp_path / "g.png"),
@@ -401,17 +543,29 @@ def test_damsm_then_attngan_with_attention_maps(tmp_path):
         == 0
     )
     assert (tmp_path / "attention.png").exists()
+
+
+@pytest.mark.once
+def test_a_damsm_draws_no_images_to_generate(damsm_dir):
     with pytest.raises(SystemExit, match="draws no images"):
         cli.main(["generate", "--checkpoint", str(damsm_dir), "a red circle"])
+
+
+@pytest.mark.once
+def test_a_damsm_draws_no_images_to_evaluate(damsm_dir):
     with pytest.raises(SystemExit, match="holds a DAMSM, which draws no images to evaluate"):
         cli.main(["evaluate", "--checkpoint", str(damsm_dir)])
+
+
+@pytest.mark.once
+def test_evaluate_measures_an_attngans_r_precision_with_its_own_damsm(attngan_dir, tmp_path):
     report = tmp_path / "report.json"
     assert (
         cli.main(
             [
                 "evaluate",
                 "--checkpoint",
-                str(run),
+                str(attngan_dir),
                 "--metrics",
                 "r_precision",
                 "--num-samples",
@@ -425,18 +579,19 @@ def test_damsm_then_attngan_with_attention_maps(tmp_path):
     assert 0.0 <= json.loads(report.read_text())["r_precision"] <= 1.0
 
 
-@pytest.mark.once
-def test_train_on_a_folder_of_captioned_images(tmp_path):
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory):
+    """Eight captioned images of random pixels in a folder, and a run trained on them that
+    cached their decoded pixels: (folder, run, cache)."""
     from PIL import Image
 
-    root = tmp_path / "mine"
+    base = tmp_path_factory.mktemp("folder")
+    root, run, cache = base / "mine", base / "run", base / "mine_32.npz"
     root.mkdir()
     rng = np.random.default_rng(0)
     for i in range(8):
         Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(root / f"{i}.png")
         (root / f"{i}.txt").write_text(f"a noisy picture number {i}\nsome random pixels\n")
-    run = tmp_path / "run"
-    cache = tmp_path / "mine_32.npz"
     assert (
         cli.main(
             [
@@ -461,9 +616,20 @@ def test_train_on_a_folder_of_captioned_images(tmp_path):
         )
         == 0
     )
+    return root, run, cache
+
+
+@pytest.mark.once
+def test_train_on_a_folder_of_captioned_images(folder_run):
+    _, run, cache = folder_run
     assert (run / "samples.png").exists() and (run / "model.keras").exists()
     assert len(np.load(cache)["images"]) == 8
     assert not (run / "quality.png").exists()  # the shapes oracle has nothing to read here
+
+
+@pytest.mark.once
+def test_evaluate_against_a_folder_of_images(folder_run, tmp_path):
+    root, run, _ = folder_run
     report = tmp_path / "report.json"  # measured against the folder's images
     assert (
         cli.main(
@@ -483,6 +649,11 @@ def test_train_on_a_folder_of_captioned_images(tmp_path):
     )
     result = json.loads(report.read_text())
     assert result["fid"] > 0 and np.isfinite(result["kid"]) and "alignment" not in result
+
+
+@pytest.mark.once
+def test_alignment_needs_shapes(folder_run):
+    root, run, _ = folder_run
     with pytest.raises(SystemExit, match="need --data shapes"):
         cli.main(
             [
@@ -495,6 +666,10 @@ def test_train_on_a_folder_of_captioned_images(tmp_path):
                 "fid,alignment",
             ]
         )
+
+
+@pytest.mark.once
+def test_unknown_data_is_named(tmp_path):
     with pytest.raises(SystemExit, match="folder:PATH"):
         cli.main(["train", "--data", "imagenet", "--out", str(tmp_path / "x")])
 
