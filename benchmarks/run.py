@@ -32,9 +32,10 @@ import time
 import numpy as np
 
 # The paper configurations the authors' code was timed at (../shared/reference, §8): batch,
-# image size, and the model's constructor options. DCGAN-cls and StackGAN are conditioned on
-# 1,024-d embeddings, as the authors' models are; AttnGAN reads token ids through its frozen
-# DAMSM (Inception-v3 with random weights at the paper config) over the CUB vocabulary size.
+# image size, and the model's preset (built with `from_preset`) and other constructor options.
+# DCGAN-cls and StackGAN are conditioned on 1,024-d embeddings, as the authors' models are;
+# AttnGAN reads token ids through its frozen DAMSM (Inception-v3 with random weights at the
+# paper config) over the CUB vocabulary size.
 PAPER = {
     "dcgan-cls": dict(batch=64, size=64, options=dict(preset="birds")),
     "dcgan-cls-plain": dict(batch=64, size=64, options=dict(variant="plain", ngf=64, ndf=64)),
@@ -141,25 +142,29 @@ def configurations(args):
 
 
 def build(name, size, options):
-    """The model: conditioned on 1,024-d embeddings (no text encoder to time), or AttnGAN over
-    an untrained DAMSM (the small encoder for the small preset, else Inception-v3)."""
+    """The model, from its preset where the options name one: conditioned on 1,024-d
+    embeddings (no text encoder to time), or AttnGAN over an untrained DAMSM (the small
+    encoder for the small preset, else Inception-v3)."""
     from gan_zoo import DAMSM, DCGANCLS, AttnGAN, StackGAN, Vocabulary
+
+    options = dict(options)
+    preset = options.pop("preset", None)
+
+    def make(model_cls, **kwargs):
+        return model_cls.from_preset(preset, **kwargs) if preset else model_cls(**kwargs)
 
     if name == "attngan":
         vocabulary = Vocabulary([f"w{i}" for i in range(CUB_WORDS)])
-        small = options.get("preset") == "small"
-        damsm = DAMSM(
-            vocabulary, image_encoder="small" if small else "inception_v3", image_size=size
-        )
-        return AttnGAN(damsm, image_size=size, seed=0, **options)
+        encoder = "small" if preset == "small" else "inception_v3"
+        damsm = DAMSM(vocabulary, image_encoder=encoder, image_size=size)
+        return make(AttnGAN, damsm=damsm, image_size=size, seed=0, **options)
     if name.startswith("dcgan-cls"):
-        return DCGANCLS(embedding_dim=1024, image_size=size, seed=0, **options)
-    stage1 = StackGAN(
-        embedding_dim=1024, image_size=size if name == "stackgan1" else size // 4, seed=0, **options
-    )
+        return make(DCGANCLS, embedding_dim=1024, image_size=size, seed=0, **options)
+    low = size if name == "stackgan1" else size // 4
+    stage1 = make(StackGAN, embedding_dim=1024, image_size=low, seed=0, **options)
     if name == "stackgan1":
         return stage1
-    return StackGAN(stage=2, stage1=stage1, image_size=size, seed=0)
+    return make(StackGAN, stage=2, stage1=stage1, image_size=size, seed=0)
 
 
 def step_timer():

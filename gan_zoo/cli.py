@@ -7,6 +7,7 @@ seconds TensorFlow takes to load.
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -178,20 +179,6 @@ def _new_model(args, base, vocab, image_size):
     from gan_zoo.sweep import parse_setting
 
     model_cls = getattr(gan_zoo, MODELS[args.model])
-    options = {
-        "seed": args.seed,
-        **({"preset": args.preset} if args.preset else {}),
-        **dict(parse_setting(item) for item in args.set or ()),
-    }
-    if args.model == "attngan":
-        return model_cls(base, image_size=image_size, **options)
-    if args.model == "stackgan":
-        return model_cls(
-            image_size=image_size,
-            stage=args.stage,
-            **({"stage1": base} if base else {"vocabulary": vocab}),
-            **options,
-        )
     if args.model == "damsm":
         return model_cls(
             vocab,
@@ -200,7 +187,18 @@ def _new_model(args, base, vocab, image_size):
             image_size=image_size,
             seed=args.seed,
         )
-    return model_cls(vocabulary=vocab, image_size=image_size, **options)
+    build = functools.partial(model_cls.from_preset, args.preset) if args.preset else model_cls
+    options = {"seed": args.seed, **dict(parse_setting(item) for item in args.set or ())}
+    if args.model == "attngan":
+        return build(damsm=base, image_size=image_size, **options)
+    if args.model == "stackgan":
+        return build(
+            image_size=image_size,
+            stage=args.stage,
+            **({"stage1": base} if base else {"vocabulary": vocab}),
+            **options,
+        )
+    return build(vocabulary=vocab, image_size=image_size, **options)
 
 
 def _run_callbacks(args, images, captions, prompts, fixed):
@@ -541,7 +539,8 @@ def _add_training_arguments(parser):
     )
     parser.add_argument(
         "--preset",
-        help="width preset: birds (default), coco or small; Stage-II defaults to its Stage-I's",
+        help="a named configuration: birds (the defaults), coco or small; without it a "
+        "Stage-II takes its widths from its Stage-I",
     )
     parser.add_argument(
         "--data",

@@ -1,5 +1,5 @@
 """Stabilisers for adversarial training, off by default (of the three papers only AttnGAN's
-code uses one, the generator average, which its birds and coco presets keep).
+code uses one, the generator average, which AttnGAN keeps by default).
 
 Two well-tested remedies for a discriminator that wins too early or too confidently, both
 of which leave the networks untouched and so work with every model and backend:

@@ -1,19 +1,22 @@
 """One train step of each model on the backend in KERAS_BACKEND, from weights in a file.
 
-Run by test_backends.py in a subprocess per backend:
-    python backend_step.py WEIGHTS_DIR OUT.npz [DEVICES] [XLA]
-The first run saves the weights it builds from a fixed seed into WEIGHTS_DIR; later runs load
-them. The weights are seeded: a fresh random build can leave units on a ReLU's kink, where
-the last bit of rounding decides the gradient (one build in eight made TensorFlow with and
-without XLA disagree in one conv channel by 1,000x the rest, 10% of an update). The
-noise comes in through the batch ("latent"), the batch is not shuffled, dropout is 0 and the
-optimizers are SGD, so the updated weights depend only on the gradients, which every backend
-must get the same.
+Run by test_backends.py in one subprocess per backend, which runs every configuration that
+backend is tested in:
+    python backend_step.py WEIGHTS_DIR OUT_DIR DEVICES:XLA [DEVICES:XLA ...]
+writing OUT_DIR/DEVICES-XLA.npz for each. The first run saves the weights it builds from a
+fixed seed into WEIGHTS_DIR; later runs load them. The weights are seeded: a fresh random build
+can leave units on a ReLU's kink, where the last bit of rounding decides the gradient (one
+build in eight made TensorFlow with and without XLA disagree in one conv channel by 1,000x
+the rest, 10% of an update). The noise comes in through the batch ("latent"), the batch is
+not shuffled, dropout is 0 and the optimizers are SGD, so the updated weights depend only on
+the gradients, which every backend must get the same.
 
 With DEVICES > 1 the step runs data-parallel over that many CPU devices: JAX through
 keras.distribution.DataParallel, TensorFlow through a MirroredStrategy with synchronized
-BatchNorm. The batch's two halves are identical, so each replica's rolled (mismatched) pairs
-are the global batch's. XLA is "default" (the model's own choice) or "off".
+BatchNorm. The process makes the largest DEVICES count's devices at its start (the caller sets
+JAX's XLA_FLAGS; TensorFlow's logical CPUs are made here); a one-device run uses the first.
+The batch's two halves are identical, so each replica's rolled (mismatched) pairs are the
+global batch's. XLA is "default" (the model's own choice) or "off".
 """
 
 import contextlib
@@ -41,28 +44,42 @@ def models(vocab):
     )
     yield (
         "stackgan1",
-        StackGAN(vocabulary=vocab, preset="small", image_size=32, text_encoder=encoder()),
+        StackGAN.from_preset("small", vocabulary=vocab, image_size=32, text_encoder=encoder()),
     )
 
 
+def make_devices(devices):
+    """TensorFlow's logical CPUs, made before its runtime starts (JAX's come from XLA_FLAGS)."""
+    if devices > 1 and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * devices
+        )
+
+
+@contextlib.contextmanager
 def distribution_scope(devices):
     """A context in which models are built and trained on `devices` CPU devices."""
     if devices == 1:
-        return contextlib.nullcontext()
-    if keras.backend.backend() == "jax":
+        yield
+    elif keras.backend.backend() == "jax":
         keras.distribution.set_distribution(keras.distribution.DataParallel())
-        return contextlib.nullcontext()
-    import tensorflow as tf
+        try:
+            yield
+        finally:
+            keras.distribution.set_distribution(None)
+    else:
+        import tensorflow as tf
 
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * devices
-    )
-    return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)]).scope()
+        with tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)]).scope():
+            yield
 
 
-def main(weights_dir, out, devices="1", xla="default"):
-    devices = int(devices)
+def run(weights_dir, out, devices, xla):
+    """One step of each model on `devices` devices, its results saved to `out`."""
+    keras.backend.clear_session()  # layer names (the variables' paths) start afresh each run
     keras.utils.set_random_seed(0)
     images, captions, _ = shapes.load(num_images=4, image_size=32, seed=0)
     images, captions = np.concatenate([images, images]), captions + captions
@@ -112,6 +129,13 @@ def main(weights_dir, out, devices="1", xla="default"):
                 ]
             )
     np.savez(out, **result)
+
+
+def main(weights_dir, out_dir, *configs):
+    configs = [(int(devices), xla) for devices, xla in (c.split(":") for c in configs)]
+    make_devices(max(devices for devices, _ in configs))
+    for devices, xla in configs:
+        run(weights_dir, os.path.join(out_dir, f"{devices}-{xla}.npz"), devices, xla)
 
 
 if __name__ == "__main__":

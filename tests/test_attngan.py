@@ -1,6 +1,8 @@
 """AttnGAN: the authors' sizes, stage and attention shapes, a frozen DAMSM, saving, the moving
 average (its learning test is in test_damsm_attngan_learning.py)."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from model_harness import assert_reload_gives_the_same
 
 from gan_zoo import DAMSM, AttnGAN, Vocabulary
 from gan_zoo.data import make_dataset
+from gan_zoo.models.attngan import build_generator
 
 pytestmark = pytest.mark.xdist_group("attngan")  # module fixtures: one worker runs the file
 
@@ -27,7 +30,7 @@ def small(damsm, shapes32):
     """A small AttnGAN (16 -> 32 px) trained one epoch on 128 shapes."""
     images, captions, _, vocab = shapes32
     keras.utils.set_random_seed(0)
-    model = AttnGAN(damsm, preset="small", seed=0)
+    model = AttnGAN.from_preset("small", damsm=damsm, seed=0)
     model.compile()
     frozen = [keras.ops.convert_to_numpy(v).copy() for v in damsm.variables]
     generator = [keras.ops.convert_to_numpy(v).copy() for v in model.generator.trainable_variables]
@@ -37,14 +40,19 @@ def small(damsm, shapes32):
 
 @pytest.mark.once  # shapes are the same on every backend; JAX takes minutes to build these
 def test_birds_parameter_counts_equal_the_authors(damsm):
-    model = AttnGAN(damsm, preset="birds", text_batch_norm=False)
+    model = AttnGAN(damsm, text_batch_norm=False)
     assert model.image_size == 256 and model.stage_sizes == [64, 128, 256]
     assert trainable_count(model.generator) == AUTHORS["G_NET"]
-    # the default adds a BatchNorm (γ, β) on the 256-d sentence vector
-    assert trainable_count(AttnGAN(damsm, preset="birds").generator) == AUTHORS["G_NET"] + 2 * 256
+    # the default adds a BatchNorm (γ, β) on the 256-d sentence vector (G alone is built: the
+    # three Ds are 97 M weights more)
+    with_norm = build_generator(
+        model.noise_dim, 256, 256, model.max_length, model.gf, model.r_num, text_batch_norm=True
+    )
+    assert inspect.signature(AttnGAN).parameters["text_batch_norm"].default is True
+    assert trainable_count(with_norm) == AUTHORS["G_NET"] + 2 * 256
     counts = [trainable_count(d) for d in model.discriminators]
     assert counts == [AUTHORS["D_NET64"], AUTHORS["D_NET128"], AUTHORS["D_NET256"]]
-    coco = AttnGAN(damsm, preset="coco", stages=1)
+    coco = AttnGAN.from_preset("coco", damsm=damsm, stages=1)
     assert (coco.gf, coco.df, coco.r_num, coco.damsm_weight) == (48, 96, 3, 50.0)
 
 
@@ -92,11 +100,13 @@ def test_keras_round_trip_gives_identical_images_and_attention(small, tmp_path):
 
 
 def test_the_text_batch_norm_is_an_option_that_the_config_keeps(damsm):
-    config = AttnGAN(damsm, preset="small", text_batch_norm=False).get_config()
+    config = AttnGAN.from_preset("small", damsm=damsm, text_batch_norm=False).get_config()
     again = AttnGAN.from_config(config)
     assert not again.text_batch_norm
     assert "text_bn" not in [layer.name for layer in again.generator.layers]
-    assert "text_bn" in [layer.name for layer in AttnGAN(damsm, preset="small").generator.layers]
+    assert "text_bn" in [
+        layer.name for layer in AttnGAN.from_preset("small", damsm=damsm).generator.layers
+    ]
 
 
 def test_long_captions_keep_their_first_words(small):
@@ -108,26 +118,35 @@ def test_long_captions_keep_their_first_words(small):
 
 def test_bad_inputs_are_named(damsm, tmp_path):
     with pytest.raises(ValueError, match="must be 32"):
-        AttnGAN(damsm, preset="small", image_size=64)
+        AttnGAN.from_preset("small", damsm=damsm, image_size=64)
     with pytest.raises(ValueError, match="vocabulary differs"):
-        AttnGAN(damsm, vocabulary=Vocabulary(["other", "words"]), preset="small")
+        AttnGAN.from_preset("small", damsm=damsm, vocabulary=Vocabulary(["other", "words"]))
     with pytest.raises(ValueError, match="pretrained DAMSM"):
-        AttnGAN(preset="small")
+        AttnGAN.from_preset("small")
     with pytest.raises(FileNotFoundError, match="missing.keras"):
         AttnGAN(str(tmp_path / "missing.keras"))
     with pytest.raises(ValueError, match="max_length from its DAMSM"):
-        AttnGAN(damsm, preset="small", max_length=25)
+        AttnGAN.from_preset("small", damsm=damsm, max_length=25)
     with pytest.raises(ValueError, match="power of two"):
-        AttnGAN(damsm, preset="small", base_size=24)
-    model = AttnGAN(damsm, preset="small")
+        AttnGAN.from_preset("small", damsm=damsm, base_size=24)
+    model = AttnGAN.from_preset("small", damsm=damsm)
     with pytest.raises(ValueError, match="needs the captions"):
         model.generate(embeddings=np.zeros((1, 256)))
 
 
+def test_the_constructors_defaults_are_the_birds_preset():
+    presets = AttnGAN.PRESETS
+    parameters = inspect.signature(AttnGAN).parameters
+    assert {key: parameters[key].default for key in presets["birds"]} == presets["birds"]
+    assert all(set(settings) == set(presets["birds"]) for settings in presets.values())
+    assert "preset" not in parameters
+
+
 def test_the_authors_generator_moving_average_is_the_papers_presets_default(damsm):
     """(Averaging itself, for every GAN: test_stabilizers.py.)"""
-    assert AttnGAN(damsm, preset="birds", stages=1).generator_ema == 0.999
-    small = AttnGAN(damsm, preset="small")
+    assert AttnGAN(damsm, stages=1).generator_ema == 0.999
+    assert AttnGAN.from_preset("coco", damsm=damsm, stages=1).generator_ema == 0.999
+    small = AttnGAN.from_preset("small", damsm=damsm)
     assert small.generator_ema is None
     small.compile()
     assert not small.g_optimizer.use_ema

@@ -8,33 +8,49 @@ import sys
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.cross_backend  # subprocesses choose their backend; run once
+# subprocesses choose their backend: run once; one worker runs the file (its shared runs)
+pytestmark = [pytest.mark.cross_backend, pytest.mark.xdist_group("backends")]
 
 BACKENDS = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spec(b)]
 
 
-def run_step(backend, weights_dir, out, devices=1, xla="default"):
-    env = dict(
-        os.environ,
-        KERAS_BACKEND=backend,
-        JAX_PLATFORMS="cpu",
-        CUDA_VISIBLE_DEVICES="",
-        XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-    )
-    script = os.path.join(os.path.dirname(__file__), "backend_step.py")
-    result = subprocess.run(
-        [sys.executable, script, str(weights_dir), str(out), str(devices), xla],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, f"{backend}:\n{result.stderr[-3000:]}"
-    return dict(np.load(out))
+# Each backend's configurations (devices:xla), run by one subprocess per backend: the step
+# on one device as users run it, and the data-parallel step with its one-device reference
+# (a tf.distribute strategy turns TensorFlow's XLA off, so its reference runs without XLA).
+CONFIGS = {"tensorflow": ["1:default", "1:off", "2:default"], "jax": ["1:default", "4:default"]}
+
+
+@pytest.fixture(scope="module")
+def steps(tmp_path_factory):
+    """{backend: {"DEVICES:XLA": that run's results}} for every installed backend."""
+    weights_dir = tmp_path_factory.mktemp("weights")
+    results = {}
+    for backend in BACKENDS:
+        configs = CONFIGS.get(backend, ["1:default"])
+        devices = max(int(c.split(":")[0]) for c in configs)
+        out = tmp_path_factory.mktemp(backend)
+        env = dict(
+            os.environ,
+            KERAS_BACKEND=backend,
+            JAX_PLATFORMS="cpu",
+            CUDA_VISIBLE_DEVICES="",
+            XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+        )
+        script = os.path.join(os.path.dirname(__file__), "backend_step.py")
+        result = subprocess.run(
+            [sys.executable, script, str(weights_dir), str(out), *configs],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, f"{backend}:\n{result.stderr[-3000:]}"
+        results[backend] = {c: dict(np.load(out / f"{c.replace(':', '-')}.npz")) for c in configs}
+    return results
 
 
 @pytest.mark.skipif(len(BACKENDS) < 2, reason="needs two installed backends")
-def test_one_step_is_the_same_on_every_backend(tmp_path):
-    results = {b: run_step(b, tmp_path, tmp_path / f"{b}.npz") for b in BACKENDS}
+def test_one_step_is_the_same_on_every_backend(steps):
+    results = {b: steps[b]["1:default"] for b in BACKENDS}
     reference_backend, *others = BACKENDS
     reference = results[reference_backend]
     keys = sorted(reference)
@@ -60,7 +76,7 @@ def test_one_step_is_the_same_on_every_backend(tmp_path):
 
 
 @pytest.mark.parametrize("backend, devices", [("jax", 4), ("tensorflow", 2)])
-def test_data_parallel_step_equals_one_device_step(backend, devices, tmp_path):
+def test_data_parallel_step_equals_one_device_step(backend, devices, steps):
     """JAX: keras.distribution.DataParallel on 4 CPU devices; TensorFlow: a MirroredStrategy
     on 2 logical CPUs. The same global batch of 8 gives the same update and the same logged
     losses as one device: hand-written loss means are scaled by the replica count for the
@@ -70,8 +86,7 @@ def test_data_parallel_step_equals_one_device_step(backend, devices, tmp_path):
     if backend not in BACKENDS:
         pytest.skip(f"{backend} is not installed")
     xla = "off" if backend == "tensorflow" else "default"
-    one = run_step(backend, tmp_path, tmp_path / "one.npz", xla=xla)
-    many = run_step(backend, tmp_path, tmp_path / "many.npz", devices=devices)
+    one, many = dict(steps[backend][f"1:{xla}"]), dict(steps[backend][f"{devices}:default"])
     assert many.pop("devices") == devices and one.pop("devices") == 1
     assert sorted(one) == sorted(many)
     for key in one:

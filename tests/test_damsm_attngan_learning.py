@@ -52,7 +52,7 @@ def test_attngan_alignment_rises_well_above_chance(trained_damsm):
         "train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES
     )
     keras.utils.set_random_seed(0)
-    model = AttnGAN(damsm, preset="small", seed=0)
+    model = AttnGAN.from_preset("small", damsm=damsm, seed=0)
     model.compile()
     _, test_captions, truth = shapes.load(
         "test", num_images=200, image_size=32, seed=0, fixed=EASY_SHAPES

@@ -1,3 +1,5 @@
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -69,12 +71,20 @@ def test_birds_preset_matches_the_authors_lua_networks():
         + bn(512)
         + conv(512, 1, 4)
     )
-    model = DCGANCLS(embedding_dim=1024, preset="birds")
+    model = DCGANCLS(embedding_dim=1024)
     assert trainable_count(model.generator) == generator
     assert trainable_count(model.discriminator) == discriminator
     # With the jointly trained TextEncoder, G's text projection gains a BatchNorm (README).
-    jointly = DCGANCLS(embedding_dim=1024, preset="birds", text_batch_norm=True)
+    jointly = DCGANCLS(embedding_dim=1024, text_batch_norm=True)
     assert trainable_count(jointly.generator) == generator + bn(128)
+
+
+def test_the_constructors_defaults_are_the_birds_preset():
+    presets = DCGANCLS.PRESETS
+    parameters = inspect.signature(DCGANCLS).parameters
+    assert {key: parameters[key].default for key in presets["birds"]} == presets["birds"]
+    assert all(set(settings) == set(presets["birds"]) for settings in presets.values())
+    assert "preset" not in parameters
 
 
 def test_presets_set_the_widths():
@@ -83,7 +93,7 @@ def test_presets_set_the_widths():
         DCGANCLS(vocabulary=vocab).text_batch_norm and not DCGANCLS(embedding_dim=8).text_batch_norm
     )
     assert (DCGANCLS(vocabulary=vocab).ngf, DCGANCLS(vocabulary=vocab).ndf) == (128, 64)
-    coco = DCGANCLS(vocabulary=vocab, preset="coco")
+    coco = DCGANCLS.from_preset("coco", vocabulary=vocab)
     assert (coco.ngf, coco.ndf, coco.text_dim, coco.d_layout) == (
         196,
         196,
@@ -97,19 +107,22 @@ def test_presets_set_the_widths():
         0.0,
         40,
     )
-    chosen = DCGANCLS(vocabulary=vocab, preset="coco", interp_weight=0.5, lr_decay_every=0)
+    chosen = DCGANCLS.from_preset("coco", vocabulary=vocab, interp_weight=0.5, lr_decay_every=0)
     assert (chosen.interp_weight, chosen.lr_decay_every) == (0.5, 0)  # overrides, 0 included
     again = DCGANCLS.from_config(chosen.get_config())
     assert (again.interp_weight, again.lr_decay_every) == (0.5, 0)
-    with pytest.raises(ValueError, match="preset"):
-        DCGANCLS(vocabulary=vocab, preset="huge")
+    assert "preset" not in again.get_config()
+    with pytest.raises(
+        ValueError, match=r"preset 'huge'; choose from \['birds', 'coco', 'small'\]"
+    ):
+        DCGANCLS.from_preset("huge", vocabulary=vocab)
 
 
 def test_the_coco_discriminator_is_main_cls_luas():
     """main_cls.lua (the COCO script) builds D with a LeakyReLU after the 8x8 conv and no
     BatchNorm on the text projection; main_cls_int.lua (birds) the other way round."""
-    cls = DCGANCLS(embedding_dim=1024, preset="coco", image_size=64).discriminator
-    cls_int = DCGANCLS(embedding_dim=1024, preset="coco", d_layout="cls_int").discriminator
+    cls = DCGANCLS.from_preset("coco", embedding_dim=1024, image_size=64).discriminator
+    cls_int = DCGANCLS.from_preset("coco", embedding_dim=1024, d_layout="cls_int").discriminator
 
     def leaky_relus(model):
         return sum(type(layer).__name__ == "LeakyReLU" for layer in model.layers)
@@ -118,7 +131,7 @@ def test_the_coco_discriminator_is_main_cls_luas():
         trainable_count(cls_int) - trainable_count(cls) == 2 * 128
     )  # the text BN's gamma and beta
     assert leaky_relus(cls) == leaky_relus(cls_int) + 1
-    config = DCGANCLS(embedding_dim=8, preset="coco", ngf=8, ndf=8, image_size=16).get_config()
+    config = DCGANCLS.from_preset("coco", embedding_dim=8, ngf=8, ndf=8, image_size=16).get_config()
     assert DCGANCLS.from_config(config).d_layout == "cls"
     with pytest.raises(ValueError, match="d_layout"):
         DCGANCLS(embedding_dim=8, d_layout="lua")

@@ -50,7 +50,7 @@ def test_stackgan_stage2_draws_what_stage1_drew():
     prompts = [c[0] for c in test_captions]
     oracle = shapes.ShapesOracle()
     keras.utils.set_random_seed(0)
-    stage1 = StackGAN(vocabulary=vocab, stage=1, preset="small", image_size=16, seed=0)
+    stage1 = StackGAN.from_preset("small", vocabulary=vocab, stage=1, image_size=16, seed=0)
     stage1.compile()
     stage1.fit(make_dataset(small, captions, vocab, batch_size=64, seed=0), epochs=10, verbose=0)
     stage2 = StackGAN(stage=2, stage1=stage1, image_size=32, seed=0)

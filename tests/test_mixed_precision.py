@@ -26,13 +26,13 @@ def _torch_gpu():
 
 def models(vocab, size):
     yield tiny_dcgan(vocab)
-    stage1 = StackGAN(vocabulary=vocab, preset="small", image_size=size, seed=0)
+    stage1 = StackGAN.from_preset("small", vocabulary=vocab, image_size=size, seed=0)
     yield stage1
     yield StackGAN(stage=2, stage1=stage1, image_size=2 * size, seed=0)
     damsm = DAMSM(vocab, image_encoder="small", image_size=size, seed=0)
     damsm.compile()
     yield damsm
-    yield AttnGAN(damsm, preset="small", seed=0)
+    yield AttnGAN.from_preset("small", damsm=damsm, seed=0)
 
 
 def test_every_model_trains_in_mixed_precision(policy, shapes32):

@@ -110,11 +110,11 @@ def test_every_model_trains_with_all_three_and_keeps_them_when_saved(shapes32, t
     if build == "dcgan":
         model = tiny_dcgan(vocab, **setting)
     elif build == "stackgan":
-        model = StackGAN(vocabulary=vocab, preset="small", image_size=32, seed=0, **setting)
+        model = StackGAN.from_preset("small", vocabulary=vocab, image_size=32, seed=0, **setting)
     else:
-        model = AttnGAN(
-            DAMSM(vocab, image_encoder="small", image_size=32, seed=0),
-            preset="small",
+        model = AttnGAN.from_preset(
+            "small",
+            damsm=DAMSM(vocab, image_encoder="small", image_size=32, seed=0),
             seed=0,
             **setting,
         )

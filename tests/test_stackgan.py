@@ -1,3 +1,5 @@
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -6,6 +8,7 @@ from model_harness import assert_reload_gives_the_same
 
 from gan_zoo import StackGAN, Vocabulary, losses
 from gan_zoo.data import make_dataset
+from gan_zoo.models.presets import preset_settings
 
 pytestmark = pytest.mark.xdist_group("stackgan")  # module fixtures: one worker runs the file
 
@@ -32,7 +35,7 @@ def test_birds_parameter_counts_equal_the_authors_pytorch_models():
 
 def test_coco_stage1_parameter_counts():
     """Reference §8: StackGAN-Pytorch COCO Stage-I (GF 192, DF 96) G 20,020,832 / D 12,407,425."""
-    stage1 = StackGAN(embedding_dim=1024, stage=1, preset="coco")
+    stage1 = StackGAN.from_preset("coco", embedding_dim=1024, stage=1)
     assert trainable_count(stage1.generator) == 20_020_832
     assert trainable_count(stage1.discriminator) == 12_407_425
 
@@ -42,7 +45,7 @@ def stages(shapes32):
     """A small Stage-I (32 px) trained one epoch, and a Stage-II (64 px) on top of it."""
     images, captions, _, vocab = shapes32
     keras.utils.set_random_seed(0)
-    stage1 = StackGAN(vocabulary=vocab, preset="small", image_size=32, seed=0)
+    stage1 = StackGAN.from_preset("small", vocabulary=vocab, image_size=32, seed=0)
     stage1.compile()
     stage1.fit(make_dataset(images, captions, vocab, batch_size=32), epochs=1, verbose=0)
     stage2 = StackGAN(stage=2, stage1=stage1, seed=0)
@@ -140,18 +143,47 @@ def test_stage2_discriminator_loss_weights():
     assert set(parts) == {"d_real", "d_wrong", "d_fake", "d_real_uncond", "d_fake_uncond"}
 
 
+def settings(model):
+    return {key: getattr(model, key) for key in ("gf", "df", "c_dim", "r_num", "lr_decay_every")}
+
+
+def test_stage1s_defaults_are_the_birds_preset():
+    """The widths and schedule default to None, which resolves by stage (a Stage-II takes its
+    Stage-I's): a Stage-I built without them has the birds preset's settings."""
+    parameters = inspect.signature(StackGAN).parameters
+    stage1 = StackGAN(embedding_dim=8, image_size=16)
+    assert all(parameters[key].default is None for key in settings(stage1))
+    assert parameters["kl_weight"].default == 2.0 and "preset" not in parameters
+    assert settings(stage1) == preset_settings(StackGAN, "birds", part="stage1")
+    assert settings(StackGAN.from_preset("birds", embedding_dim=8, image_size=16)) == settings(
+        stage1
+    )
+
+
+@pytest.mark.parametrize("name", ["birds", "coco", "small"])
+def test_a_stage2_on_a_presets_stage1_has_that_presets_stage2_settings(name):
+    """Without settings of its own, Stage-II takes them from its Stage-I (see StackGAN's gf
+    and lr_decay_every): on a preset's Stage-I, what `from_preset(name, stage=2)` gives."""
+    stage1 = StackGAN.from_preset(name, embedding_dim=8, image_size=16)
+    preset = StackGAN.from_preset(name, stage=2, stage1=stage1, image_size=32)
+    assert settings(preset) == preset_settings(StackGAN, name, part="stage2")
+    assert settings(StackGAN(stage=2, stage1=stage1, image_size=32)) == settings(preset)
+    assert "preset" not in preset.get_config()
+
+
 def test_presets_and_schedule():
     vocab = Vocabulary.build(["a red circle"])
     birds = StackGAN(vocabulary=vocab)
     assert (birds.gf, birds.df, birds.c_dim, birds.r_num, birds.kl_weight) == (128, 64, 128, 4, 2.0)
     assert birds.lr_decay_every == 50 and birds.lr_decay_offset == 0
-    coco = StackGAN(vocabulary=vocab, preset="coco", image_size=64)
+    coco = StackGAN.from_preset("coco", vocabulary=vocab, image_size=64)
     assert (coco.gf, coco.df, coco.r_num, coco.lr_decay_every) == (192, 96, 2, 20)  # coco_s1.yml
     assert StackGAN(stage=2, stage1=coco).lr_decay_every == 20  # coco_s2.yml
     assert (
-        StackGAN(stage=2, stage1=StackGAN(vocabulary=vocab, preset="small")).lr_decay_every == 100
+        StackGAN(stage=2, stage1=StackGAN.from_preset("small", vocabulary=vocab)).lr_decay_every
+        == 100
     )
-    small = StackGAN(vocabulary=vocab, preset="small", image_size=16)
+    small = StackGAN.from_preset("small", vocabulary=vocab, image_size=16)
     assert StackGAN(stage=2, stage1=small, r_num=0).r_num == 0  # an override of 0 is kept
     assert StackGAN(stage=2, stage1=small).gf == 64  # the small preset's Stage-II width
 
@@ -166,7 +198,7 @@ def test_bad_inputs_are_named(stages):
         StackGAN(stage=2, stage1="missing.keras")
     with pytest.raises(ValueError, match="power of two"):
         StackGAN(stage=2, stage1=stage1, image_size=96)
-    embedded = StackGAN(embedding_dim=24, preset="small")
+    embedded = StackGAN.from_preset("small", embedding_dim=24)
     with pytest.raises(ValueError, match="embeddings="):
         embedded.generate(["a red circle"])
     with pytest.raises(ValueError, match=r"\[N, 24\]"):

@@ -18,7 +18,7 @@ def attngan_from_authors(source, damsm, preset="birds", **kwargs):
     (e.g. `damsm_from_authors(...)`, the encoders it was trained with). Its discriminators
     stay new: the authors release no D. Their G has no text BatchNorm."""
     kwargs.setdefault("text_batch_norm", False)
-    model = AttnGAN(damsm=damsm, preset=preset, **kwargs)
+    model = AttnGAN.from_preset(preset, damsm=damsm, **kwargs)
     state = StateDict.read(source, f"AttnGAN G_NET ({preset} preset)")
     load_generator(state, model)
     state.finish()

@@ -32,13 +32,13 @@ def stackgan_from_authors(generator, discriminator=None, stage=1, preset="coco")
             f"convert it with stage={2 if holds_stage2 else 1}."
         )
     embedding_dim = g_state.take("ca_net.fc.weight").shape[1]
-    stage1 = StackGAN(stage=1, preset=preset, embedding_dim=embedding_dim, image_size=64)
+    stage1 = StackGAN.from_preset(preset, stage=1, embedding_dim=embedding_dim, image_size=64)
     if stage == 1:
         model = stage1
         load_stage1_generator(g_state, model.generator)
     else:
         load_stage1_generator(g_state, stage1.generator, "STAGE1_G.")
-        model = StackGAN(stage=2, stage1=stage1, preset=preset)
+        model = StackGAN.from_preset(preset, stage=2, stage1=stage1)
         load_stage2_generator(g_state, model)
     g_state.finish()
     if discriminator is not None:

@@ -26,10 +26,12 @@ from gan_zoo.models import generation
 from gan_zoo.models.base import TextToImageGAN
 from gan_zoo.models.damsm import load_damsm
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
-from gan_zoo.models.presets import deserialize_entry, preset_settings
+from gan_zoo.models.presets import deserialize_entry
 
-# generator_ema: the authors' moving average of G's weights (0.999); off for the short runs
-# the small preset is for, where an average without bias correction stays near the start.
+# The authors' cfg/bird_attn2.yml ("birds", the defaults) and coco_attn2.yml, and a small
+# model for CPU work (see `gan_zoo.models.presets`). generator_ema: the authors' moving average
+# of G's weights (0.999); off for the short runs the small preset is for, where an average
+# without bias correction stays near the start.
 PRESETS = {
     "birds": {
         "gf": 32,
@@ -122,24 +124,32 @@ def build_generator(
 class AttnGAN(TextToImageGAN):
     """AttnGAN over a pretrained DAMSM, whose text encoder (frozen) conditions it.
 
+    The defaults are the authors' CUB settings; `AttnGAN.from_preset("coco" or "small", ...)`
+    builds their COCO configuration or a small model for CPU work (`PRESETS`).
+
     Args:
         damsm: the pretrained `DAMSM` or the path of its `.keras` file. Its vocabulary,
             caption length and text encoder are the model's; it is shared and frozen in place.
         vocabulary: optional; must equal the DAMSM's.
-        preset: "birds" (GF 32, DF 64, 2 residual blocks, 3 stages to 256 px, λ 5; the
-            default), "coco" (GF 48, DF 96, 3 blocks, λ 50) or "small" (2 stages, 16 -> 32 px).
-        gf, df, r_num, stages, base_size, damsm_weight: override the preset; the image size is
-            base_size · 2^(stages - 1).
+        gf, df: generator and discriminator widths (COCO: 48 and 96; small: 16 both).
+        r_num: GLU residual blocks in each later stage (COCO: 3; small: 1).
+        stages: generator stages, each doubling the image (small: 2).
+        base_size: the first stage's image size (small: 16).
+        damsm_weight: λ, the weight of the DAMSM loss in G's (COCO: 50).
         generator_ema: as in `TextToImageGAN` (the authors save and sample from such an
-            average): 0.999 for birds and coco, None (off) for small; 0 turns it off.
-        c_dim: conditioning-augmentation width (100).
-        kl_weight: weight of the KL term (1).
+            average; the small preset turns it off); None or 0 turns it off.
+        c_dim: conditioning-augmentation width.
+        kl_weight: weight of the KL term.
         text_batch_norm: BatchNorm on the sentence vector before conditioning augmentation
-            (default on; the authors have none). A DAMSM trained here gives sentence vectors
-            ~10x smaller than the CA noise: without it μ starts near 0, the KL term keeps it
-            there, and the first stage draws without the caption.
+            (the authors have none). A DAMSM trained here gives sentence vectors ~10x smaller
+            than the CA noise: without it μ starts near 0, the KL term keeps it there, and the
+            first stage draws without the caption.
+        image_size: optional, checked: the image size is base_size · 2^(stages - 1) (256 px
+            by default; small: 32).
         **kwargs: `TextToImageGAN` arguments (noise_dim, learning_rate, seed, ...).
     """
+
+    PRESETS = PRESETS
 
     loss_names = (
         "d_loss",
@@ -160,14 +170,13 @@ class AttnGAN(TextToImageGAN):
         self,
         damsm=None,
         vocabulary=None,
-        preset=None,
-        gf=None,
-        df=None,
-        r_num=None,
-        stages=None,
-        base_size=None,
-        damsm_weight=None,
-        generator_ema=None,
+        gf=32,
+        df=64,
+        r_num=2,
+        stages=3,
+        base_size=64,
+        damsm_weight=5.0,
+        generator_ema=0.999,
         c_dim=100,
         kl_weight=1.0,
         text_batch_norm=True,
@@ -183,25 +192,11 @@ class AttnGAN(TextToImageGAN):
         for key in ("embedding_dim", "text_encoder", "train_text_encoder", "max_length"):
             if key in kwargs:
                 raise ValueError(f"AttnGAN takes {key} from its DAMSM, which stays frozen.")
-        preset = preset or "birds"
-        config = preset_settings(
-            PRESETS,
-            preset,
-            dict(
-                gf=gf,
-                df=df,
-                r_num=r_num,
-                stages=stages,
-                base_size=base_size,
-                damsm_weight=damsm_weight,
-                generator_ema=generator_ema,
-            ),
-        )
-        expected = config["base_size"] * 2 ** (config["stages"] - 1)
+        expected = base_size * 2 ** (stages - 1)
         if image_size is not None and image_size != expected:
             raise ValueError(
-                f"image_size {image_size} does not fit {config['stages']} stages from "
-                f"{config['base_size']} px: it must be {expected} (base_size · 2^(stages - 1))."
+                f"image_size {image_size} does not fit {stages} stages from {base_size} px: "
+                f"it must be {expected} (base_size · 2^(stages - 1))."
             )
         super().__init__(
             vocabulary=damsm.vocabulary,
@@ -209,19 +204,15 @@ class AttnGAN(TextToImageGAN):
             max_length=damsm.max_length,
             text_encoder=damsm.text_encoder,
             train_text_encoder=False,
-            generator_ema=config["generator_ema"],
+            generator_ema=generator_ema,
             **kwargs,
         )
         self.damsm = damsm
         self.damsm.trainable = False
-        self.preset, self.c_dim, self.kl_weight = preset, c_dim, kl_weight
+        self.c_dim, self.kl_weight = c_dim, kl_weight
         self.text_batch_norm = text_batch_norm
-        self.gf, self.df, self.r_num = config["gf"], config["df"], config["r_num"]
-        self.stages, self.base_size, self.damsm_weight = (
-            config["stages"],
-            config["base_size"],
-            config["damsm_weight"],
-        )
+        self.gf, self.df, self.r_num = gf, df, r_num
+        self.stages, self.base_size, self.damsm_weight = stages, base_size, damsm_weight
         self.stage_sizes = [self.base_size * 2**k for k in range(self.stages)]
         dim = self.text_encoder.output_dim
         self.generator = build_generator(
@@ -378,10 +369,9 @@ class AttnGAN(TextToImageGAN):
             "train_text_encoder",
             "text_encoder",
         ):
-            config.pop(key)  # they come from the DAMSM and the preset
+            config.pop(key)  # they come from the DAMSM, the image size from the stages
         config.update(
             damsm=keras.saving.serialize_keras_object(self.damsm),
-            preset=self.preset,
             gf=self.gf,
             df=self.df,
             r_num=self.r_num,

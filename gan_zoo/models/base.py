@@ -14,6 +14,7 @@ from keras import ops
 from gan_zoo import losses, stabilizers, training
 from gan_zoo.models import checks, generation, moving_average
 from gan_zoo.models.captioned_model import CaptionedImageModel
+from gan_zoo.models.presets import preset_settings
 from gan_zoo.text import Vocabulary, text_encoder_for
 from gan_zoo.training.optimizers import PlayerOptimizers, unwrapped
 
@@ -45,9 +46,10 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
             `instance_noise_steps` steps (0 = off, as in the papers).
         generator_ema: momentum of a moving average of G's weights, kept by the default G
             optimizer (Keras's `use_ema`), which replaces them when `fit` ends (None or 0 = off;
-            AttnGAN's birds and coco presets: the authors' 0.999).
+            AttnGAN's default: the authors' 0.999).
     """
 
+    PRESETS = {}  # name -> constructor arguments; each model sets its own (see `from_preset`)
     loss_names = ("d_loss", "g_loss")
     optimizer_names = ("g_optimizer", "d_optimizer")
     lr_decay_offset = 1  # see callbacks.LearningRateDecay
@@ -102,6 +104,23 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         self._trackers = {}
         self._players = None
+
+    @classmethod
+    def from_preset(cls, name, **kwargs):
+        """The model in a named configuration of `cls.PRESETS`.
+
+        Args:
+            name: the preset, e.g. "birds" (the authors' CUB settings, also the constructor's
+                defaults), "coco" or "small" (for CPU work).
+            **kwargs: constructor arguments; each takes precedence over the preset's.
+
+        Returns:
+            A new `cls`, built from the preset's settings updated with `kwargs`.
+
+        Raises:
+            ValueError: for an unknown name, naming the presets there are.
+        """
+        return cls(**{**preset_settings(cls, name), **kwargs})
 
     # ----------------------------------------------------------------- the networks
     def run_generator(self, latent, condition, training=False):

@@ -20,11 +20,10 @@ from gan_zoo.layers import (
     tile_spatially,
 )
 from gan_zoo.models.base import TextToImageGAN
-from gan_zoo.models.presets import preset_settings
 
-# Widths and schedules: GAN-INT-CLS halving every 100 epochs (train_cub.sh, train_flowers.sh),
-# GAN-CLS halving every 40 on COCO (train_coco.sh, nt 128, whose main_cls.lua builds D as the
-# "cls" layout).
+# Widths and schedules (see `gan_zoo.models.presets`): GAN-INT-CLS halving every 100 epochs
+# (train_cub.sh, train_flowers.sh; "birds", the defaults), GAN-CLS halving every 40 on COCO
+# (train_coco.sh, nt 128, whose main_cls.lua builds D as the "cls" layout).
 PRESETS = {
     "birds": {
         "ngf": 128,
@@ -136,63 +135,54 @@ def build_discriminator(
 class DCGANCLS(TextToImageGAN):
     """GAN-INT-CLS (Reed et al., ICML 2016), conditioned on the shared TextEncoder's sentence.
 
+    The defaults are the authors' CUB settings; `DCGANCLS.from_preset("coco" or "small", ...)`
+    builds their COCO run or a small model for CPU work (`PRESETS`).
+
     Args:
         vocabulary: a `Vocabulary` (or `embedding_dim=` for precomputed embeddings).
-        preset: "birds" (the authors' widths, default), "coco" or "small" (CPU work).
         variant: "residual" (the authors' code) or "plain" (the paper's plain DCGAN).
-        ngf, ndf, text_dim, interp_weight, lr_decay_every, d_layout: override the preset's.
-        d_layout: the residual D of main_cls_int.lua ("cls_int", birds and small) or of
-            main_cls.lua ("cls", the authors' COCO run): see `build_discriminator`.
+        ngf, ndf: generator and discriminator widths (COCO: 196 both; small: 32 both).
+        text_dim: width the sentence is projected to in G and D.
         wrong_weight: weight of real/wrong in D; fake/right gets 1 - it (cls_weight = 0.5).
         interp_weight: weight of the GAN-INT halfway conditions in G's loss (0 = GAN-CLS,
-            the authors' COCO recipe; 1 for birds and small).
-        text_batch_norm: BatchNorm on G's text projection. Default: on when the TextEncoder
-            is trained with the model (its sentence vectors start near zero and grow only
+            the authors' COCO recipe).
+        text_batch_norm: BatchNorm on G's text projection. None: on when the TextEncoder is
+            trained with the model (its sentence vectors start near zero and grow only
             slowly, so without it G long ignores the caption), off for precomputed
             embeddings, as in the authors' G.
-        lr_decay_every: halve both learning rates every that many epochs (the authors' 100;
-            40 for COCO).
+        lr_decay_every: halve both learning rates every that many epochs (COCO: 40).
+        d_layout: the residual D of main_cls_int.lua ("cls_int") or of main_cls.lua ("cls",
+            the authors' COCO run): see `build_discriminator`.
         **kwargs: `TextToImageGAN` arguments (image_size, noise_dim, seed, ...).
     """
+
+    PRESETS = PRESETS
 
     loss_names = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake", "g_interp")
 
     def __init__(
         self,
         vocabulary=None,
-        preset="birds",
         variant="residual",
-        ngf=None,
-        ndf=None,
-        text_dim=None,
+        ngf=128,
+        ndf=64,
+        text_dim=128,
         wrong_weight=0.5,
-        interp_weight=None,
+        interp_weight=1.0,
         text_batch_norm=None,
-        lr_decay_every=None,
-        d_layout=None,
+        lr_decay_every=100,
+        d_layout="cls_int",
         **kwargs,
     ):
-        widths = preset_settings(
-            PRESETS,
-            preset,
-            dict(
-                ngf=ngf,
-                ndf=ndf,
-                text_dim=text_dim,
-                interp_weight=interp_weight,
-                lr_decay_every=lr_decay_every,
-                d_layout=d_layout,
-            ),
-        )
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose from {VARIANTS}")
-        if widths["d_layout"] not in D_LAYOUTS:
-            raise ValueError(f"Unknown d_layout {widths['d_layout']!r}; choose from {D_LAYOUTS}")
-        super().__init__(vocabulary=vocabulary, lr_decay_every=widths["lr_decay_every"], **kwargs)
-        self.preset, self.variant = preset, variant
-        self.ngf, self.ndf, self.text_dim = widths["ngf"], widths["ndf"], widths["text_dim"]
-        self.wrong_weight, self.interp_weight = wrong_weight, widths["interp_weight"]
-        self.d_layout = widths["d_layout"]
+        if d_layout not in D_LAYOUTS:
+            raise ValueError(f"Unknown d_layout {d_layout!r}; choose from {D_LAYOUTS}")
+        super().__init__(vocabulary=vocabulary, lr_decay_every=lr_decay_every, **kwargs)
+        self.variant = variant
+        self.ngf, self.ndf, self.text_dim = ngf, ndf, text_dim
+        self.wrong_weight, self.interp_weight = wrong_weight, interp_weight
+        self.d_layout = d_layout
         self.text_batch_norm = (
             self.text_encoder is not None if text_batch_norm is None else text_batch_norm
         )
@@ -264,7 +254,6 @@ class DCGANCLS(TextToImageGAN):
     def get_config(self):
         config = super().get_config()
         config.update(
-            preset=self.preset,
             variant=self.variant,
             ngf=self.ngf,
             ndf=self.ndf,

@@ -1,16 +1,23 @@
-"""Named settings of the models (the authors' widths and schedules) and nested configs."""
+"""Named configurations of the models (the authors' widths and schedules), and nested configs.
+
+A model's `PRESETS` maps each name to the constructor arguments of that configuration, every
+setting it fixes written out (its "birds" entry equals the constructor's defaults). A sub-dict
+holds the settings of one part only, e.g. StackGAN's "stage2" widths.
+"""
 
 import keras
 
 
-def preset_settings(presets, preset, given, part=None):
-    """A preset's settings (with its `part` sub-dict merged in, e.g. Stage-II's widths), then
-    each entry of `given` that is not None in their place; an unknown preset is named."""
-    if preset not in presets:
-        raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(presets)}")
-    settings = {k: v for k, v in presets[preset].items() if not isinstance(v, dict)}
-    settings.update(presets[preset].get(part, {}) if part else {})
-    settings.update({k: v for k, v in given.items() if v is not None})
+def preset_settings(model_cls, name, part=None):
+    """The constructor arguments of `model_cls.PRESETS[name]`, its `part` sub-dict merged over
+    the rest (the other sub-dicts left out); an unknown name is refused with the choices."""
+    presets = model_cls.PRESETS
+    if name not in presets:
+        raise ValueError(
+            f"Unknown {model_cls.__name__} preset {name!r}; choose from {sorted(presets)}"
+        )
+    settings = {k: v for k, v in presets[name].items() if not isinstance(v, dict)}
+    settings.update(presets[name].get(part, {}) if part else {})
     return settings
 
 

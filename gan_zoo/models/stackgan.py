@@ -26,15 +26,33 @@ from gan_zoo.models.base import TextToImageGAN
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 from gan_zoo.models.presets import deserialize_entry, preset_settings
 
+# TF StackGAN birds halves the learning rates every 50 epochs in Stage-I, every 100 in Stage-II
+LR_DECAY_EVERY = {1: 50, 2: 100}
+# Stage-II's last up-block has gf/4 channels: a Stage-II on a narrower Stage-I widens to this
+STAGE2_MIN_GF = 64
+# Settings of both stages, then each stage's own (see `gan_zoo.models.presets`)
 PRESETS = {
-    "birds": {"gf": 128, "df": 64, "c_dim": 128, "r_num": 4},  # StackGAN-Pytorch / TF birds
+    # StackGAN-Pytorch / TF StackGAN birds: the defaults
+    "birds": {
+        "gf": 128,
+        "df": 64,
+        "c_dim": 128,
+        "r_num": 4,
+        "stage1": {"lr_decay_every": LR_DECAY_EVERY[1]},
+        "stage2": {"lr_decay_every": LR_DECAY_EVERY[2]},
+    },
     # StackGAN-Pytorch coco_s1/s2.yml, which halve the learning rates every 20 epochs
     "coco": {"gf": 192, "df": 96, "c_dim": 128, "r_num": 2, "lr_decay_every": 20},
-    # for CPU work; Stage-II ends at gf/4 channels, so its gf is 64 (16 would leave 4)
-    "small": {"gf": 16, "df": 16, "c_dim": 32, "r_num": 1, "stage2": {"gf": 64}},
+    # for CPU work; Stage-II's gf is 64 (16 would leave it 4 channels at the end)
+    "small": {
+        "gf": 16,
+        "df": 16,
+        "c_dim": 32,
+        "r_num": 1,
+        "stage1": {"lr_decay_every": LR_DECAY_EVERY[1]},
+        "stage2": {"gf": STAGE2_MIN_GF, "lr_decay_every": LR_DECAY_EVERY[2]},
+    },
 }
-LR_DECAY_EVERY = {1: 50, 2: 100}  # TF StackGAN birds: Stage-I every 50, Stage-II every 100 epochs
-# (the birds and small presets; COCO's is in its preset)
 
 
 def build_stage1_generator(
@@ -105,6 +123,11 @@ def build_stage2_generator(
 class StackGAN(TextToImageGAN):
     """StackGAN Stage-I (`stage=1`, 64 px) or Stage-II (`stage=2`, 256 px, Stage-I frozen).
 
+    Stage-I's defaults are the authors' birds settings; `StackGAN.from_preset("coco" or
+    "small", stage=..., ...)` builds their COCO configuration or a small model for CPU work
+    (`PRESETS`). A Stage-II's widths and schedule default to its Stage-I's, as the authors
+    pair their configurations.
+
     Args:
         vocabulary: a `Vocabulary` (or `embedding_dim=` for precomputed embeddings such as the
             authors' 1024-d char-CNN-RNN vectors). Stage-II takes both from its Stage-I.
@@ -112,23 +135,31 @@ class StackGAN(TextToImageGAN):
         stage1: for stage 2, the trained Stage-I `StackGAN` or the path of its `.keras` file.
             Its generator (run in inference mode) and text encoder are shared and frozen in
             place, as in Keras transfer learning: the Stage-I model itself no longer trains.
-        preset: "birds" (GF 128, DF 64, c 128, 4 residual blocks; the default), "coco"
-            (GF 192, DF 96, 2 residual blocks) or "small"; Stage-II defaults to its Stage-I's.
-        gf, df, c_dim, r_num: override the preset.
+        gf: generator width (GF). None: 128 in Stage-I; in Stage-II its Stage-I's, at least
+            64 (its last up-block has gf/4 channels).
+        df: discriminator width (DF). None: 64 in Stage-I; in Stage-II its Stage-I's.
+        c_dim: conditioning-augmentation width. None: 128 in Stage-I; in Stage-II its
+            Stage-I's (the shape `start_from_stage1_conditioning` copies into).
+        r_num: Stage-II's residual blocks (Stage-I has none and keeps it for its Stage-II).
+            None: 4 in Stage-I; in Stage-II its Stage-I's.
         kl_weight: weight of the conditioning-augmentation KL term (2.0 in every config).
         text_batch_norm: BatchNorm on the sentence vector before conditioning augmentation.
-            Default: on with the model's own TextEncoder, whose sentence vectors start ~100x
+            None: on with the model's own TextEncoder, whose sentence vectors start ~100x
             smaller than the CA noise (G would see noise only); off for precomputed
             embeddings, as in the authors' code.
-        lr_decay_every: halve both learning rates every that many epochs (birds: Stage-I 50,
-            Stage-II 100; COCO: 20).
+        lr_decay_every: halve both learning rates every that many epochs. None: 50 in
+            Stage-I; in Stage-II 100 after a Stage-I on those 50 (the authors' birds
+            schedule), else its Stage-I's (COCO: 20 in both).
         start_from_stage1_conditioning: Stage-II's conditioning augmentation (and text
             BatchNorm) start as copies of Stage-I's trained layers where their shapes match.
             The authors start them afresh; then the KL term pulls μ to 0 before D, which is
             conditioned on μ, learns to match captions, and Stage-II ignores the text.
-        **kwargs: `TextToImageGAN` arguments (image_size, noise_dim, seed, ...).
+        image_size: None: 64 in Stage-I, 4x its Stage-I's in Stage-II.
+        embedding_dim: precomputed embeddings' width (Stage-II: its Stage-I's).
+        **kwargs: `TextToImageGAN` arguments (noise_dim, seed, ...).
     """
 
+    PRESETS = PRESETS
     lr_decay_offset = 0  # the authors' trainer halves at 0-based epochs 50, 100, ...
 
     def __init__(
@@ -136,7 +167,6 @@ class StackGAN(TextToImageGAN):
         vocabulary=None,
         stage=1,
         stage1=None,
-        preset=None,
         gf=None,
         df=None,
         c_dim=None,
@@ -170,7 +200,6 @@ class StackGAN(TextToImageGAN):
                     "text_encoder= of its own."
                 )
             vocabulary, embedding_dim = stage1.vocabulary, stage1.embedding_dim
-            preset = preset or stage1.preset
             image_size = image_size or stage1.image_size * 4
             kwargs.update(
                 text_encoder=stage1.text_encoder,
@@ -178,31 +207,29 @@ class StackGAN(TextToImageGAN):
                 noise_dim=stage1.noise_dim,
                 max_length=stage1.max_length,
             )
+            defaults = _stage2_defaults(stage1)
         elif stage1 is not None:
             raise ValueError("stage1= is only for stage=2.")
-        preset = preset or "birds"
-        widths = preset_settings(
-            PRESETS,
-            preset,
-            dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num, lr_decay_every=lr_decay_every),
-            part="stage2" if stage == 2 else None,
-        )
+        else:
+            defaults = dict(gf=128, df=64, c_dim=128, r_num=4, lr_decay_every=LR_DECAY_EVERY[1])
+        given = dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num, lr_decay_every=lr_decay_every)
+        settings = {k: defaults[k] if v is None else v for k, v in given.items()}
         super().__init__(
             vocabulary=vocabulary,
             embedding_dim=embedding_dim,
             image_size=image_size or 64,
-            lr_decay_every=widths.get("lr_decay_every", LR_DECAY_EVERY[stage]),
+            lr_decay_every=settings["lr_decay_every"],
             **kwargs,
         )
-        self.stage, self.preset, self.kl_weight = stage, preset, kl_weight
+        self.stage, self.kl_weight = stage, kl_weight
         self.text_batch_norm = (
             vocabulary is not None if text_batch_norm is None else text_batch_norm
         )
         self.gf, self.df, self.c_dim, self.r_num = (
-            widths["gf"],
-            widths["df"],
-            widths["c_dim"],
-            widths["r_num"],
+            settings["gf"],
+            settings["df"],
+            settings["c_dim"],
+            settings["r_num"],
         )
         if stage == 1:
             self.generator = build_stage1_generator(
@@ -297,7 +324,6 @@ class StackGAN(TextToImageGAN):
         config = super().get_config()
         config.update(
             stage=self.stage,
-            preset=self.preset,
             gf=self.gf,
             df=self.df,
             c_dim=self.c_dim,
@@ -320,8 +346,29 @@ class StackGAN(TextToImageGAN):
         return config
 
     @classmethod
+    def from_preset(cls, name, stage=1, **kwargs):
+        """As `TextToImageGAN.from_preset`, for `stage`: the preset's settings of both stages
+        with its own stage's over them (e.g. the small Stage-II's gf 64). A Stage-II's
+        `stage1=` is given in `kwargs`."""
+        return cls(stage=stage, **{**preset_settings(cls, name, part=f"stage{stage}"), **kwargs})
+
+    @classmethod
     def from_config(cls, config):
         return cls(**deserialize_entry(config, "stage1"))
+
+
+def _stage2_defaults(stage1):
+    """The settings a Stage-II takes from its Stage-I where none are given: Stage-I's widths
+    (gf at least STAGE2_MIN_GF) and schedule, the birds Stage-I's 50 epochs becoming the birds
+    Stage-II's 100. On a preset's Stage-I, these are that preset's Stage-II settings."""
+    every = stage1.lr_decay_every
+    return {
+        "gf": max(stage1.gf, STAGE2_MIN_GF),
+        "df": stage1.df,
+        "c_dim": stage1.c_dim,
+        "r_num": stage1.r_num,
+        "lr_decay_every": LR_DECAY_EVERY[2] if every == LR_DECAY_EVERY[1] else every,
+    }
 
 
 def _copy_conditioning(source, target):
