@@ -2,12 +2,16 @@
 
 The public names load on first use (PEP 562), so that importing a light submodule, such as
 gan_zoo.cli for `gan-zoo --help`, loads no Keras and no backend. Keras's version and backend
-are checked at the first use of a public name, and when gan_zoo.models is imported. Loading a
-`.keras` file needs the model classes registered: `from gan_zoo import DCGANCLS` (or any
-model) or `import gan_zoo.models` does it.
+are checked at the first use of a public name, and when gan_zoo.models is imported.
+
+Loading a `.keras` file needs the model classes registered with Keras. `import gan_zoo` does
+that when Keras is already loaded (`import keras, gan_zoo`), as it then costs little; in a
+process that imports gan_zoo first, `from gan_zoo import DCGANCLS` (any public name) or
+`import gan_zoo.models` does it.
 """
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
 
@@ -40,3 +44,7 @@ def __getattr__(name):
     value = module if module.__name__ == f"gan_zoo.{name}" else getattr(module, name)
     globals()[name] = value
     return value
+
+
+if "keras" in sys.modules:  # the backend is loaded already: register the models at once
+    importlib.import_module("gan_zoo.models")

@@ -51,3 +51,17 @@ def test_old_keras_or_unknown_backend_is_refused_with_what_to_install():
     with pytest.raises(ImportError, match="KERAS_BACKEND=openvino"):
         _requirements.check("3.15.1", "openvino")
     _requirements.check("3.15.1", "jax")  # supported: no error
+
+
+@pytest.mark.once
+def test_import_gan_zoo_after_keras_is_enough_to_load_a_saved_model(tmp_path, shapes32):
+    """`import keras, gan_zoo` registers the models, so a new process loads a `.keras` file
+    without naming a model class first (gan_zoo's public names otherwise load on first use)."""
+    from conftest import tiny_dcgan
+
+    path = tmp_path / "tiny.keras"
+    tiny_dcgan(shapes32[3]).save(path)
+    script = f"import keras, gan_zoo; print(type(keras.models.load_model({str(path)!r})).__name__)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("DCGANCLS")
