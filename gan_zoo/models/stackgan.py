@@ -211,7 +211,7 @@ class StackGAN(TextToImageGAN):
         elif stage1 is not None:
             raise ValueError("stage1= is only for stage=2.")
         else:
-            defaults = dict(gf=128, df=64, c_dim=128, r_num=4, lr_decay_every=LR_DECAY_EVERY[1])
+            defaults = preset_settings(StackGAN, "birds", part="stage1")  # the authors' CUB
         given = dict(gf=gf, df=df, c_dim=c_dim, r_num=r_num, lr_decay_every=lr_decay_every)
         settings = {k: defaults[k] if v is None else v for k, v in given.items()}
         super().__init__(
