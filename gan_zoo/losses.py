@@ -1,13 +1,38 @@
-"""Adversarial losses, written with keras.ops only so they run on every backend."""
+"""Adversarial losses, written with keras.ops only so they run on every backend.
+
+Every GAN here trains with one of three adversarial losses (`ADVERSARIAL_LOSSES`), chosen by
+the model's `adversarial_loss=`; each is written once below, as D's loss on one logit (for a
+real or a fake/mismatched input) and G's, and the matching-aware structure (real/right,
+real/wrong, fake/right and the unconditional terms) is built from those pieces:
+
+- "bce": the papers' binary cross-entropy, G's loss the non-saturating -log σ(D(G(z)));
+- "hinge" (SAGAN, BigGAN, DF-GAN): D's relu(1 - D(real)) + relu(1 + D(fake)), G's -D(fake);
+- "lsgan" (Mao et al. 2017): least squares, D's (D(real) - 1)² + D(fake)², G's (D(fake) - 1)²,
+  as the papers' BCE terms are turned into MSE terms (PyTorch's MSELoss, no ½).
+"""
 
 from keras import ops
 
 from gan_zoo.layers.attention import MASKED, masked_softmax
 
+ADVERSARIAL_LOSSES = ("bce", "hinge", "lsgan")
+
+
+def _flat(logits):
+    return ops.reshape(ops.cast(logits, "float32"), (-1,))
+
+
+def _weighted_mean(per_sample, weights=None):
+    """The mean; with 0/1 `weights`, sum(w · x) / max(sum(w), 1), 0 when every weight is 0."""
+    if weights is None:
+        return ops.mean(per_sample)
+    weights = ops.cast(weights, "float32")
+    return ops.sum(per_sample * weights) / ops.maximum(ops.sum(weights), 1.0)
+
 
 def sigmoid_cross_entropy_per_sample(logits, target):
     """Binary cross-entropy of each logit against a constant target (1 = real, 0 = fake)."""
-    logits = ops.reshape(ops.cast(logits, "float32"), (-1,))
+    logits = _flat(logits)
     return ops.binary_crossentropy(ops.full_like(logits, target), logits, from_logits=True)
 
 
@@ -17,11 +42,59 @@ def sigmoid_cross_entropy(logits, target, weights=None):
     With `weights` (0/1: which rows count), the mean over the rows weighted 1, that is
     sum(w · loss) / max(sum(w), 1), and 0 when every weight is 0.
     """
-    losses = sigmoid_cross_entropy_per_sample(logits, target)
-    if weights is None:
-        return ops.mean(losses)
-    weights = ops.cast(weights, "float32")
-    return ops.sum(losses * weights) / ops.maximum(ops.sum(weights), 1.0)
+    return _weighted_mean(sigmoid_cross_entropy_per_sample(logits, target), weights)
+
+
+def discriminator_per_sample(logits, real, loss="bce", real_label=1.0):
+    """D's loss on each logit of a real/right pair (`real=True`) or of a fake or mismatched one.
+
+    Args:
+        logits: D's logits, any shape (flattened).
+        real: whether D should call these inputs real.
+        loss: one of `ADVERSARIAL_LOSSES`.
+        real_label: one-sided label smoothing, D's target for real inputs. With "bce" the
+            cross-entropy's target, with "lsgan" the least-squares target (LSGAN's b): D is
+            pulled to `real_label` instead of 1, never rewarded past it. The hinge loss has no
+            target to smooth (its margin already stops rewarding D once D(real) ≥ 1), so it
+            takes only 1.
+
+    Returns:
+        A float32 vector, one loss per logit.
+
+    Raises:
+        ValueError: for an unknown `loss`, or a `real_label` other than 1 with "hinge".
+    """
+    logits = _flat(logits)
+    if loss == "bce":
+        return sigmoid_cross_entropy_per_sample(logits, real_label if real else 0.0)
+    if loss == "hinge":
+        if real_label != 1.0:
+            raise ValueError(
+                "The hinge loss takes no label smoothing (its margin already bounds D's "
+                f"reward); got a real label of {real_label}. Use label_smoothing=0."
+            )
+        return ops.relu(1.0 - logits) if real else ops.relu(1.0 + logits)
+    if loss == "lsgan":
+        return ops.square(logits - (real_label if real else 0.0))
+    raise ValueError(f"Unknown adversarial loss {loss!r}; choose from {ADVERSARIAL_LOSSES}.")
+
+
+def discriminator_term(logits, real, loss="bce", weights=None, real_label=1.0):
+    """The mean of `discriminator_per_sample` (over the rows weighted 1, with 0/1 `weights`)."""
+    return _weighted_mean(discriminator_per_sample(logits, real, loss, real_label), weights)
+
+
+def generator_per_sample(logits, loss="bce"):
+    """G's loss on each logit D gave a generated image: "bce" the non-saturating -log σ(x),
+    "hinge" -x (as SAGAN, BigGAN and DF-GAN train G), "lsgan" (x - 1)²."""
+    logits = _flat(logits)
+    if loss == "bce":
+        return sigmoid_cross_entropy_per_sample(logits, 1.0)
+    if loss == "hinge":
+        return -logits
+    if loss == "lsgan":
+        return ops.square(logits - 1.0)
+    raise ValueError(f"Unknown adversarial loss {loss!r}; choose from {ADVERSARIAL_LOSSES}.")
 
 
 def mismatch_weights(texts, labels=None):
@@ -39,31 +112,39 @@ def mismatch_weights(texts, labels=None):
 
 
 def matching_aware_discriminator_loss(
-    real_logits, wrong_logits, fake_logits, wrong_weight=0.5, wrong_mask=None, real_label=1.0
+    real_logits,
+    wrong_logits,
+    fake_logits,
+    wrong_weight=0.5,
+    wrong_mask=None,
+    real_label=1.0,
+    loss="bce",
 ):
     """GAN-CLS discriminator loss: real/right + w·real/wrong + (1 - w)·fake/right.
 
     Reed et al.'s code weights the wrong and fake terms by cls_weight = 0.5 and 1 - cls_weight.
-    `real_label` below 1 is one-sided label smoothing (gan_zoo.stabilizers). Returns the total
-    and its named parts.
+    `real_label` below 1 is one-sided label smoothing (gan_zoo.stabilizers); `loss` is one of
+    `ADVERSARIAL_LOSSES`, each term `discriminator_term` of it. Returns the total and its
+    named parts.
     """
-    real = sigmoid_cross_entropy(real_logits, real_label)
-    wrong = sigmoid_cross_entropy(wrong_logits, 0.0, wrong_mask)
-    fake = sigmoid_cross_entropy(fake_logits, 0.0)
+    real = discriminator_term(real_logits, True, loss, real_label=real_label)
+    wrong = discriminator_term(wrong_logits, False, loss, wrong_mask)
+    fake = discriminator_term(fake_logits, False, loss)
     total = real + wrong_weight * wrong + (1.0 - wrong_weight) * fake
     return total, {"d_real": real, "d_wrong": wrong, "d_fake": fake}
 
 
 def conditional_and_unconditional_discriminator_loss(
-    real, wrong, fake, real_uncond, fake_uncond, wrong_mask=None, real_label=1.0
+    real, wrong, fake, real_uncond, fake_uncond, wrong_mask=None, real_label=1.0, loss="bce"
 ):
-    """StackGAN Stage-II / AttnGAN: ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u)."""
+    """StackGAN Stage-II / AttnGAN: ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u), each
+    term `discriminator_term` of `loss`."""
     parts = {
-        "d_real": sigmoid_cross_entropy(real, real_label),
-        "d_wrong": sigmoid_cross_entropy(wrong, 0.0, wrong_mask),
-        "d_fake": sigmoid_cross_entropy(fake, 0.0),
-        "d_real_uncond": sigmoid_cross_entropy(real_uncond, real_label),
-        "d_fake_uncond": sigmoid_cross_entropy(fake_uncond, 0.0),
+        "d_real": discriminator_term(real, True, loss, real_label=real_label),
+        "d_wrong": discriminator_term(wrong, False, loss, wrong_mask),
+        "d_fake": discriminator_term(fake, False, loss),
+        "d_real_uncond": discriminator_term(real_uncond, True, loss, real_label=real_label),
+        "d_fake_uncond": discriminator_term(fake_uncond, False, loss),
     }
     total = (parts["d_real"] + parts["d_real_uncond"]) / 2.0 + (
         parts["d_fake"] + parts["d_wrong"] + parts["d_fake_uncond"]
@@ -71,13 +152,14 @@ def conditional_and_unconditional_discriminator_loss(
     return total, parts
 
 
-def generator_loss(fake_logits, weights=None):
-    """Non-saturating generator loss: BCE of D(G(z, t)) against the real label.
+def generator_loss(fake_logits, weights=None, loss="bce"):
+    """G's adversarial loss (`generator_per_sample` of `loss`; "bce": non-saturating BCE of
+    D(G(z, t)) against the real label).
 
     With per-image `weights`, the mean of weight · loss over all images (Torch's weighted
     BCECriterion, which Reed et al. use for GAN-INT's extra conditions).
     """
-    per_image = sigmoid_cross_entropy_per_sample(fake_logits, 1.0)
+    per_image = generator_per_sample(fake_logits, loss)
     if weights is None:
         return ops.mean(per_image)
     return ops.mean(per_image * ops.cast(weights, "float32"))

@@ -1,12 +1,15 @@
 """Layers and blocks shared by the models."""
 
 from gan_zoo.layers.attention import WordAttention
+from gan_zoo.layers.augment import diff_augment, parse_policy
 from gan_zoo.layers.blocks import (
     ResidualBlock,
     activation,
     batch_norm,
     conv2d,
     conv_initializer,
+    projection,
+    spectral_normalization,
     tile_spatially,
     to_image,
     up_block,
@@ -25,6 +28,10 @@ __all__ = [
     "condition_on_text",
     "conv2d",
     "conv_initializer",
+    "diff_augment",
+    "parse_policy",
+    "projection",
+    "spectral_normalization",
     "tile_spatially",
     "to_image",
     "up_block",

@@ -2,7 +2,7 @@
 residual blocks, the image head."""
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from gan_zoo.layers.transposed_conv import Conv2DTranspose
 
@@ -26,18 +26,63 @@ def conv2d(
     use_bias=False,
     initializer="normal",
     name=None,
+    spectral_norm=False,
 ):
-    """A (transposed) convolution with a GAN initialisation and, by default, no bias."""
+    """A (transposed) convolution with a GAN initialisation and, by default, no bias; with
+    `spectral_norm`, wrapped in `spectral_normalization`."""
     conv = Conv2DTranspose if transpose else layers.Conv2D
-    return conv(
-        filters,
-        kernel,
-        strides=strides,
-        padding=padding,
-        use_bias=use_bias,
-        kernel_initializer=conv_initializer(initializer),
-        name=name,
+    return spectral_normalization(
+        conv(
+            filters,
+            kernel,
+            strides=strides,
+            padding=padding,
+            use_bias=use_bias,
+            kernel_initializer=conv_initializer(initializer),
+            name=name,
+        ),
+        spectral_norm,
     )
+
+
+def spectral_normalization(layer, on=True):
+    """`layer` wrapped in `SpectralNormalization` when `on`, else `layer` itself."""
+    return SpectralNormalization(layer) if on else layer
+
+
+def _unit(x):
+    return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x)), 1e-24))
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class SpectralNormalization(layers.SpectralNormalization):
+    """Keras's SpectralNormalization (Miyato et al. 2018), the kernel divided by an estimate of
+    its largest singular value σ so that the layer is about 1-Lipschitz: one power iteration
+    per training call, its vector a non-trainable weight (no trainable parameter is added).
+
+    Keras's own layer writes W/σ over the kernel variable at each training call. Here the layer
+    runs on W/σ computed from the kernel, which keeps W: the gradient then passes through σ
+    (with the power iteration's vectors held constant), as in the paper and PyTorch's
+    `spectral_norm`, alike on every backend; and the kernel is not changed in place between
+    D's calls of one step, which PyTorch's backward refuses. Inference uses the stored vector.
+    """
+
+    def call(self, inputs, training=False):
+        weights = ops.reshape(self.kernel.value, (-1, self.kernel_shape[-1]))
+        u = self.vector_u.value
+        v = _unit(ops.matmul(u, ops.transpose(weights)))
+        for _ in range(self.power_iterations if training else 0):
+            u = _unit(ops.matmul(v, weights))
+            v = _unit(ops.matmul(u, ops.transpose(weights)))
+        u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+        if training:
+            self.vector_u.assign(ops.cast(u, self.vector_u.dtype))
+        sigma = ops.reshape(ops.matmul(ops.matmul(v, weights), ops.transpose(u)), ())
+        kernel = self.kernel.value / ops.maximum(sigma, 1e-12)
+        mapping = [(w, kernel if w is self.kernel else w.value) for w in self.layer.variables]
+        with keras.StatelessScope(state_mapping=mapping):
+            output = self.layer(inputs)
+        return ops.cast(output, inputs.dtype)
 
 
 def tile_spatially(vector, size):
@@ -115,6 +160,7 @@ class ResidualBlock(layers.Layer):
     first conv gives twice the channels for the GLU to halve. Convolutions carry no bias
     (BatchNorm follows each; Reed's code zeroes its conv biases at every step anyway).
     `activate_output=False` returns x + branch(x) as it is, as AttnGAN's block does.
+    `spectral_norm` wraps the convolutions in `spectral_normalization` (a discriminator's).
     """
 
     def __init__(
@@ -123,6 +169,7 @@ class ResidualBlock(layers.Layer):
         activation="relu",
         activate_output=True,
         initializer="normal",
+        spectral_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -130,6 +177,7 @@ class ResidualBlock(layers.Layer):
         self.activation = activation
         self.activate_output = activate_output
         self.initializer = initializer
+        self.spectral_norm = spectral_norm
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -144,7 +192,8 @@ class ResidualBlock(layers.Layer):
         for i, (width, kernel) in enumerate(widths_and_kernels):
             inner = i < len(widths_and_kernels) - 1
             width *= widening(self.activation) if inner else 1
-            self.branch += [layers.Conv2D(width, kernel, **conv), batch_norm()]
+            convolution = layers.Conv2D(width, kernel, **conv)
+            self.branch += [spectral_normalization(convolution, self.spectral_norm), batch_norm()]
             if inner:
                 self.branch.append(activation(self.activation))
         shape = input_shape
@@ -159,7 +208,7 @@ class ResidualBlock(layers.Layer):
         for layer in self.branch:
             y = (
                 layer(y, training=training)
-                if isinstance(layer, layers.BatchNormalization)
+                if isinstance(layer, (layers.BatchNormalization, layers.SpectralNormalization))
                 else layer(y)
             )
         return self.output_activation(x + y) if self.output_activation else x + y
@@ -174,5 +223,18 @@ class ResidualBlock(layers.Layer):
             activation=self.activation,
             activate_output=self.activate_output,
             initializer=self.initializer,
+            spectral_norm=self.spectral_norm,
         )
         return config
+
+
+def projection(features, condition, spectral_norm=False, initializer="normal"):
+    """The projection discriminator's term (Miyato & Koyama 2018): the inner product of the
+    condition, projected linearly to the features' width, with the features averaged over
+    space; [B, 1], added to a logit. Unlike a condition joined by concatenation, it makes D's
+    logit depend on how image and text agree rather than on each alone."""
+    pooled = layers.GlobalAveragePooling2D()(features)
+    embed = layers.Dense(
+        features.shape[-1], use_bias=False, kernel_initializer=conv_initializer(initializer)
+    )
+    return layers.Dot(axes=1)([pooled, spectral_normalization(embed, spectral_norm)(condition)])

@@ -234,6 +234,7 @@ class AttnGAN(TextToImageGAN):
                 dim,
                 unconditional=True,
                 initializer=INIT,
+                spectral_norm=self.remedies.spectral_norm,
                 name=f"discriminator_{size}",
             )
             for size in self.stage_sizes
@@ -332,6 +333,7 @@ class AttnGAN(TextToImageGAN):
                 sentence,
                 mask,
                 self.real_label,
+                self.remedies,
             )
             total += loss
             for name, value in stage_parts.items():
@@ -342,8 +344,10 @@ class AttnGAN(TextToImageGAN):
         """Σ stages (fool the conditional + the unconditional head) + λ · DAMSM(last image) + KL."""
         fakes, (words, sentence, mask), mu, logvar = self._fake(batch)
         parts = {"g_fake": 0.0, "g_fake_uncond": 0.0}
+        loss = self.remedies.adversarial_loss
         for d, fake in zip(self.discriminators, fakes):
-            for name, value in d.generator_losses(self.discriminator_view(fake), sentence).items():
+            view = self.discriminator_view(fake)
+            for name, value in d.generator_losses(view, sentence, loss).items():
                 parts[name] += value
         regions, code = self.damsm.encode_images(fakes[-1], training=False)
         _, damsm_parts = losses.damsm_loss(

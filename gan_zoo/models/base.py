@@ -11,7 +11,7 @@ import warnings
 import keras
 from keras import ops
 
-from gan_zoo import losses, stabilizers, training
+from gan_zoo import losses, remedies, stabilizers, training
 from gan_zoo.models import checks, generation, moving_average
 from gan_zoo.models.captioned_model import CaptionedImageModel
 from gan_zoo.models.presets import preset_settings
@@ -47,12 +47,16 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         generator_ema: momentum of a moving average of G's weights, kept by the default G
             optimizer (Keras's `use_ema`), which replaces them when `fit` ends (None or 0 = off;
             AttnGAN's default: the authors' 0.999).
+        adversarial_loss, spectral_norm, r1_gamma, ma_gp, diff_augment, g_learning_rate,
+            d_learning_rate, d_steps, projection: the remedies of `gan_zoo.remedies` (keyword
+            arguments, held in `model.remedies`), off by default: the papers' recipes.
     """
 
     PRESETS = {}  # name -> constructor arguments; each model sets its own (see `from_preset`)
     loss_names = ("d_loss", "g_loss")
     optimizer_names = ("g_optimizer", "d_optimizer")
     lr_decay_offset = 1  # see callbacks.LearningRateDecay
+    projection_head = False  # whether `projection=True` is offered (see gan_zoo.remedies)
 
     def __init__(
         self,
@@ -75,6 +79,7 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         generator_ema=None,
         **kwargs,
     ):
+        self.remedies = remedies.Remedies.pop_from(kwargs, label_smoothing, self.projection_head)
         super().__init__(**kwargs)
         if isinstance(vocabulary, dict):
             vocabulary = Vocabulary.from_config(vocabulary)
@@ -146,12 +151,16 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         return training.train_step(self, self.adversarial_step, *args)
 
     def adversarial_step(self, data):
-        """One discriminator update, then one generator update, as in every paper here."""
+        """`d_steps` D updates (1, as in every paper here; more reuse the batch with fresh noise
+        and augmentation, the last one's losses logged), then one G update."""
         batch = self.check_batch(data)
         extra = {"instance_noise": self.instance_noise_sigma()} if self.instance_noise else {}
-        d_loss, d_parts = training.minimize(
-            self.d_optimizer, self.discriminator_variables, lambda: self.discriminator_loss(batch)
-        )
+        for _ in range(self.remedies.d_steps):
+            d_loss, d_parts = training.minimize(
+                self.d_optimizer,
+                self.discriminator_variables,
+                lambda: self.discriminator_loss(batch),
+            )
         g_loss, g_parts = training.minimize(
             self.g_optimizer, self.generator_variables, lambda: self.generator_loss(batch)
         )
@@ -208,7 +217,9 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         )
 
     def discriminator_view(self, images):
-        """Images as D sees them in training: as they are, or with annealed instance noise."""
+        """Images as D sees them in training: as they are, or DiffAugmented, or with annealed
+        instance noise (after the augmentation), each drawn anew at every call."""
+        images = self.remedies.augment(images, self.seed_generator)
         if not self.instance_noise:
             return images
         return stabilizers.add_instance_noise(
@@ -218,7 +229,8 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
     # ----------------------------------------------------------------- players and optimizers
     @property
     def logged_names(self):
-        return self.loss_names + (("instance_noise",) if self.instance_noise else ())
+        noise = ("instance_noise",) if self.instance_noise else ()
+        return self.loss_names + self.remedies.logged_names + noise
 
     @property
     def generator_variables(self):
@@ -244,12 +256,12 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         """The generator's, then the discriminator's."""
         return self.generator_variables + self.discriminator_variables
 
-    def default_optimizer(self, moving_average=None):
-        """The paper's Adam; with `moving_average`, it also keeps that average of the weights."""
+    def default_optimizer(self, player, moving_average=None):
+        """The paper's Adam at `player`'s rate ("generator" or "discriminator": see
+        `Remedies.learning_rate`); with `moving_average`, it also keeps that average."""
         average = dict(use_ema=True, ema_momentum=moving_average) if moving_average else {}
-        return keras.optimizers.Adam(
-            self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2, **average
-        )
+        rate = self.remedies.learning_rate(player, self.learning_rate)
+        return keras.optimizers.Adam(rate, beta_1=self.beta_1, beta_2=self.beta_2, **average)
 
     def compile(self, g_optimizer=None, d_optimizer=None, jit_compile=None, **kwargs):
         """Compiles with the paper's Adam for both players unless optimizers are given (G's
@@ -266,8 +278,8 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
                 "g_optimizer given keeps no average (give it use_ema=True, ema_momentum=...).",
                 stacklevel=2,
             )
-        g_optimizer = g_optimizer or self.default_optimizer(self.generator_ema)
-        d_optimizer = d_optimizer or self.default_optimizer()
+        g_optimizer = g_optimizer or self.default_optimizer("generator", self.generator_ema)
+        d_optimizer = d_optimizer or self.default_optimizer("discriminator")
         if g_optimizer is d_optimizer:
             raise ValueError("The generator and the discriminator need two optimizer instances.")
         if self.dtype_policy.name == "mixed_float16":
@@ -280,6 +292,7 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         self._players = PlayerOptimizers(g_optimizer, d_optimizer, self.discriminator_variables)
         self._make_trackers()
         self.compile_with(self._players, jit_compile, **kwargs)
+        self.remedies.check_compiled(self)
 
     @property
     def g_optimizer(self):
@@ -328,6 +341,7 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
             "instance_noise": self.instance_noise,
             "instance_noise_steps": self.instance_noise_steps,
             "generator_ema": self.generator_ema or 0,
+            **self.remedies.get_config(),
         }
 
     @classmethod

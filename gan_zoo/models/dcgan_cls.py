@@ -10,13 +10,15 @@ import math
 import keras
 from keras import layers, ops
 
-from gan_zoo import losses
+from gan_zoo import losses, remedies
 from gan_zoo.layers import (
     ResidualBlock,
     activation,
     batch_norm,
     conv2d,
     conv_initializer,
+    projection,
+    spectral_normalization,
     tile_spatially,
 )
 from gan_zoo.models.base import TextToImageGAN
@@ -54,9 +56,11 @@ VARIANTS = ("residual", "plain")
 D_LAYOUTS = ("cls_int", "cls")
 
 
-def _text_projection(condition, text_dim, with_batch_norm):
-    """Linear -> [BN] -> LeakyReLU(0.2): the sentence squeezed to `text_dim`."""
-    t = layers.Dense(text_dim, kernel_initializer=conv_initializer())(condition)
+def _text_projection(condition, text_dim, with_batch_norm, spectral_norm=False):
+    """Linear -> [BN] -> LeakyReLU(0.2): the sentence squeezed to `text_dim` (the linear
+    layer spectrally normalised with `spectral_norm`)."""
+    dense = layers.Dense(text_dim, kernel_initializer=conv_initializer())
+    t = spectral_normalization(dense, spectral_norm)(condition)
     if with_batch_norm:
         t = batch_norm()(t)
     return activation("leaky_relu")(t)
@@ -102,7 +106,14 @@ def build_generator(
 
 
 def build_discriminator(
-    condition_dim, image_size=64, ndf=64, text_dim=128, variant="residual", layout="cls_int"
+    condition_dim,
+    image_size=64,
+    ndf=64,
+    text_dim=128,
+    variant="residual",
+    layout="cls_int",
+    spectral_norm=False,
+    with_projection=False,
 ):
     """D(image, sentence) -> logit: stride-2 convs to 4x4, the text tiled and joined there.
 
@@ -110,24 +121,31 @@ def build_discriminator(
     and text features), in the `layout` of main_cls_int.lua ("cls_int": no activation after
     the next-to-last conv, BatchNorm on the text projection) or of main_cls.lua, the COCO
     script's ("cls": LeakyReLU there, no BatchNorm on the text). "plain": the common port.
+    `spectral_norm` wraps every convolution and dense layer in SpectralNormalization;
+    `with_projection` adds the projection head's term (the sentence against the 4x4 image
+    features, before the text joins them) to the logit.
     """
     residual = variant == "residual"
     reed_cls = residual and layout == "cls"
+    conv = lambda *args, **kw: conv2d(*args, spectral_norm=spectral_norm, **kw)  # noqa: E731
     image = keras.Input((image_size, image_size, 3), name="image")
     condition = keras.Input((condition_dim,), name="condition")
     num_down = _num_resamples(image_size)
-    x = activation("leaky_relu")(conv2d(ndf, 4, 2)(image))
+    x = activation("leaky_relu")(conv(ndf, 4, 2)(image))
     for i in range(1, num_down):
-        x = batch_norm()(conv2d(ndf * min(2**i, 8), 4, 2)(x))
+        x = batch_norm()(conv(ndf * min(2**i, 8), 4, 2)(x))
         if residual and i == num_down - 1:
-            x = ResidualBlock(ndf * 2, "leaky_relu")(x)
+            x = ResidualBlock(ndf * 2, "leaky_relu", spectral_norm=spectral_norm)(x)
         elif not (residual and i == num_down - 2) or reed_cls:
             x = activation("leaky_relu")(x)
-    t = _text_projection(condition, text_dim, with_batch_norm=not reed_cls)
+    features = x
+    t = _text_projection(condition, text_dim, not reed_cls, spectral_norm)
     x = layers.Concatenate()([x, tile_spatially(t, 4)])
     if residual:
-        x = activation("leaky_relu")(batch_norm()(conv2d(ndf * 8, 1)(x)))
-    logit = layers.Flatten(dtype="float32")(conv2d(1, 4, padding="valid")(x))
+        x = activation("leaky_relu")(batch_norm()(conv(ndf * 8, 1)(x)))
+    logit = layers.Flatten(dtype="float32")(conv(1, 4, padding="valid")(x))
+    if with_projection:
+        logit = layers.Add(dtype="float32")([logit, projection(features, condition, spectral_norm)])
     return keras.Model([image, condition], logit, name="discriminator")
 
 
@@ -157,6 +175,7 @@ class DCGANCLS(TextToImageGAN):
     """
 
     PRESETS = PRESETS
+    projection_head = True
 
     loss_names = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake", "g_interp")
 
@@ -196,7 +215,14 @@ class DCGANCLS(TextToImageGAN):
             self.text_batch_norm,
         )
         self.discriminator = build_discriminator(
-            self.condition_dim, self.image_size, self.ndf, self.text_dim, variant, self.d_layout
+            self.condition_dim,
+            self.image_size,
+            self.ndf,
+            self.text_dim,
+            variant,
+            self.d_layout,
+            self.remedies.spectral_norm,
+            self.remedies.projection,
         )
         self.built = True
 
@@ -211,17 +237,21 @@ class DCGANCLS(TextToImageGAN):
             self.generator([noise, ops.stop_gradient(condition)], training=True)
         )
         images, fake = self.discriminator_view(images), self.discriminator_view(fake)
-        real_logits = self.discriminator([images, condition], training=True)
+        real_logits, _, penalties = self.remedies.real_pair(
+            lambda x, c: (self.discriminator([x, c], training=True), None), images, condition
+        )
         wrong_logits = self.discriminator([ops.roll(images, 1, axis=0), condition], training=True)
         fake_logits = self.discriminator([fake, condition], training=True)
-        return losses.matching_aware_discriminator_loss(
+        loss = losses.matching_aware_discriminator_loss(
             real_logits,
             wrong_logits,
             fake_logits,
             self.wrong_weight,
             self.mismatch_weights(batch),
             self.real_label,
+            self.remedies.adversarial_loss,
         )
+        return remedies.with_penalties(*loss, penalties)
 
     def generator_loss(self, batch):
         """Fooling D on right pairs, plus GAN-INT: B/2 halfway conditions (t_a + t_b) / 2.
@@ -243,13 +273,14 @@ class DCGANCLS(TextToImageGAN):
         weights = ops.concatenate(
             [ops.ones((batch_size,)), ops.full((half,), float(self.interp_weight))]
         )
+        loss = self.remedies.adversarial_loss
         parts = {
-            "g_fake": losses.generator_loss(logits[:batch_size]),
-            "g_interp": losses.generator_loss(logits[batch_size:])
+            "g_fake": losses.generator_loss(logits[:batch_size], loss=loss),
+            "g_interp": losses.generator_loss(logits[batch_size:], loss=loss)
             if self.interp_weight
             else ops.zeros(()),
         }
-        return losses.generator_loss(logits, weights), parts
+        return losses.generator_loss(logits, weights, loss), parts
 
     def get_config(self):
         config = super().get_config()

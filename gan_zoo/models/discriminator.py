@@ -5,8 +5,8 @@ import math
 import keras
 from keras import layers, ops
 
-from gan_zoo import losses
-from gan_zoo.layers import activation, batch_norm, conv2d, tile_spatially
+from gan_zoo import losses, remedies
+from gan_zoo.layers import activation, batch_norm, conv2d, projection, tile_spatially
 
 
 def doublings(ratio, what):
@@ -29,15 +29,30 @@ class ConditionalDiscriminator(keras.Model):
     unconditional head is a 4x4 conv. These are StackGAN's D of both stages and AttnGAN's
     D_NET64/128/256 layer for layer. Encoder and heads are separate so a batch's features
     serve its mismatched pairs too, as both authors' losses do.
+
+    Two remedies change the network (see `gan_zoo.remedies`): `spectral_norm` wraps every
+    convolution and dense layer in SpectralNormalization, and `with_projection` adds the
+    projection head's term (the condition against the 4x4 features) to the conditional logit.
     """
 
     def __init__(
-        self, image_size, df, condition_dim, unconditional, initializer="normal", **kwargs
+        self,
+        image_size,
+        df,
+        condition_dim,
+        unconditional,
+        initializer="normal",
+        spectral_norm=False,
+        with_projection=False,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.image_size, self.df, self.condition_dim = image_size, df, condition_dim
         self.unconditional, self.initializer = unconditional, initializer
-        conv = lambda *args, **kw: conv2d(*args, initializer=initializer, **kw)  # noqa: E731
+        self.spectral_norm, self.with_projection = spectral_norm, with_projection
+        conv = lambda *args, **kw: conv2d(  # noqa: E731
+            *args, initializer=initializer, spectral_norm=spectral_norm, **kw
+        )
         image = keras.Input((image_size, image_size, 3))
         x = activation("leaky_relu")(conv(df, 4, strides=2)(image))
         width = df
@@ -53,6 +68,9 @@ class ConditionalDiscriminator(keras.Model):
         h = layers.Concatenate()([features, tile_spatially(condition, 4)])
         h = activation("leaky_relu")(batch_norm()(conv(df * 8, 3)(h)))
         logit = layers.Flatten()(conv(1, 4, strides=4, padding="valid", use_bias=True)(h))
+        if with_projection:
+            term = projection(features, condition, spectral_norm, initializer)
+            logit = layers.Add()([logit, term])
         self.cond_head = keras.Model([features, condition], logit, name="cond_head")
         self.uncond_head = None
         if unconditional:
@@ -71,46 +89,57 @@ class ConditionalDiscriminator(keras.Model):
             return cond
         return cond, self.uncond_head(features, training=training)
 
-    def discriminator_loss(self, real, fake, condition, wrong_mask=None, real_label=1.0):
+    def real_pair(self, image, condition):
+        """The conditional logits of real/right pairs, and the image features (reused for the
+        wrong pairs and the unconditional head): what a gradient penalty differentiates."""
+        features = self.encoder(image, training=True)
+        return self.cond_head([features, condition], training=True), features
+
+    def discriminator_loss(
+        self, real, fake, condition, wrong_mask=None, real_label=1.0, settings=None
+    ):
         """D's loss on real and generated images and their captions' condition, and its parts.
 
         Wrong pairs are the real images' features rolled by one against the conditions, as both
         authors' losses build them (`wrong_mask` zeroes the pairs that truly match). With an
         unconditional head: ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u) (StackGAN
-        Stage-II, AttnGAN); without: real + ½(wrong + fake) (StackGAN Stage-I).
+        Stage-II, AttnGAN); without: real + ½(wrong + fake) (StackGAN Stage-I). `settings`,
+        the model's `Remedies` (None: the papers'), choose the adversarial loss and add the
+        gradient penalties on the real/right pairs (of the conditional head, D(x, t)).
         """
-        real_features = self.encoder(real, training=True)
+        settings = settings or remedies.Remedies()
+        real_logits, real_features, penalties = settings.real_pair(self.real_pair, real, condition)
         fake_features = self.encoder(fake, training=True)
-        real_logits, wrong_logits, fake_logits = (
+        wrong_logits, fake_logits = (
             self.cond_head([features, condition], training=True)
-            for features in (real_features, ops.roll(real_features, 1, axis=0), fake_features)
+            for features in (ops.roll(real_features, 1, axis=0), fake_features)
         )
+        loss = settings.adversarial_loss
         if self.uncond_head is None:
-            return losses.matching_aware_discriminator_loss(
-                real_logits, wrong_logits, fake_logits, 0.5, wrong_mask, real_label
+            total_and_parts = losses.matching_aware_discriminator_loss(
+                real_logits, wrong_logits, fake_logits, 0.5, wrong_mask, real_label, loss
             )
-        return losses.conditional_and_unconditional_discriminator_loss(
-            real_logits,
-            wrong_logits,
-            fake_logits,
-            self.uncond_head(real_features, training=True),
-            self.uncond_head(fake_features, training=True),
-            wrong_mask,
-            real_label,
-        )
+        else:
+            total_and_parts = losses.conditional_and_unconditional_discriminator_loss(
+                real_logits,
+                wrong_logits,
+                fake_logits,
+                self.uncond_head(real_features, training=True),
+                self.uncond_head(fake_features, training=True),
+                wrong_mask,
+                real_label,
+                loss,
+            )
+        return remedies.with_penalties(*total_and_parts, penalties)
 
-    def generator_losses(self, fake, condition):
-        """G's terms against this D: {"g_fake"} (fool the conditional head) and, with an
-        unconditional head, {"g_fake_uncond"}."""
+    def generator_losses(self, fake, condition, loss="bce"):
+        """G's terms against this D under the adversarial `loss`: {"g_fake"} (fool the
+        conditional head) and, with an unconditional head, {"g_fake_uncond"}."""
         features = self.encoder(fake, training=True)
-        terms = {
-            "g_fake": losses.generator_loss(self.cond_head([features, condition], training=True))
-        }
+        logits = {"g_fake": self.cond_head([features, condition], training=True)}
         if self.uncond_head is not None:
-            terms["g_fake_uncond"] = losses.generator_loss(
-                self.uncond_head(features, training=True)
-            )
-        return terms
+            logits["g_fake_uncond"] = self.uncond_head(features, training=True)
+        return {name: losses.generator_loss(value, loss=loss) for name, value in logits.items()}
 
     def get_config(self):
         config = super().get_config()
@@ -120,5 +149,7 @@ class ConditionalDiscriminator(keras.Model):
             condition_dim=self.condition_dim,
             unconditional=self.unconditional,
             initializer=self.initializer,
+            spectral_norm=self.spectral_norm,
+            with_projection=self.with_projection,
         )
         return config

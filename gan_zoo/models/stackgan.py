@@ -160,6 +160,7 @@ class StackGAN(TextToImageGAN):
     """
 
     PRESETS = PRESETS
+    projection_head = True
     lr_decay_offset = 0  # the authors' trainer halves at 0-based epochs 50, 100, ...
 
     def __init__(
@@ -257,7 +258,13 @@ class StackGAN(TextToImageGAN):
             if start_from_stage1_conditioning:
                 _copy_conditioning(stage1.generator, self.generator)
         self.discriminator = ConditionalDiscriminator(
-            self.image_size, self.df, self.c_dim, unconditional=stage == 2, name="discriminator"
+            self.image_size,
+            self.df,
+            self.c_dim,
+            unconditional=stage == 2,
+            spectral_norm=self.remedies.spectral_norm,
+            with_projection=self.remedies.projection,
+            name="discriminator",
         )
         self.built = True
 
@@ -308,13 +315,14 @@ class StackGAN(TextToImageGAN):
             mu,
             self.mismatch_weights(batch),
             self.real_label,
+            self.remedies,
         )
 
     def generator_loss(self, batch):
         """Fool D's conditional (and, in Stage-II, unconditional) head, plus kl_weight · KL."""
         fake, mu, logvar = self._fake(batch, text_gradient=False)
         parts = self.discriminator.generator_losses(
-            self.discriminator_view(fake), ops.stop_gradient(mu)
+            self.discriminator_view(fake), ops.stop_gradient(mu), self.remedies.adversarial_loss
         )
         parts["kl"] = losses.kl_divergence(mu, logvar)
         total = sum(v for k, v in parts.items() if k != "kl") + self.kl_weight * parts["kl"]

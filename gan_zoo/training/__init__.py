@@ -7,7 +7,9 @@ with keras.ops. Each backend module provides three functions:
   gradients of `loss` with respect to `variables` with `optimizer`, returns `(loss, parts)`;
 - `train_step(model, step, *args)`: runs `step(data)` as the backend's trainer expects
   (JAX's trainer passes a pure `(state, data)` and wants `(logs, state)` back);
-- `default_jit_compile()`: whether XLA is on unless the user says otherwise.
+- `default_jit_compile()`: whether XLA is on unless the user says otherwise;
+- `input_gradients(fn, inputs)`: `fn`'s output and its gradient with respect to its inputs,
+  itself differentiable (gradient penalties need a gradient of a gradient).
 """
 
 import importlib
@@ -39,3 +41,24 @@ def default_jit_compile():
     """XLA by default on TensorFlow (except under a tf.distribute strategy, where Keras cannot
     compile the step) and JAX; on PyTorch it would mean torch.compile, so off."""
     return _backend_module().default_jit_compile()
+
+
+def input_gradients(fn, inputs):
+    """The value of `fn(*inputs)` and the gradient of its sum with respect to each input, as
+    a differentiable function of the variables `fn` reads: a loss built from the gradient (a
+    gradient penalty) can itself be minimized, which takes a gradient of a gradient.
+
+    Args:
+        fn: inputs -> (value, extra): `value` a tensor (e.g. D's logits, one per row), `extra`
+            anything else to hand back (e.g. features to reuse), not differentiated here.
+        inputs: a list of tensors.
+
+    Returns:
+        (value, extra, gradients): `gradients` one tensor per input, of its shape (zeros for an
+        input `value` does not depend on). Rows are independent where `fn` treats them so, so
+        each row's gradient is that of its own value.
+
+    Variables `fn` writes (BatchNorm's moving statistics) are updated as by a plain call (on
+    JAX, within a loss `minimize` differentiates; elsewhere its writes are dropped there).
+    """
+    return _backend_module().input_gradients(fn, [keras.ops.convert_to_tensor(x) for x in inputs])

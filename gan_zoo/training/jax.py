@@ -5,12 +5,18 @@ whole step runs in a `StatelessScope` over that state; each `minimize` different
 function that opens an inner scope in which the differentiated variables are the traced
 arguments, and hands every other variable the loss wrote (BatchNorm statistics, seed
 states) back to the outer scope, as TensorFlow and PyTorch would have updated them in place.
+
+`input_gradients` differentiates with `jax.vjp` inside that traced loss. Its function runs in
+a scope of its own over the values the loss's scope holds; what it writes (BatchNorm moving
+statistics) leaves the vjp as auxiliary output and is written back to the loss's scope, so no
+tracer of the inner differentiation escapes it.
 """
 
 import jax
 import keras
 
 _model_variables = []  # the variables a loss may read: the stepped model's and its optimizer's
+_scoped_variables = []  # the variables the running loss's scope maps (see input_gradients)
 
 
 def minimize(optimizer, variables, loss_fn):
@@ -19,9 +25,14 @@ def minimize(optimizer, variables, loss_fn):
     other_values = [v.value for v in others]  # read through the outer scope
 
     def loss_of(values):
+        global _scoped_variables
         mapping = list(zip(variables, values)) + list(zip(others, other_values))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            loss, parts = loss_fn()
+        _scoped_variables = list(variables) + others
+        try:
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                loss, parts = loss_fn()
+        finally:
+            _scoped_variables = []
         written = [scope.get_current_value(v) for v in others]
         written = [new if new is not old else None for new, old in zip(written, other_values)]
         return optimizer.scale_loss(loss), (loss, parts, written)  # scaled: mixed_float16
@@ -41,6 +52,24 @@ def minimize(optimizer, variables, loss_fn):
     for variable, value in zip(list(variables) + list(slots), values + slot_values):
         variable.assign(value)
     return loss, parts
+
+
+def input_gradients(fn, inputs):
+    scoped = list(_scoped_variables)
+    values = [v.value for v in scoped]  # read through the loss's scope: traced values
+
+    def run(*xs):
+        with keras.StatelessScope(state_mapping=list(zip(scoped, values))) as scope:
+            value, extra = fn(*xs)
+        written = [scope.get_current_value(v) for v in scoped]
+        written = [new if new is not old else None for new, old in zip(written, values)]
+        return value, (extra, written)
+
+    value, pullback, (extra, written) = jax.vjp(run, *inputs, has_aux=True)
+    for variable, new in zip(scoped, written):
+        if new is not None:
+            variable.assign(new)
+    return value, extra, list(pullback(jax.numpy.ones_like(value)))
 
 
 def train_step(model, step, state, data):

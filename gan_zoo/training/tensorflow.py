@@ -1,4 +1,4 @@
-"""TensorFlow: a GradientTape around the loss."""
+"""TensorFlow: a GradientTape around the loss (nested, for gradients of gradients)."""
 
 import tensorflow as tf
 
@@ -21,3 +21,13 @@ def train_step(model, step, data):
 
 def default_jit_compile():
     return not tf.distribute.has_strategy()
+
+
+def input_gradients(fn, inputs):
+    # An inner tape; the outer one (minimize's) records its gradient computation too.
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(inputs)
+        value, extra = fn(*inputs)
+        total = tf.reduce_sum(tf.cast(value, tf.float32))
+    gradients = tape.gradient(total, inputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return value, extra, gradients

@@ -1,4 +1,5 @@
-"""PyTorch: backward() into the variables' .grad, then the update without autograd."""
+"""PyTorch: backward() into the variables' .grad, then the update without autograd; gradients
+of gradients with torch.autograd.grad(create_graph=True)."""
 
 import torch
 
@@ -19,3 +20,14 @@ def train_step(model, step, data):
 
 def default_jit_compile():
     return False
+
+
+def input_gradients(fn, inputs):
+    # A tensor that is not yet part of the graph (a batch of images) becomes a leaf to take
+    # the gradient at; one that is (a sentence from a trained encoder) stays in it.
+    inputs = [x if x.requires_grad else x.detach().requires_grad_() for x in inputs]
+    value, extra = fn(*inputs)
+    gradients = torch.autograd.grad(
+        value.float().sum(), inputs, create_graph=True, allow_unused=True, materialize_grads=True
+    )
+    return value, extra, list(gradients)
