@@ -189,6 +189,10 @@ def _new_model(args, base, vocab, image_size):
         )
     build = functools.partial(model_cls.from_preset, args.preset) if args.preset else model_cls
     options = {"seed": args.seed, **dict(parse_setting(item) for item in args.set or ())}
+    if "recipe" in options and not args.preset:
+        raise SystemExit(
+            "recipe= applies over a preset's settings: add --preset (e.g. --preset small)."
+        )
     if args.model == "attngan":
         return build(damsm=base, image_size=image_size, **options)
     if args.model == "stackgan":

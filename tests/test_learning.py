@@ -13,6 +13,9 @@ pytestmark = pytest.mark.xla  # long training: the library's default compilation
 
 @pytest.mark.slow
 def test_alignment_rises_well_above_chance():
+    """210 steps (7 epochs of 1,920 images). Measured over seeds 0-2 (2026-12-06, TensorFlow):
+    held-out alignment 0.365-0.39 after 7 epochs (0.255-0.295 after 6, 0.62-0.77 after 10);
+    the bound, 3x chance (0.167), sits well below that spread."""
     images, captions, _ = shapes.load("train", num_images=1920, image_size=32, seed=0, fixed=EASY)
     vocab = Vocabulary.build(captions)
     model = tiny_dcgan(vocab, ngf=32, ndf=32, text_dim=128)  # the "small" preset's widths
@@ -22,7 +25,7 @@ def test_alignment_rises_well_above_chance():
     oracle = shapes.ShapesOracle()
     before = oracle.score(model.generate(prompts, seed=0), truth)["alignment"]
     history = model.fit(
-        make_dataset(images, captions, vocab, batch_size=64, seed=0), epochs=10, verbose=0
+        make_dataset(images, captions, vocab, batch_size=64, seed=0), epochs=7, verbose=0
     )
     after = oracle.score(model.generate(prompts, seed=0), truth)
     chance = shapes.chance_alignment()

@@ -10,7 +10,7 @@ from conftest import tiny_dcgan, trainable_count
 from keras import ops
 from model_harness import assert_reload_gives_the_same
 
-from gan_zoo import DAMSM, AttnGAN, StackGAN, losses, remedies, training
+from gan_zoo import DAMSM, DCGANCLS, AttnGAN, StackGAN, losses, remedies, training
 from gan_zoo.data import make_dataset
 from gan_zoo.layers import augment
 from gan_zoo.layers.blocks import SpectralNormalization
@@ -400,3 +400,32 @@ def test_every_model_trains_a_step_with_the_options_and_keeps_them_when_saved(
         model, tmp_path / "model.keras", lambda m: m.generate(["a red circle"], seed=3)
     )
     assert again.remedies.get_config() == model.remedies.get_config()
+
+
+# ----------------------------------------------------------------- recipes
+@pytest.mark.once
+def test_a_recipe_sets_its_remedies_over_the_preset_and_arguments_override_it(shapes32):
+    vocab = shapes32[3]
+    stable = DCGANCLS.from_preset("small", recipe="stable", vocabulary=vocab, image_size=32)
+    for name, value in DCGANCLS.RECIPES["stable"].items():
+        assert getattr(stable.remedies, name, getattr(stable, name, None)) == value, name
+    assert stable.ngf == DCGANCLS.PRESETS["small"]["ngf"]  # the preset still holds
+    paper = DCGANCLS.from_preset("small", vocabulary=vocab, image_size=32)
+    differ = {k for k, v in stable.get_config().items() if paper.get_config()[k] != v}
+    assert differ == set(DCGANCLS.RECIPES["stable"]) | {"name"}
+    mine = DCGANCLS.from_preset("small", recipe="stable", vocabulary=vocab, projection=False)
+    assert mine.remedies.projection is False
+    with pytest.raises(ValueError, match="Unknown DCGANCLS recipe 'steady'; choose from"):
+        DCGANCLS.from_preset("small", recipe="steady", vocabulary=vocab)
+    with pytest.raises(ValueError, match="Unknown StackGAN recipe 'stable'"):
+        StackGAN.from_preset("small", recipe="stable", vocabulary=vocab)
+
+
+@pytest.mark.once
+def test_the_command_line_takes_a_recipe_over_a_preset_only(tmp_path):
+    from gan_zoo import cli
+
+    common = ["train", "--model", "dcgan-cls", "--data", "shapes", "--num-images", "64"]
+    common += ["--image-size", "32", "--epochs", "1", "--out", str(tmp_path / "run")]
+    with pytest.raises(SystemExit, match="recipe= applies over a preset's settings: add --preset"):
+        cli.main([*common, "--set", "recipe=stable"])

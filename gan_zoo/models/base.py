@@ -18,6 +18,14 @@ from gan_zoo.models.presets import preset_settings
 from gan_zoo.text import Vocabulary, text_encoder_for
 from gan_zoo.training.optimizers import PlayerOptimizers, unwrapped
 
+# The constructor arguments `get_config` saves as the attributes of the same name.
+CONFIG_ATTRIBUTES = (
+    "name", "embedding_dim", "image_size", "noise_dim", "max_length", "learning_rate", "beta_1",
+    "beta_2", "lr_decay_every", "lr_decay_factor", "train_text_encoder", "seed",
+    "label_smoothing", "instance_noise", "instance_noise_steps",
+)  # fmt: skip
+ENCODER_SETTINGS = ("embedding_dim", "hidden_dim", "dropout", "seed")
+
 
 class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
     """Base class of the zoo's GANs. Batches are dicts {"images", "tokens" or "embeddings"}.
@@ -53,6 +61,7 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
     """
 
     PRESETS = {}  # name -> constructor arguments; each model sets its own (see `from_preset`)
+    RECIPES = {"paper": {}}  # name -> remedy settings (gan_zoo.remedies) over a preset
     loss_names = ("d_loss", "g_loss")
     optimizer_names = ("g_optimizer", "d_optimizer")
     lr_decay_offset = 1  # see callbacks.LearningRateDecay
@@ -111,21 +120,24 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         self._players = None
 
     @classmethod
-    def from_preset(cls, name, **kwargs):
-        """The model in a named configuration of `cls.PRESETS`.
+    def from_preset(cls, name, recipe="paper", **kwargs):
+        """The model in a named configuration of `cls.PRESETS`, trained by a recipe.
 
         Args:
             name: the preset, e.g. "birds" (the authors' CUB settings, also the constructor's
                 defaults), "coco" or "small" (for CPU work).
-            **kwargs: constructor arguments; each takes precedence over the preset's.
+            recipe: "paper" (the authors' training) or another name in `cls.RECIPES`, e.g.
+                "stable": remedies chosen by benchmarks/quality.py (docs/stabilizers.md).
+            **kwargs: constructor arguments; each takes precedence over the preset's and the
+                recipe's.
 
         Returns:
-            A new `cls`, built from the preset's settings updated with `kwargs`.
+            A new `cls`, built from the preset's settings updated with the recipe's and `kwargs`.
 
         Raises:
-            ValueError: for an unknown name, naming the presets there are.
+            ValueError: for an unknown preset or recipe, naming those there are.
         """
-        return cls(**{**preset_settings(cls, name), **kwargs})
+        return cls(**{**preset_settings(cls, name, recipe=recipe), **kwargs})
 
     # ----------------------------------------------------------------- the networks
     def run_generator(self, latent, condition, training=False):
@@ -317,32 +329,15 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
     # ----------------------------------------------------------------- saving
     def get_config(self):
         encoder = self.text_encoder
-        return {
-            "name": self.name,
-            "vocabulary": self.vocabulary.get_config() if self.vocabulary is not None else None,
-            "embedding_dim": self.embedding_dim,
-            "image_size": self.image_size,
-            "noise_dim": self.noise_dim,
-            "max_length": self.max_length,
-            "learning_rate": self.learning_rate,
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "lr_decay_every": self.lr_decay_every,
-            "lr_decay_factor": self.lr_decay_factor,
-            "train_text_encoder": self.train_text_encoder,
-            "text_encoder": None
+        config = {name: getattr(self, name) for name in CONFIG_ATTRIBUTES}
+        config.update(
+            vocabulary=self.vocabulary.get_config() if self.vocabulary is not None else None,
+            text_encoder=None
             if encoder is None
-            else {
-                key: getattr(encoder, key)
-                for key in ("embedding_dim", "hidden_dim", "dropout", "seed")
-            },
-            "seed": self.seed,
-            "label_smoothing": self.label_smoothing,
-            "instance_noise": self.instance_noise,
-            "instance_noise_steps": self.instance_noise_steps,
-            "generator_ema": self.generator_ema or 0,
-            **self.remedies.get_config(),
-        }
+            else {key: getattr(encoder, key) for key in ENCODER_SETTINGS},
+            generator_ema=self.generator_ema or 0,
+        )
+        return {**config, **self.remedies.get_config()}
 
     @classmethod
     def from_config(cls, config):

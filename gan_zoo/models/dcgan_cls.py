@@ -52,6 +52,12 @@ PRESETS = {
         "d_layout": "cls_int",
     },
 }
+# Training recipes over a preset (`DCGANCLS.from_preset(name, recipe=...)`): the authors', and
+# remedies (gan_zoo.remedies) chosen by benchmarks/quality.py (docs/stabilizers.md#recipes).
+RECIPES = {
+    "paper": {},
+    "stable": {"projection": True, "generator_ema": 0.99},
+}
 VARIANTS = ("residual", "plain")
 D_LAYOUTS = ("cls_int", "cls")
 
@@ -175,6 +181,7 @@ class DCGANCLS(TextToImageGAN):
     """
 
     PRESETS = PRESETS
+    RECIPES = RECIPES
     projection_head = True
 
     loss_names = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake", "g_interp")

@@ -8,17 +8,22 @@ holds the settings of one part only, e.g. StackGAN's "stage2" widths.
 import keras
 
 
-def preset_settings(model_cls, name, part=None):
+def preset_settings(model_cls, name, part=None, recipe="paper"):
     """The constructor arguments of `model_cls.PRESETS[name]`, its `part` sub-dict merged over
-    the rest (the other sub-dicts left out); an unknown name is refused with the choices."""
-    presets = model_cls.PRESETS
+    the rest (the other sub-dicts left out), then `model_cls.RECIPES[recipe]` over those. An
+    unknown preset or recipe is refused with the choices."""
+    presets, recipes = model_cls.PRESETS, model_cls.RECIPES
     if name not in presets:
         raise ValueError(
             f"Unknown {model_cls.__name__} preset {name!r}; choose from {sorted(presets)}"
         )
+    if recipe not in recipes:
+        raise ValueError(
+            f"Unknown {model_cls.__name__} recipe {recipe!r}; choose from {sorted(recipes)}"
+        )
     settings = {k: v for k, v in presets[name].items() if not isinstance(v, dict)}
     settings.update(presets[name].get(part, {}) if part else {})
-    return settings
+    return {**settings, **recipes[recipe]}
 
 
 def deserialize_entry(config, key):

@@ -354,11 +354,12 @@ class StackGAN(TextToImageGAN):
         return config
 
     @classmethod
-    def from_preset(cls, name, stage=1, **kwargs):
+    def from_preset(cls, name, stage=1, recipe="paper", **kwargs):
         """As `TextToImageGAN.from_preset`, for `stage`: the preset's settings of both stages
         with its own stage's over them (e.g. the small Stage-II's gf 64). A Stage-II's
         `stage1=` is given in `kwargs`."""
-        return cls(stage=stage, **{**preset_settings(cls, name, part=f"stage{stage}"), **kwargs})
+        settings = preset_settings(cls, name, part=f"stage{stage}", recipe=recipe)
+        return cls(stage=stage, **{**settings, **kwargs})
 
     @classmethod
     def from_config(cls, config):

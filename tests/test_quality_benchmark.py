@@ -1,0 +1,54 @@
+"""benchmarks/quality.py keeps working: its quick mode trains a recipe over two seeds and
+writes the table, the per-seed curves and the figure. (The measurements themselves are in
+benchmarks/QUALITY.md; nothing here asserts a quality.)"""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "quality.py")
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("quality_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.once  # it runs gan-zoo sweep, which test_sweep and test_cli cover per backend
+def test_quick_mode_writes_a_row_per_recipe_with_every_seeds_curve(tmp_path, capsys):
+    quality = load_script()
+    args = ["--quick", "--recipes", "stable", "--out", str(tmp_path / "runs")]
+    args += ["--report-dir", str(tmp_path)]
+    assert quality.main(args) == 0
+    report = json.loads((tmp_path / "quality.json").read_text())
+    assert list(report["rows"]) == ["stable"]
+    for name, row in report["rows"].items():
+        assert row["seeds"] == 2
+        assert len(report["curves"][name]) == 2
+        assert all(len(curve) == 2 for curve in report["curves"][name])  # one value an epoch
+        assert row["last"]["worst"] <= row["last"]["mean"]
+        assert 0 <= row["coverage"]["mean"] <= 1 and row["minutes"]["mean"] > 0
+    table = (tmp_path / "QUALITY.md").read_text()
+    assert "| stable | 2 |" in table
+    assert (tmp_path / "quality.png").stat().st_size > 0
+    # the runs resume: a second call trains nothing and reports the same numbers
+    capsys.readouterr()
+    assert quality.main(args) == 0
+    assert json.loads((tmp_path / "quality.json").read_text())["rows"] == report["rows"]
+    assert capsys.readouterr().out.count("finished earlier") == 2
+
+
+def test_unknown_recipes_are_named(tmp_path):
+    with pytest.raises(SystemExit, match="Unknown recipe 'steady'"):
+        load_script().main(["--quick", "--recipes", "steady", "--out", str(tmp_path)])
+
+
+def test_the_largest_drop_counts_only_the_second_half():
+    quality = load_script()
+    curve = [0.0, 0.5, 0.1, 0.6, 0.7, 0.4, 0.5, 0.45]  # 2nd half 0.7, 0.4, 0.5, 0.45
+    assert quality.largest_drop(curve) == pytest.approx(0.3)
+    assert quality.largest_drop([0.1, 0.2, 0.3, 0.4]) == 0.0
