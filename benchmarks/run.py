@@ -34,20 +34,23 @@ import numpy as np
 # The paper configurations the authors' code was timed at (../shared/reference, §8): batch,
 # image size, and the model's preset (built with `from_preset`) and other constructor options.
 # DCGAN-cls and StackGAN are conditioned on 1,024-d embeddings, as the authors' models are;
-# AttnGAN reads token ids through its frozen DAMSM (Inception-v3 with random weights at the
-# paper config) over the CUB vocabulary size.
+# AttnGAN and DF-GAN read token ids through a frozen DAMSM (AttnGAN's with Inception-v3 with
+# random weights at the paper config; DF-GAN uses its text encoder only) over the CUB
+# vocabulary size.
 PAPER = {
     "dcgan-cls": dict(batch=64, size=64, options=dict(preset="birds")),
     "dcgan-cls-plain": dict(batch=64, size=64, options=dict(variant="plain", ngf=64, ndf=64)),
     "stackgan1": dict(batch=64, size=64, options=dict(preset="birds")),
     "stackgan2": dict(batch=64, size=256, options=dict(preset="birds")),
     "attngan": dict(batch=20, size=256, options=dict(preset="birds")),
+    "dfgan": dict(batch=32, size=256, options=dict(preset="birds")),
 }
 QUICK = {
     "dcgan-cls": dict(batch=16, size=32, options=dict(preset="small")),
     "stackgan1": dict(batch=16, size=32, options=dict(preset="small")),
     "stackgan2": dict(batch=16, size=64, options=dict(preset="small")),
     "attngan": dict(batch=16, size=32, options=dict(preset="small")),
+    "dfgan": dict(batch=16, size=32, options=dict(preset="small")),
 }
 CUB_WORDS = 5449  # the authors' CUB vocabulary, padding aside
 # Nominal dense peak FLOP/s that MFU is measured against, by device and compute precision.
@@ -144,8 +147,9 @@ def configurations(args):
 def build(name, size, options):
     """The model, from its preset where the options name one: conditioned on 1,024-d
     embeddings (no text encoder to time), or AttnGAN over an untrained DAMSM (the small
-    encoder for the small preset, else Inception-v3)."""
-    from gan_zoo import DAMSM, DCGANCLS, AttnGAN, StackGAN, Vocabulary
+    encoder for the small preset, else Inception-v3), or DF-GAN over an untrained DAMSM's
+    frozen text encoder (its image encoder unused: the small one)."""
+    from gan_zoo import DAMSM, DCGANCLS, DFGAN, AttnGAN, StackGAN, Vocabulary
 
     options = dict(options)
     preset = options.pop("preset", None)
@@ -153,10 +157,12 @@ def build(name, size, options):
     def make(model_cls, **kwargs):
         return model_cls.from_preset(preset, **kwargs) if preset else model_cls(**kwargs)
 
-    if name == "attngan":
+    if name in ("attngan", "dfgan"):
         vocabulary = Vocabulary([f"w{i}" for i in range(CUB_WORDS)])
-        encoder = "small" if preset == "small" else "inception_v3"
+        encoder = "small" if preset == "small" or name == "dfgan" else "inception_v3"
         damsm = DAMSM(vocabulary, image_encoder=encoder, image_size=size)
+        if name == "dfgan":  # a DAMSM's sentences are 256-d, the birds preset's width
+            return make(DFGAN, damsm=damsm, image_size=size, seed=0, sentence_dim=256, **options)
         return make(AttnGAN, damsm=damsm, image_size=size, seed=0, **options)
     if name.startswith("dcgan-cls"):
         return make(DCGANCLS, embedding_dim=1024, image_size=size, seed=0, **options)

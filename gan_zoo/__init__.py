@@ -20,6 +20,7 @@ _PUBLIC = {
     "AttnGAN": "gan_zoo.models",
     "DAMSM": "gan_zoo.models",
     "DCGANCLS": "gan_zoo.models",
+    "DFGAN": "gan_zoo.models",
     "StackGAN": "gan_zoo.models",
     "TextToImageGAN": "gan_zoo.models",
     "TextEncoder": "gan_zoo.text",

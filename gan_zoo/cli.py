@@ -14,7 +14,13 @@ import re
 import sys
 import tempfile
 
-MODELS = {"dcgan-cls": "DCGANCLS", "stackgan": "StackGAN", "attngan": "AttnGAN", "damsm": "DAMSM"}
+MODELS = {
+    "dcgan-cls": "DCGANCLS",
+    "stackgan": "StackGAN",
+    "attngan": "AttnGAN",
+    "dfgan": "DFGAN",
+    "damsm": "DAMSM",
+}
 DATASETS = {
     "cub": "AttnGAN's data/birds layout",
     "flowers": "StackGAN's Data/flowers layout",
@@ -55,12 +61,8 @@ def _train(args):
     model = keras.models.load_model(resumed) if resumed else None
     if model is None and args.model == "attngan":  # its image size follows from its stages
         model = _new_model(args, base, None, args.image_size)
-    if model is not None:
-        image_size = model.image_size
-    else:
-        image_size = args.image_size or (
-            4 * base.image_size if args.model == "stackgan" and base else 64
-        )
+    image_size = model.image_size if model is not None else args.image_size
+    image_size = image_size or _default_image_size(args, base)
     images, captions, labels = _dataset(args, "train", image_size, fixed, args.num_images)
     vocab = _vocabulary(args, base, captions)
     model = model or _new_model(args, base, vocab, image_size)
@@ -174,6 +176,17 @@ def _vocabulary(args, base, captions):
     return vocab
 
 
+def _default_image_size(args, base):
+    """64 px; a Stage-II 4x its Stage-I; a DF-GAN its preset's (the authors' 256, small 32)."""
+    if args.model == "stackgan" and base:
+        return 4 * base.image_size
+    if args.model == "dfgan":
+        from gan_zoo.models.dfgan import PRESETS
+
+        return PRESETS.get(args.preset or "birds", PRESETS["birds"])["image_size"]
+    return 64
+
+
 def _new_model(args, base, vocab, image_size):
     import gan_zoo
     from gan_zoo.sweep import parse_setting
@@ -195,6 +208,11 @@ def _new_model(args, base, vocab, image_size):
         )
     if args.model == "attngan":
         return build(damsm=base, image_size=image_size, **options)
+    if args.model == "dfgan":  # reads captions with its DAMSM's encoder, or trains its own
+        if base:  # the DAMSM's sentence width is the only one its vectors fit
+            options = {"sentence_dim": base.text_encoder.output_dim, **options}
+        text = {"damsm": base} if base else {"vocabulary": vocab}
+        return build(image_size=image_size, **text, **options)
     if args.model == "stackgan":
         return build(
             image_size=image_size,
@@ -295,22 +313,23 @@ def _dataset(args, split, image_size, fixed, num_shapes):
 
 
 def _refuse_other_models_options(args):
-    """--stage1 and --damsm name what StackGAN Stage-II and AttnGAN build on; elsewhere they
-    would be ignored, so they are refused."""
+    """--stage1 and --damsm name what StackGAN Stage-II and AttnGAN (or DF-GAN) build on;
+    elsewhere they would be ignored, so they are refused."""
     if args.stage1 and not (args.model == "stackgan" and args.stage == 2):
         raise SystemExit(
             "--stage1 is the Stage-I a StackGAN --stage 2 builds on; this run trains "
             f"--model {args.model}" + (" --stage 1." if args.model == "stackgan" else ".")
         )
-    if args.damsm and args.model != "attngan":
+    if args.damsm and args.model not in ("attngan", "dfgan"):
         raise SystemExit(
-            f"--damsm is the text-image encoder an AttnGAN builds on; --model {args.model} "
-            "uses none."
+            "--damsm is the text-image encoder an AttnGAN builds on (and whose text encoder "
+            f"a DF-GAN can read captions with); --model {args.model} uses none."
         )
 
 
 def _base_model(args):
-    """The trained model a run builds on: Stage-I for StackGAN --stage 2, the DAMSM for AttnGAN."""
+    """The trained model a run builds on: Stage-I for StackGAN --stage 2, the DAMSM for AttnGAN
+    (and for a DF-GAN given one)."""
     if args.model == "stackgan" and args.stage == 2:
         if not args.stage1:
             raise SystemExit(
@@ -323,6 +342,8 @@ def _base_model(args):
                 "--model attngan needs --damsm, a trained DAMSM .keras file or run "
                 "directory (train one with: gan-zoo train --model damsm)."
             )
+        return _load_model(args.damsm)
+    if args.model == "dfgan" and args.damsm:
         return _load_model(args.damsm)
     return None
 
@@ -357,7 +378,9 @@ def _generate(args):
     if args.attention and not isinstance(model, AttnGAN):
         raise SystemExit("--attention needs an AttnGAN checkpoint.")
     with model.averaged_generator():  # a checkpoint of a run cut short: the G it would end with
-        images = model.generate(args.captions, seed=args.seed, num_per_caption=args.num)
+        images = model.generate(
+            args.captions, seed=args.seed, num_per_caption=args.num, truncation=args.truncation
+        )
         attention = (
             model.generate(args.captions, seed=args.seed, return_attention=True)
             if args.attention
@@ -452,13 +475,21 @@ def _convert(args):
             raise SystemExit("convert damsm needs --text-encoder, --image-encoder and --captions.")
         model = convert.damsm_from_authors(args.text_encoder, args.image_encoder, args.captions)
     elif not args.checkpoint:
-        raise SystemExit(f"convert {args.network} needs the generator's .pth file.")
-    elif args.network == "attngan":
-        if not args.damsm:
-            raise SystemExit("convert attngan needs --damsm, the converted DAMSM .keras file.")
-        model = convert.attngan_from_authors(
-            args.checkpoint, _load_model(args.damsm), args.preset or "birds"
+        raise SystemExit(
+            f"convert {args.network} needs the checkpoint .pth file "
+            + ("(state_epoch_N.pth)." if args.network == "dfgan" else "(the generator's).")
         )
+    elif args.network in ("attngan", "dfgan"):
+        if not args.damsm:
+            raise SystemExit(
+                f"convert {args.network} needs --damsm, the converted DAMSM .keras file."
+            )
+        converter = (
+            convert.attngan_from_authors
+            if args.network == "attngan"
+            else convert.dfgan_from_authors
+        )
+        model = converter(args.checkpoint, _load_model(args.damsm), args.preset or "birds")
     else:
         model = convert.stackgan_from_authors(
             args.checkpoint, args.discriminator, args.stage, args.preset or "coco"
@@ -538,8 +569,8 @@ def _add_training_arguments(parser):
         "--model",
         choices=sorted(MODELS),
         default="dcgan-cls",
-        help="dcgan-cls (GAN-INT-CLS), stackgan, attngan, or damsm (the text-image encoder "
-        "an AttnGAN builds on)",
+        help="dcgan-cls (GAN-INT-CLS), stackgan, attngan, dfgan (DF-GAN), or damsm (the "
+        "text-image encoder an AttnGAN builds on)",
     )
     parser.add_argument(
         "--preset",
@@ -565,7 +596,9 @@ def _add_training_arguments(parser):
         "--stage1", help="stackgan --stage 2: the Stage-I .keras file or run directory"
     )
     parser.add_argument(
-        "--damsm", help="attngan: the pretrained DAMSM .keras file or run directory"
+        "--damsm",
+        help="attngan: the pretrained DAMSM .keras file or run directory; dfgan: optionally, "
+        "the DAMSM whose frozen text encoder reads the captions (else it trains its own)",
     )
     parser.add_argument(
         "--image-encoder",
@@ -579,7 +612,8 @@ def _add_training_arguments(parser):
     parser.add_argument(
         "--image-size",
         type=int,
-        help="default 64 (Stage-II: 4x its Stage-I; AttnGAN: set by its stages)",
+        help="default 64 (Stage-II: 4x its Stage-I; AttnGAN: set by its stages; DF-GAN: its "
+        "preset's, 256 or small's 32)",
     )
     parser.add_argument(
         "--num-images",
@@ -686,6 +720,12 @@ def build_parser():
     generate.add_argument(
         "--attention", metavar="PNG", help="attngan: also draw each word's attention"
     )
+    generate.add_argument(
+        "--truncation",
+        type=float,
+        help="noise cut at ±2σ and scaled by this (DF-GAN's authors sample with 0.88); "
+        "without it, untruncated",
+    )
     generate.set_defaults(func=_generate)
 
     evaluate = sub.add_parser(
@@ -750,22 +790,29 @@ def build_parser():
         formatter_class=_HelpFormatter,
     )
     convert.add_argument(
-        "network", choices=("damsm", "attngan", "stackgan"), help="the network the files hold"
+        "network",
+        choices=("damsm", "attngan", "stackgan", "dfgan"),
+        help="the network the files hold",
     )
     convert.add_argument(
-        "checkpoint", nargs="?", help="attngan/stackgan: the generator .pth (netG_epoch_N.pth)"
+        "checkpoint",
+        nargs="?",
+        help="attngan/stackgan: the generator .pth (netG_epoch_N.pth); dfgan: "
+        "state_epoch_N.pth (G, D and C)",
     )
     convert.add_argument("--text-encoder", help="damsm: text_encoder*.pth")
     convert.add_argument("--image-encoder", help="damsm: image_encoder*.pth")
     convert.add_argument(
         "--captions", help="damsm: the captions.pickle holding the encoder's vocabulary"
     )
-    convert.add_argument("--damsm", help="attngan: the converted DAMSM .keras file")
+    convert.add_argument("--damsm", help="attngan, dfgan: the converted DAMSM .keras file")
     convert.add_argument("--discriminator", help="stackgan: netD .pth too (to go on training)")
     convert.add_argument(
         "--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage"
     )
-    convert.add_argument("--preset", help="birds or coco (attngan default birds, stackgan coco)")
+    convert.add_argument(
+        "--preset", help="birds or coco (attngan and dfgan default birds, stackgan coco)"
+    )
     convert.add_argument("--out", required=True, help="the .keras file to write")
     convert.set_defaults(func=_convert)
     return parser

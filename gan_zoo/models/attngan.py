@@ -24,7 +24,7 @@ from gan_zoo.layers import (
 )
 from gan_zoo.models import generation
 from gan_zoo.models.base import TextToImageGAN
-from gan_zoo.models.damsm import load_damsm
+from gan_zoo.models.damsm import frozen_text_arguments
 from gan_zoo.models.discriminator import ConditionalDiscriminator, doublings
 from gan_zoo.models.presets import deserialize_entry
 
@@ -183,30 +183,14 @@ class AttnGAN(TextToImageGAN):
         image_size=None,
         **kwargs,
     ):
-        damsm = load_damsm(damsm)
-        if vocabulary is not None and vocabulary != damsm.vocabulary:
-            raise ValueError(
-                "The vocabulary differs from the DAMSM's: AttnGAN reads captions "
-                "with its DAMSM's text encoder, so it takes the DAMSM's vocabulary."
-            )
-        for key in ("embedding_dim", "text_encoder", "train_text_encoder", "max_length"):
-            if key in kwargs:
-                raise ValueError(f"AttnGAN takes {key} from its DAMSM, which stays frozen.")
+        damsm, text = frozen_text_arguments(damsm, vocabulary, kwargs, "AttnGAN")
         expected = base_size * 2 ** (stages - 1)
         if image_size is not None and image_size != expected:
             raise ValueError(
                 f"image_size {image_size} does not fit {stages} stages from {base_size} px: "
                 f"it must be {expected} (base_size · 2^(stages - 1))."
             )
-        super().__init__(
-            vocabulary=damsm.vocabulary,
-            image_size=expected,
-            max_length=damsm.max_length,
-            text_encoder=damsm.text_encoder,
-            train_text_encoder=False,
-            generator_ema=generator_ema,
-            **kwargs,
-        )
+        super().__init__(image_size=expected, generator_ema=generator_ema, **text)
         self.damsm = damsm
         self.damsm.trainable = False
         self.c_dim, self.kl_weight = c_dim, kl_weight
@@ -292,11 +276,14 @@ class AttnGAN(TextToImageGAN):
         embeddings=None,
         batch_size=64,
         return_stages=False,
+        truncation=None,
         return_attention=False,
     ):
         """As `TextToImageGAN.generate`; with `return_attention=True`, returns (images, maps):
         one float32 [N, T, h, w] map per attention stage, each word's weight over the image."""
-        outputs = self.generate_outputs(captions, seed, num_per_caption, embeddings, batch_size)
+        outputs = self.generate_outputs(
+            captions, seed, num_per_caption, embeddings, batch_size, truncation
+        )
         images = generation.stage_images(outputs["images"], return_stages)
         return (images, outputs["attention"]) if return_attention else images
 

@@ -231,16 +231,49 @@ class DAMSM(CaptionedImageModel):
         }
 
 
-def load_damsm(damsm):
-    """A DAMSM, given or loaded from a .keras path; anything else is an error."""
+def load_damsm(damsm, model="AttnGAN"):
+    """A DAMSM, given or loaded from a .keras path; anything else is an error naming `model`,
+    the GAN that needs it."""
     if isinstance(damsm, (str, os.PathLike)):
         if not os.path.exists(damsm):
             raise FileNotFoundError(f"No DAMSM at {damsm}")
         damsm = keras.models.load_model(damsm)
     if not isinstance(damsm, DAMSM):
         raise ValueError(
-            "AttnGAN needs damsm=, a pretrained DAMSM (or the path of its .keras file): "
+            f"{model} needs damsm=, a pretrained DAMSM (or the path of its .keras file): "
             "train one with DAMSM(vocabulary=...).fit(...) or `gan-zoo train --model "
-            f"damsm`; got {type(damsm).__name__}."
+            f"damsm`, or convert the authors' with convert.damsm_from_authors; got "
+            f"{type(damsm).__name__}."
         )
     return damsm
+
+
+def frozen_text_arguments(damsm, vocabulary, kwargs, model):
+    """The text arguments of a GAN that reads captions with a pretrained DAMSM's encoder,
+    frozen (AttnGAN, DF-GAN).
+
+    Args:
+        damsm: a `DAMSM` or the path of its `.keras` file.
+        vocabulary: None, or a vocabulary that must equal the DAMSM's.
+        kwargs: the GAN's other `TextToImageGAN` arguments; those the DAMSM sets are refused.
+        model: the GAN's name, for the errors.
+
+    Returns:
+        (the DAMSM, `kwargs` with its vocabulary, caption length and frozen text encoder).
+    """
+    damsm = load_damsm(damsm, model)
+    if vocabulary is not None and vocabulary != damsm.vocabulary:
+        raise ValueError(
+            f"The vocabulary differs from the DAMSM's: {model} reads captions with its DAMSM's "
+            "text encoder, so it takes the DAMSM's vocabulary."
+        )
+    for key in ("embedding_dim", "text_encoder", "train_text_encoder", "max_length"):
+        if kwargs.get(key) is not None:
+            raise ValueError(f"{model} takes {key} from its DAMSM, which stays frozen.")
+    return damsm, dict(
+        kwargs,
+        vocabulary=damsm.vocabulary,
+        max_length=damsm.max_length,
+        text_encoder=damsm.text_encoder,
+        train_text_encoder=False,
+    )
