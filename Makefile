@@ -10,8 +10,12 @@ export KERAS_BACKEND ?= tensorflow
 # Two pytest workers (pytest-xdist): much of a small test's time is single-threaded XLA
 # compilation, so two cores finish the suite sooner. Each test goes to whichever worker is free,
 # slow ones first (tests/conftest.py); a file that shares a trained model stays on one worker.
+# JAX compiles every test's step with XLA: its short tests compile with LLVM's optimisations off
+# (a quarter less time), its slow learning tests with them on (they run long enough to gain).
 BACKENDS ?= tensorflow jax torch
 WORKERS ?= 2
+PYTEST = $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup --no-loadscope-reorder
+QUICK_XLA = --xla_backend_optimization_level=0
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 $(STAMP): pyproject.toml
@@ -35,6 +39,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	@set -e; for backend in $(BACKENDS); do \
 		echo "== pytest on KERAS_BACKEND=$$backend"; \
-		if [ $$backend = torch ]; then marks="not slow"; else marks=""; fi; \
-		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup --no-loadscope-reorder -m "$$marks"; \
+		case $$backend in \
+		torch) KERAS_BACKEND=torch $(PYTEST) -m "not slow";; \
+		jax) KERAS_BACKEND=jax $(PYTEST) -m slow; \
+			KERAS_BACKEND=jax XLA_FLAGS=$(QUICK_XLA) $(PYTEST) -m "not slow";; \
+		*) KERAS_BACKEND=$$backend $(PYTEST);; \
+		esac; \
 	done
