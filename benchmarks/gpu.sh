@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU rows of RESULTS.md in one device call (JAX, bf16, the papers' configurations), then a
-# profiler trace of the slowest model. About 8 minutes on an H200. From the project root:
+# profiler trace of the slowest model. About 9 minutes on an H200. From the project root:
 #   ../shared/gpu/prepare.sh            # here, once: stages the Keras wheels into .whl/
 #   run(carry=[".whl"], timeout_s=570, kind="nvidia-h200", command=
 #     "python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
@@ -24,7 +24,7 @@ limit() {  # seconds for the next run: at most $1, and 30 s are kept for the tab
     local left=$((deadline - SECONDS - 30))
     echo $((left < $1 ? (left > 0 ? left : 1) : $1))
 }
-for model in dcgan-cls-plain dcgan-cls stackgan1 stackgan2 attngan; do
+for model in dcgan-cls-plain dcgan-cls stackgan1 stackgan2 attngan dfgan; do
     timeout "$(limit 150)" "$python" benchmarks/run.py --model "$model" --backend jax --precision mixed_bfloat16 \
         --steps "$steps" --warmup 10 --steps-per-execution 10 ${EXTRA:-} > "$out/$model.txt" 2>&1
     grep '^{' "$out/$model.txt" >> "$out/gpu.jsonl" || { echo "$model failed:"; tail -5 "$out/$model.txt"; } >> "$out/gpu.md"
