@@ -9,11 +9,11 @@ import os
 
 from gan_zoo.convert.state_dict import (
     StateDict,
-    _torch_load,
     load_conv,
     load_dense,
     nchw_to_nhwc_features,
     read_state_dict,
+    torch_load,
 )
 from gan_zoo.models.dfgan import DFGAN, DownBlock, UpBlock
 
@@ -62,7 +62,7 @@ def _checkpoint(source):
     """The {"netG", "netD", "netC"} mapping of a checkpoint file or of a loaded checkpoint,
     and a name for error messages."""
     if isinstance(source, (str, os.PathLike)):
-        name, source = os.fspath(source), _torch_load(source)
+        name, source = os.fspath(source), torch_load(source)
     else:
         name = "the DF-GAN checkpoint"
     if "model" in source:

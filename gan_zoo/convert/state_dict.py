@@ -18,7 +18,7 @@ def read_state_dict(source, *path):
     "model", "netG")."""
     name = source if isinstance(source, (str, os.PathLike)) else "the state dict"
     if isinstance(source, (str, os.PathLike)):
-        source = _torch_load(source)
+        source = torch_load(source)
     for key in path:
         if key not in source:
             raise KeyError(f"{name} has no entry {key!r} (it has {sorted(source)[:8]}).")
@@ -34,7 +34,9 @@ def read_state_dict(source, *path):
     return tensors
 
 
-def _torch_load(path):
+def torch_load(path):
+    """A PyTorch checkpoint file's contents (tensors only, on the CPU); a missing file, a missing
+    PyTorch or an unreadable file is one error that says which."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"No checkpoint at {path}")
     try:
