@@ -262,14 +262,26 @@ def test_a_text_encoder_of_other_widths_survives_save_and_reload(shapes32, tmp_p
     assert (again.text_encoder.embedding_dim, again.text_encoder.hidden_dim) == (24, 12)
 
 
-def test_resumed_run_ends_with_the_same_weights(shapes32, tmp_path):
-    """Two epochs straight, against one epoch, a fresh process-like restart, and one more."""
+@pytest.mark.parametrize("use_tf_data", [False, True], ids=["numpy", "tf.data"])
+def test_resumed_run_ends_with_the_same_weights(shapes32, tmp_path, use_tf_data):
+    """Two epochs straight, against one epoch, a fresh process-like restart, and one more, on
+    both of make_dataset's pipelines (crops and caption picks drawn anew each epoch)."""
     images, captions, _, vocab = shapes32
+    if use_tf_data:
+        pytest.importorskip("tensorflow")
 
     def run(epochs, directory):
         model = tiny_dcgan(vocab)
         model.compile()
-        ds = make_dataset(images, captions, vocab, batch_size=32, seed=0, use_tf_data=False)
+        ds = make_dataset(
+            images,
+            captions,
+            vocab,
+            batch_size=32,
+            seed=0,
+            random_crop=True,
+            use_tf_data=use_tf_data,
+        )
         model.fit(ds, epochs=epochs, verbose=0, callbacks=[callbacks.Checkpoint(directory)])
         return model
 

@@ -122,6 +122,23 @@ def test_array_dataset_plan_depends_only_on_seed_and_epoch(data):
     np.testing.assert_array_equal(first[1]["images"], second[1]["images"])
 
 
+def test_tf_data_plan_depends_only_on_seed_and_epoch(data):
+    """A pipeline set to epoch 2 gives the batches another gives on its third pass, and each
+    new pass moves on to the next epoch's plan."""
+    images, captions, vocab = data
+
+    def batches(ds):
+        return [np.asarray(b["images"]) for b in ds]
+
+    first = make_dataset(images, captions, vocab, batch_size=5, random_crop=True, seed=1)
+    second = make_dataset(images, captions, vocab, batch_size=5, random_crop=True, seed=1)
+    epochs = [batches(first) for _ in range(3)]
+    assert not np.array_equal(epochs[0][0], epochs[1][0])
+    second.set_epoch(2)
+    for a, b in zip(batches(second), epochs[2]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_tf_data_depends_only_on_its_seed(data):
     """The same seed gives the same batches, crops, flips and caption picks, epoch after epoch,
     however the parallel map schedules its work; another seed gives others."""

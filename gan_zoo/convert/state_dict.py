@@ -15,7 +15,7 @@ import numpy as np
 def read_state_dict(source, *path):
     """A state dict as {name: np.ndarray}: `source` is a `.pth` path or a mapping; `path`
     picks a nested entry (for a checkpoint saved as `{"model": {"netG": ...}}`, pass
-    "model", "netG")."""
+    "model", "netG"). A tensor holding NaN or inf is refused: it would convert silently."""
     name = source if isinstance(source, (str, os.PathLike)) else "the state dict"
     if isinstance(source, (str, os.PathLike)):
         source = torch_load(source)
@@ -31,6 +31,12 @@ def read_state_dict(source, *path):
         tensors[key] = (
             value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
         )
+        if np.issubdtype(tensors[key].dtype, np.floating) and not np.isfinite(tensors[key]).all():
+            raise ValueError(
+                f"{name}: tensor {key!r} holds NaN or inf values, so the network it comes "
+                "from had diverged (or the file is damaged): convert a checkpoint of an "
+                "earlier epoch."
+            )
     return tensors
 
 

@@ -5,7 +5,7 @@ import weakref
 import keras
 import numpy as np
 
-from gan_zoo.data.validation import check_images, to_uint8, to_unit_range
+from gan_zoo.data.validation import check_images, check_positive_int, to_uint8, to_unit_range
 from gan_zoo.text.vocabulary import iter_captions
 from gan_zoo.utils.progress import batch_starts
 
@@ -67,6 +67,7 @@ def make_dataset(
         "embeddings")[, "labels"]}, carrying the vocabulary as `.vocabulary` so `fit` can check
         that it matches the model.
     """
+    check_positive_int(batch_size, "batch_size")
     images = check_images(images)
     if (embeddings is None) == (captions is None or vocabulary is None):
         raise ValueError("Give captions and vocabulary, or embeddings= (precomputed), not both.")
@@ -141,7 +142,6 @@ def _tf_dataset(
     # Rows are gathered from the numpy array itself: a tensor of it would be a second copy of
     # the images (16 GB for COCO at 256 px). TensorFlow keeps a numpy_function's callable for
     # the life of the process, so it holds the array weakly; the dataset holds it.
-    columns = {"index": np.arange(len(images)), "texts": texts, "counts": counts}
     source = weakref.ref(images)
 
     def rows_of(index):
@@ -153,33 +153,49 @@ def _tf_dataset(
             )
         return held[index]
 
+    columns = {"texts": tf.constant(texts), "counts": tf.constant(counts)}
     if labels is not None:
-        columns["labels"] = labels
-    ds = tf.data.Dataset.from_tensor_slices(columns)
-    if shuffle:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        columns["labels"] = tf.constant(labels)
+    count = len(images)
+    seed = int(np.random.default_rng().integers(2**31)) if seed is None else seed
+    # Every random choice of an epoch (the order, then each example's crop, flip and caption)
+    # is a function of (seed, epoch) alone, so that a run resumed at epoch k sees the batches
+    # an uninterrupted one does. Each new iterator takes the epoch from `epoch` and moves it
+    # on by one; `fit` sets it at every epoch's start (`set_epoch`).
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def epoch_plan(_):
+        key = tf.random.experimental.stateless_fold_in(
+            tf.constant([seed, 0], tf.int64), epoch.assign_add(1) - 1
+        )
+        order_key, example_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
+        order = tf.range(count)
+        if shuffle:
+            order = tf.argsort(tf.random.stateless_uniform([count], order_key))
+        keys = tf.random.experimental.stateless_split(example_key, count)
+        return tf.data.Dataset.from_tensor_slices({"index": order, "key": keys})
 
     def gather(rows):  # a chunk of rows at a time: one call into Python per chunk, not per image
         image = tf.numpy_function(
             rows_of, [rows["index"]], tf.as_dtype(images.dtype), stateful=False
         )
-        return dict(rows, images=tf.ensure_shape(image, (None, *images.shape[1:])))
+        picked = {name: tf.gather(column, rows["index"]) for name, column in columns.items()}
+        return dict(
+            picked, key=rows["key"], images=tf.ensure_shape(image, (None, *images.shape[1:]))
+        )
 
     ds = (
-        ds.batch(GATHER_CHUNK)
+        tf.data.Dataset.from_tensors(0)
+        .flat_map(epoch_plan)
+        .batch(GATHER_CHUNK)
         .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .unbatch()
     )
-    ds = ds.apply(
-        tf.data.experimental.assert_cardinality(len(images))
-    )  # unbatch forgets it; fit's bar needs it
-    # One stateless key per example, drawn in order and anew each epoch: the crop, flip and
-    # caption pick then depend on the seed alone, not on how the parallel map schedules work.
-    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    ds = tf.data.Dataset.zip(ds, keys)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(count))  # for fit's progress bar
 
-    def prepare(example, key):
-        crop_key, flip_key, pick_key = tf.unstack(tf.random.experimental.stateless_split(key, 3))
+    def prepare(example):
+        keys = tf.random.experimental.stateless_split(example["key"], 3)
+        crop_key, flip_key, pick_key = tf.unstack(keys)
         image = tf.cast(example["images"], tf.float32)
         if images.dtype == np.uint8:
             image = image / 127.5 - 1.0
@@ -200,6 +216,7 @@ def _tf_dataset(
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     ds.source_images = images  # the strong reference `rows_of` lacks
+    ds.set_epoch = epoch.assign  # see `epoch_plan`
     return ds
 
 

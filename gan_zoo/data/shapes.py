@@ -8,6 +8,7 @@ included, which makes "does the image follow the caption?" a number.
 
 import numpy as np
 
+from gan_zoo.data.validation import check_positive_int
 from gan_zoo.utils.progress import progress_bar
 
 ATTRIBUTES = {
@@ -167,6 +168,7 @@ def load(
     """
     if split not in _SPLIT_STREAMS:
         raise ValueError(f"split must be one of {tuple(_SPLIT_STREAMS)}; got {split!r}")
+    check_positive_int(num_images, "num_images")
     if not 32 <= image_size <= 256:
         raise ValueError(f"image_size must be between 32 and 256 pixels; got {image_size}")
     combos = _normalise_holdout(holdout)

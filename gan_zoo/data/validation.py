@@ -1,8 +1,21 @@
 """Checks on user data that turn deep shape errors into messages that name the problem."""
 
+import numbers
 import warnings
 
 import numpy as np
+
+
+def check_positive_int(value, name):
+    """Counts and sizes (batch sizes, image counts) must be integers ≥ 1: a 0, a float or a
+    negative one would fail deep in a backend, or silently train nothing.
+
+    Args:
+        value: what was given.
+        name: the argument's name, for the message.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
 
 
 def check_images(images):

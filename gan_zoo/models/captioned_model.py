@@ -22,6 +22,17 @@ def follows_own_schedule(optimizer):
     )
 
 
+class DataEpochs(keras.callbacks.Callback):
+    """Sets a make_dataset pipeline to each epoch's random plan as the epoch begins."""
+
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.dataset.set_epoch(epoch)
+
+
 class CaptionedImageModel(keras.Model):
     """What the zoo's trainable models share, GANs and DAMSM alike: `fit` on make_dataset's
     batches (vocabulary check, resume, the authors' lr schedule), two optimizers saved with the
@@ -30,14 +41,27 @@ class CaptionedImageModel(keras.Model):
 
     optimizer_names = ()  # compile's two optimizer arguments, in `base_learning_rates` order
 
-    def fit(self, x=None, *args, callbacks=None, initial_epoch=0, **kwargs):
-        """keras.Model.fit, plus: the dataset's vocabulary is checked against the model's, the
-        authors' learning-rate schedule is added (unless an optimizer follows a schedule of
-        its own), and a `Checkpoint` callback resumes."""
+    def fit(self, x=None, *args, callbacks=None, initial_epoch=0, nan_guard=True, **kwargs):
+        """keras.Model.fit, plus: the data are checked (see `checks.checked_input`), a
+        `DivergenceGuard` stops the run at the first non-finite loss or weight, the authors'
+        learning-rate schedule is added (unless an optimizer follows a schedule of its own), a
+        `Checkpoint` callback resumes, and make_dataset's pipelines are set to each epoch's
+        random plan, so that a resumed run sees the batches an uninterrupted one would.
+
+        Args:
+            nan_guard: False leaves the `DivergenceGuard` out (a NaN then trains on, and a
+                `Checkpoint` refuses to save it).
+            Everything else: as keras.Model.fit.
+        """
         from gan_zoo.callbacks import Checkpoint, LearningRateDecay
+        from gan_zoo.divergence import DivergenceGuard
 
         checks.check_fit(self, x)
+        x, data_checked = checks.checked_input(self, x)
         callbacks = list(callbacks or [])
+        if nan_guard and not any(isinstance(c, DivergenceGuard) for c in callbacks):
+            # first: before any callback saves
+            callbacks.insert(0, DivergenceGuard(data_checked=data_checked))
         for callback in callbacks:
             if isinstance(callback, Checkpoint):
                 initial_epoch = max(initial_epoch, callback.restore(self))
@@ -52,9 +76,18 @@ class CaptionedImageModel(keras.Model):
             else:
                 callbacks.append(schedule)
         if hasattr(x, "set_epoch"):
-            x.set_epoch(initial_epoch)
+            callbacks.insert(0, DataEpochs(x))
         kwargs.setdefault("shuffle", False)  # make_dataset's pipelines shuffle themselves
-        return super().fit(x, *args, callbacks=callbacks, initial_epoch=initial_epoch, **kwargs)
+        training.keep_weights_on_error(self)
+        with checks.data_errors_named():
+            return super().fit(x, *args, callbacks=callbacks, initial_epoch=initial_epoch, **kwargs)
+
+    def save(self, filepath, *args, **kwargs):
+        """keras.Model.save, refused while a weight is NaN or infinite (see `divergence`)."""
+        from gan_zoo.divergence import check_finite_weights
+
+        check_finite_weights(self, f"save {filepath}")
+        return super().save(filepath, *args, **kwargs)
 
     def check_batch(self, data):
         """The batch as a dict, its structure and shapes checked (see `checks.check_batch`)."""

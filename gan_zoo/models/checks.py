@@ -7,8 +7,12 @@ model whose trained parts changed after `compile()`. Errors that Keras already g
 left to Keras.
 """
 
+import contextlib
+
 import keras
 import numpy as np
+
+from gan_zoo.data.validation import check_positive_int
 
 
 def unwrap_batch(data):
@@ -157,5 +161,164 @@ def check_generation_request(captions, embeddings, num_per_caption):
         raise ValueError("Pass captions or embeddings= (one of them).")
     if len(captions if embeddings is None else embeddings) == 0:
         raise ValueError("No captions were given: pass at least one.")
-    if num_per_caption < 1:
-        raise ValueError(f"num_per_caption must be at least 1; got {num_per_caption}.")
+    check_positive_int(num_per_caption, "num_per_caption")
+
+
+# Marks the messages of the checks run inside a tf.data pipeline, which surface wrapped in a
+# TensorFlow error: `data_errors_named` gives them back as they were written.
+DATA_CHECK, DATA_CHECK_END = "gan_zoo data check: ", " (end of check)"
+IMAGE_RANGE_SLACK = 1e-3  # resizing and float rounding may step this far past ±1
+
+
+def check_values(model, batch):
+    """A batch of arrays, its values checked: images float in [-1, 1] and finite, embeddings
+    finite, token ids in the vocabulary (see `check_tokens`).
+
+    Args:
+        model: the model the batch is for (named in the messages).
+        batch: a dict of numpy-convertible arrays.
+
+    Raises:
+        ValueError: naming the entry, what is wrong and the conversion that fixes it.
+    """
+    batch = unwrap_batch(batch)
+    if not isinstance(batch, dict) or "images" not in batch:
+        return  # the structure is check_batch's
+    images = np.asarray(batch["images"])
+    if images.dtype == np.uint8:
+        raise ValueError(
+            f"{type(model).__name__} trains on float images in [-1, 1]; these are uint8 "
+            "[0, 255]: convert them with images / 127.5 - 1, or build the data with "
+            "gan_zoo.data.make_dataset (it converts uint8 images)."
+        )
+    _check_finite(images, "images")
+    low, high = float(images.min(initial=0.0)), float(images.max(initial=0.0))
+    if low < -1 - IMAGE_RANGE_SLACK or high > 1 + IMAGE_RANGE_SLACK:
+        hint = " They look like [0, 255] values: scale with x / 127.5 - 1." if high > 2 else ""
+        raise ValueError(f"Images must lie in [-1, 1]; these lie in [{low:.4g}, {high:.4g}].{hint}")
+    if "embeddings" in batch:
+        _check_finite(np.asarray(batch["embeddings"]), "embeddings")
+    vocabulary = getattr(model, "vocabulary", None)
+    if "tokens" in batch and vocabulary is not None:
+        check_tokens(np.asarray(batch["tokens"]), model.max_length, len(vocabulary))
+
+
+def _check_finite(values, name):
+    bad = values.size - int(np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise ValueError(
+            f"The batch's {name} hold {bad:,} NaN or infinite values: a model trained on them "
+            "turns to NaN. Find and drop or repair those entries."
+        )
+
+
+class CheckedBatches(keras.utils.PyDataset):
+    """A user's PyDataset whose every batch is checked by `check_values` as it is read."""
+
+    def __init__(self, model, dataset):
+        super().__init__(
+            workers=dataset.workers,
+            use_multiprocessing=dataset.use_multiprocessing,
+            max_queue_size=dataset.max_queue_size,
+        )
+        self.model, self.dataset = model, dataset
+
+    @property
+    def num_batches(self):
+        return self.dataset.num_batches
+
+    def __getitem__(self, index):
+        batch = self.dataset[index]
+        check_values(self.model, batch)
+        return batch
+
+    def on_epoch_end(self):
+        self.dataset.on_epoch_end()
+
+
+def checked_input(model, x):
+    """The data `fit` trains on, with their values checked on every path into it.
+
+    make_dataset's pipelines were checked when built and pass as they are. Dicts of arrays are
+    checked whole, now; a user's PyDataset batch by batch as it is read; a user's tf.data
+    dataset batch by batch inside its pipeline (about 1% of a CPU pipeline's time: see
+    benchmarks/RESULTS.md). A Python generator is not checked: a NaN in it stops the run at
+    the `DivergenceGuard` instead.
+
+    Args:
+        model: the model `fit` trains.
+        x: what `fit` was given.
+
+    Returns:
+        (`x`, or `x` wrapped so that its batches are checked as they are read; whether its
+        values are checked).
+    """
+    if isinstance(x, dict):
+        check_values(model, x)
+    elif isinstance(x, keras.utils.PyDataset) and not hasattr(x, "set_epoch"):
+        return CheckedBatches(model, x), True
+    elif hasattr(x, "element_spec") and not hasattr(x, "source_images"):
+        return _checked_tf_dataset(model, x), True
+    return x, isinstance(x, (dict, keras.utils.PyDataset)) or hasattr(x, "element_spec")
+
+
+def _checked_tf_dataset(model, dataset):
+    """A user's tf.data dataset whose batches assert what `check_values` checks."""
+    import tensorflow as tf
+
+    spec = unwrap_batch(dataset.element_spec)
+    if not isinstance(spec, dict) or "images" not in spec:
+        return dataset  # the structure is check_batch's
+    if spec["images"].dtype == tf.uint8:
+        check_values(model, {"images": np.zeros((1, 1, 1, 3), "uint8")})  # its message
+
+    def check(*batch):
+        entries = unwrap_batch(batch if len(batch) > 1 else batch[0])
+        images = tf.cast(entries["images"], tf.float32)
+        # Three reductions and no temporary: a sum is finite exactly when every value is
+        # (values in [-1, 1] cannot overflow it), then the range.
+        low, high = tf.reduce_min(images), tf.reduce_max(images)
+        asserts = [
+            _assert(
+                tf.math.is_finite(tf.reduce_sum(images)),
+                "images hold NaN or inf values: drop or repair them.",
+            ),
+            _assert(
+                (low >= -1.0 - IMAGE_RANGE_SLACK) & (high <= 1.0 + IMAGE_RANGE_SLACK),
+                "images must lie in [-1, 1] (scale [0, 255] values with x / 127.5 - 1).",
+            ),
+        ]
+        vocabulary = getattr(model, "vocabulary", None)
+        if "tokens" in entries and vocabulary is not None:
+            tokens = tf.cast(entries["tokens"], tf.int64)
+            asserts.append(
+                _assert(
+                    (tf.reduce_min(tokens) >= 0) & (tf.reduce_max(tokens) < len(vocabulary)),
+                    f"a token id is outside the vocabulary of the model ({len(vocabulary)} "
+                    "ids): encode captions with model.vocabulary.",
+                )
+            )
+        with tf.control_dependencies(asserts):
+            return tf.nest.map_structure(tf.identity, batch if len(batch) > 1 else batch[0])
+
+    return dataset.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _assert(condition, message):
+    import tensorflow as tf
+
+    return tf.debugging.Assert(condition, [DATA_CHECK + message + DATA_CHECK_END])
+
+
+@contextlib.contextmanager
+def data_errors_named():
+    """Turns a failed check inside a tf.data pipeline (a TensorFlow error wrapping it) back
+    into the ValueError it stands for."""
+    try:
+        yield
+    except Exception as error:
+        text = str(error)
+        if DATA_CHECK not in text:
+            raise
+        message = text[text.index(DATA_CHECK) + len(DATA_CHECK) :].split(DATA_CHECK_END)[0]
+        raise ValueError(f"A batch of the dataset failed its check: {message}") from None

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from gan_zoo.data.validation import to_uint8
+from gan_zoo.data.validation import check_positive_int, to_uint8
+from gan_zoo.divergence import DivergenceError, check_finite_weights
 from gan_zoo.models import checks
 
 TRUNCATION_CUT = 2.0  # truncated noise: N(0, 1) cut at ±2σ, then scaled (DF-GAN's sampling)
@@ -51,6 +52,26 @@ def stage_images(stages, return_stages):
     """{size: float images in [-1, 1]} -> uint8: every stage's dict, or the largest's array."""
     stages = {size: to_uint8(images) for size, images in stages.items()}
     return stages if return_stages else stages[max(stages)]
+
+
+def check_finite_images(model, stages):
+    """Refuses to hand out images with NaN or inf in them: they come from a model whose weights
+    diverged (named by `check_finite_weights`), else from G's activations overflowing.
+
+    Args:
+        model: the model that drew them.
+        stages: {size: float images}.
+
+    Raises:
+        DivergenceError: when any value is not finite.
+    """
+    if all(np.isfinite(images).all() for images in stages.values()):
+        return
+    check_finite_weights(model, "draw images")
+    raise DivergenceError(
+        f"This {type(model).__name__}'s generator drew NaN or inf pixels although its weights "
+        "are finite: its activations overflow (under float16, train or draw in float32)."
+    )
 
 
 def check_truncation(truncation):
@@ -115,6 +136,7 @@ class CaptionedGeneration:
     ):
         """`run_generator`'s outputs as numpy arrays, for each caption's k rows in turn."""
         check_truncation(truncation)
+        check_positive_int(batch_size, "batch_size")
         checks.check_generation_request(captions, embeddings, num_per_caption)
         condition = (
             self.encode_embeddings(embeddings)
@@ -125,7 +147,9 @@ class CaptionedGeneration:
         noise = latent_rows(seed, len(keras.tree.flatten(condition)[0]), self.latent_dim)
         if truncation is not None:
             noise = truncate(noise, truncation)
-        return run_in_batches(self.run_generator, noise, condition, batch_size)
+        outputs = run_in_batches(self.run_generator, noise, condition, batch_size)
+        check_finite_images(self, outputs["images"])
+        return outputs
 
     def generate(
         self,
@@ -166,4 +190,5 @@ class CaptionedGeneration:
         condition = keras.tree.map_structure(blend, ends)
         noise = np.repeat(latent_rows(seed, 1, self.latent_dim), steps, axis=0)
         outputs = run_in_batches(self.run_generator, noise, condition, steps)
+        check_finite_images(self, outputs["images"])
         return stage_images(outputs["images"], return_stages=False)

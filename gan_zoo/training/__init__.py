@@ -9,7 +9,9 @@ with keras.ops. Each backend module provides three functions:
   (JAX's trainer passes a pure `(state, data)` and wants `(logs, state)` back);
 - `default_jit_compile()`: whether XLA is on unless the user says otherwise;
 - `input_gradients(fn, inputs)`: `fn`'s output and its gradient with respect to its inputs,
-  itself differentiable (gradient penalties need a gradient of a gradient).
+  itself differentiable (gradient penalties need a gradient of a gradient);
+- `keep_weights_on_error(model)`: called before `fit`, so that a fit stopped by an error
+  leaves the model's weights in place.
 """
 
 import importlib
@@ -35,6 +37,13 @@ def minimize(optimizer, variables, loss_fn):
 def train_step(model, step, *args):
     """Runs `step(batch) -> logs` inside the backend trainer's calling convention."""
     return _backend_module().train_step(model, step, *args)
+
+
+def keep_weights_on_error(model):
+    """Makes sure an error inside `fit` (a bad batch, a divergence) leaves `model` whole."""
+    keep = getattr(_backend_module(), "keep_weights_on_error", None)
+    if keep is not None:
+        keep(model)
 
 
 def default_jit_compile():

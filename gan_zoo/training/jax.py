@@ -90,5 +90,18 @@ def train_step(model, step, state, data):
         _model_variables = []
 
 
+def keep_weights_on_error(model):
+    """Keras's JAX trainer takes the variables' values out of the model while an epoch runs
+    and puts back the last step's state when the epoch ends or fails. A failure in an epoch's
+    first step (a bad batch from the data) has no last step's state, which left every
+    variable empty; this gives the trainer the state it starts from as that fallback."""
+    model._jax_state = {
+        "trainable_variables": [v.value for v in model.trainable_variables],
+        "non_trainable_variables": [v.value for v in model.non_trainable_variables],
+        "optimizer_variables": [v.value for v in model.optimizer.variables],
+        "metrics_variables": [v.value for v in model.metrics_variables],
+    }
+
+
 def default_jit_compile():
     return True
