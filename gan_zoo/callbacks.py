@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 from gan_zoo.text.vocabulary import first_caption
-from gan_zoo.utils.files import save_model_atomically, write_json_atomically
+from gan_zoo.utils.files import load_weights, save_model_atomically, write_json_atomically
 from gan_zoo.utils.plots import (
     save_attention_maps,
     save_image_grid,
@@ -282,36 +282,63 @@ class Checkpoint(keras.callbacks.Callback):
 
     def latest(self):
         """(path of the newest checkpoint, epochs done), or (None, 0) when there is none."""
-        if not os.path.exists(self.state_path):
+        state = self._state()
+        if not state:
             return None, 0
-        with open(self.state_path) as f:
-            state = json.load(f)
         return os.path.join(self.directory, state["checkpoint"]), state["epoch"]
 
     def restore(self, model):
-        """Loads the newest checkpoint into `model`; returns the number of epochs done."""
+        """Loads the newest checkpoint into `model`; returns the number of epochs done.
+
+        Raises:
+            FileNotFoundError: state.json names a checkpoint that is missing.
+            UnreadableModelError: the checkpoint is cut short, corrupted or of another model.
+        """
         path, epoch = self.latest()
         if path is None:
             return 0
         if not os.path.exists(path):
             raise FileNotFoundError(f"{self.state_path} names {path}, which is missing.")
-        model.load_weights(path)
+        load_weights(model, path)
         print(f"Resuming from {path}: {epoch} epoch(s) done.")
         return epoch
 
     def history(self):
         """{log name: one value per epoch} over every epoch of the run, resumed parts included;
         None for an epoch that did not log it (a QualityMonitor measuring every few epochs)."""
+        return self._state().get("history", {})
+
+    def _state(self):
+        """state.json's contents ({} where there is none), refused by name where it is not
+        one that `on_epoch_end` writes (a disk fault, a hand edit)."""
         if not os.path.exists(self.state_path):
             return {}
-        with open(self.state_path) as f:
-            return json.load(f).get("history", {})
+        fault = None
+        try:
+            with open(self.state_path) as f:
+                state = json.load(f)
+        except ValueError as error:  # not JSON, or not even text
+            fault = f"not JSON: {error}"
+        else:
+            if not (
+                isinstance(state, dict)
+                and isinstance(state.get("checkpoint"), str)
+                and isinstance(state.get("epoch"), int)
+            ):
+                fault = "it names no checkpoint and epoch"
+        if fault:
+            raise ValueError(
+                f"{self.state_path} is not a readable checkpoint state ({fault}): write it "
+                'again as {"epoch": N, "checkpoint": "epoch_NNN.keras"}, naming the newest '
+                "checkpoint beside it, or remove the folder to train afresh."
+            )
+        return state
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.directory, exist_ok=True)
         previous, _ = self.latest()
         name = f"epoch_{epoch + 1:03d}.keras"
-        save_model_atomically(self.model, os.path.join(self.directory, name))
+        save_model_atomically(self.model, os.path.join(self.directory, name), previous)
         history = self.history()
         logs = {key: float(ops.convert_to_numpy(value)) for key, value in (logs or {}).items()}
         for key in [*history, *(key for key in logs if key not in history)]:  # one entry per epoch

@@ -7,8 +7,10 @@ seconds TensorFlow takes to load.
 
 import argparse
 import contextlib
+import errno
 import functools
 import json
+import math
 import os
 import re
 import sys
@@ -50,6 +52,7 @@ def _train(args):
             "--preset and --set are GAN options; a DAMSM takes --image-encoder "
             "(small or inception_v3) and --inception-weights."
         )
+    _check_writable(args.out, folder=True)
     args = _open_run(args)
     out = args.out
     keras.utils.set_random_seed(args.seed)
@@ -58,7 +61,7 @@ def _train(args):
     checkpoint = callbacks.Checkpoint(os.path.join(out, "checkpoints"))  # last: it keeps every log
     resumed, _ = checkpoint.latest()
     # A resumed run rebuilds the model its checkpoint holds: a preset's defaults may have changed.
-    model = keras.models.load_model(resumed) if resumed else None
+    model = _load_model(resumed, "resume training") if resumed else None
     if model is None and args.model == "attngan":  # its image size follows from its stages
         model = _new_model(args, base, None, args.image_size)
     image_size = model.image_size if model is not None else args.image_size
@@ -335,25 +338,33 @@ def _base_model(args):
             raise SystemExit(
                 "--stage 2 needs --stage1, a trained Stage-I .keras file or run directory."
             )
-        return _load_model(args.stage1)
+        return _load_model(args.stage1, "train a Stage-II on it")
     if args.model == "attngan":
         if not args.damsm:
             raise SystemExit(
                 "--model attngan needs --damsm, a trained DAMSM .keras file or run "
                 "directory (train one with: gan-zoo train --model damsm)."
             )
-        return _load_model(args.damsm)
+        return _load_model(args.damsm, "train an AttnGAN on it")
     if args.model == "dfgan" and args.damsm:
-        return _load_model(args.damsm)
+        return _load_model(args.damsm, "read captions with it")
     return None
 
 
-def _load_model(path):
-    """A .keras file, or a run directory (its model.keras, else its newest checkpoint)."""
-    import keras
+def _load_model(path, action):
+    """The model in a .keras file or a run directory (its model.keras, else its newest
+    checkpoint), refused where the file is unreadable or a weight is NaN or infinite.
 
-    import gan_zoo.models  # noqa: F401  (registers the model classes with Keras)
+    Args:
+        path: the file or directory.
+        action: what the model is loaded for, named where it is refused ("draw images").
+
+    Returns:
+        The model.
+    """
     from gan_zoo.callbacks import Checkpoint
+    from gan_zoo.divergence import check_finite_weights
+    from gan_zoo.utils.files import load_model
 
     if os.path.isdir(path):
         final = os.path.join(path, "model.keras")
@@ -363,14 +374,19 @@ def _load_model(path):
         path = final if os.path.exists(final) else latest
     if not os.path.exists(path):
         raise SystemExit(f"No checkpoint at {path}")
-    return keras.models.load_model(path)
+    model = load_model(path)
+    check_finite_weights(model, action, source=path)
+    return model
 
 
 def _generate(args):
     from gan_zoo import AttnGAN, TextToImageGAN
     from gan_zoo.utils.plots import save_attention_maps, save_image_grid
 
-    model = _load_model(args.checkpoint)
+    _check_writable(args.out)
+    if args.attention:
+        _check_writable(args.attention, "--attention")
+    model = _load_model(args.checkpoint, "draw images")
     if not isinstance(model, TextToImageGAN):
         raise SystemExit(
             f"{args.checkpoint} holds a {type(model).__name__}, which draws no images."
@@ -404,13 +420,15 @@ def _evaluate(args):
             f"--out {args.out}: give the report's .json path (its Markdown table is "
             "written beside it, as .md)."
         )
-    model = _load_model(args.checkpoint)
+    if args.out:
+        _check_writable(args.out)
+    model = _load_model(args.checkpoint, "evaluate it")
     if not isinstance(model, TextToImageGAN):
         raise SystemExit(
             f"{args.checkpoint} holds a {type(model).__name__}, which draws no images to "
             "evaluate (a DAMSM is given to an AttnGAN's evaluation with --damsm)."
         )
-    damsm = _load_model(args.damsm) if args.damsm else None
+    damsm = _load_model(args.damsm, "measure R-precision with it") if args.damsm else None
     if damsm is not None and not isinstance(damsm, DAMSM):
         raise SystemExit(f"--damsm {args.damsm} holds a {type(damsm).__name__}, not a DAMSM.")
     on_shapes = args.data == "shapes"
@@ -470,6 +488,7 @@ def _convert(args):
     from gan_zoo import convert
     from gan_zoo.utils.files import save_model_atomically
 
+    _check_writable(args.out)
     if args.network == "damsm":
         if not (args.text_encoder and args.image_encoder and args.captions):
             raise SystemExit("convert damsm needs --text-encoder, --image-encoder and --captions.")
@@ -489,7 +508,8 @@ def _convert(args):
             if args.network == "attngan"
             else convert.dfgan_from_authors
         )
-        model = converter(args.checkpoint, _load_model(args.damsm), args.preset or "birds")
+        damsm = _load_model(args.damsm, f"convert {args.network} on it")
+        model = converter(args.checkpoint, damsm, args.preset or "birds")
     else:
         model = convert.stackgan_from_authors(
             args.checkpoint, args.discriminator, args.stage, args.preset or "coco"
@@ -508,6 +528,7 @@ def _sweep(args):
 
     if args.model == "damsm":
         raise SystemExit("sweep trains GANs; a DAMSM has no adversarial game to destabilise.")
+    _check_writable(args.out, folder=True)
     grid = sweep.parse_grid(args.grid)
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
@@ -540,6 +561,54 @@ def _sweep(args):
     sweep.plot(args.out, grid, seeds, os.path.join(args.out, "sweep.png"))
     print(table)
     print(f"Wrote {args.out}/sweep.json, sweep.md and sweep.png")
+
+
+def _check_writable(path, option="--out", folder=False):
+    """Refuses an output that cannot be written before any work starts, rather than after it,
+    and writes nothing: the folder that would hold it, or the nearest one above it that
+    exists (the run creates the rest), must be a folder that takes a new file.
+
+    Args:
+        path: the output: a folder or a file.
+        option: the option that gave it, named in the error.
+        folder: whether `path` is a folder.
+    """
+    if not folder and os.path.isdir(path):
+        raise SystemExit(f"{option} {path} is a folder: give the path of the file to write.")
+    existing = os.path.abspath(path) if folder else os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise SystemExit(f"{option} {path} cannot be written: {existing} is a file, not a folder.")
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # os.access misjudges ACLs and root
+            pass
+    except OSError as error:
+        raise SystemExit(
+            f"{option} {path} cannot be written: {error.strerror or error} in {existing}. "
+            "Give a path in a folder you can write to."
+        ) from None
+
+
+def _number(kind, wanted, valid):
+    """An argparse `type`: `kind(text)` where `valid` holds for it, else argparse's error
+    naming the option and saying that it takes `wanted`."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"takes {wanted}; got {text!r}")
+        return value
+
+    return parse
+
+
+COUNT = _number(int, "a whole number above 0", lambda n: n > 0)
+SEED = _number(int, "a whole number from 0 to 2**32 - 1", lambda n: 0 <= n < 2**32)
+SCALE = _number(float, "a number above 0", lambda x: math.isfinite(x) and x > 0)
 
 
 def _parse_fixed(items):
@@ -611,33 +680,33 @@ def _add_training_arguments(parser):
     )
     parser.add_argument(
         "--image-size",
-        type=int,
+        type=COUNT,
         help="default 64 (Stage-II: 4x its Stage-I; AttnGAN: set by its stages; DF-GAN: its "
         "preset's, 256 or small's 32)",
     )
     parser.add_argument(
         "--num-images",
-        type=int,
+        type=COUNT,
         default=5000,
         help="shapes: how many captioned images to draw for training (other data is read whole)",
     )
     parser.add_argument(
         "--epochs",
-        type=int,
+        type=COUNT,
         default=5,
         help="epochs in all: a resumed run trains until it has done this many",
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="images per training step")
+    parser.add_argument("--batch-size", type=COUNT, default=64, help="images per training step")
     parser.add_argument(
         "--eval-samples",
-        type=int,
+        type=COUNT,
         default=300,
         help="shapes: held-out captions of the final alignment measure (a DAMSM's R-precision: "
         "at least 100 images)",
     )
     parser.add_argument(
         "--monitor-every",
-        type=int,
+        type=COUNT,
         default=1,
         help="epochs between quality estimates (FID on pixels, alignment, diversity)",
     )
@@ -670,7 +739,10 @@ def build_parser():
     )
     _add_training_arguments(train)
     train.add_argument(
-        "--seed", type=int, default=0, help="seed of the weights, the shapes and the training order"
+        "--seed",
+        type=SEED,
+        default=0,
+        help="seed of the weights, the shapes and the training order",
     )
     train.add_argument(
         "--out",
@@ -712,9 +784,12 @@ def build_parser():
     )
     generate.add_argument("captions", nargs="+", help="the captions to draw, one row each")
     generate.add_argument("--checkpoint", required=True, help=".keras file or run directory")
-    generate.add_argument("--num", type=int, default=1, help="images per caption")
+    generate.add_argument("--num", type=COUNT, default=1, help="images per caption")
     generate.add_argument(
-        "--seed", type=int, default=0, help="seed of the noise: the same seed draws the same images"
+        "--seed",
+        type=SEED,
+        default=0,
+        help="seed of the noise: the same seed draws the same images",
     )
     generate.add_argument("--out", default="generated.png", help="the PNG grid to write")
     generate.add_argument(
@@ -722,7 +797,7 @@ def build_parser():
     )
     generate.add_argument(
         "--truncation",
-        type=float,
+        type=SCALE,
         help="noise cut at ±2σ and scaled by this (DF-GAN's authors sample with 0.88); "
         "without it, untruncated",
     )
@@ -774,12 +849,12 @@ def build_parser():
     )
     evaluate.add_argument(
         "--num-samples",
-        type=int,
+        type=COUNT,
         default=1000,
         help="images drawn and measured, against up to as many real ones (the papers: 30000)",
     )
     evaluate.add_argument(
-        "--seed", type=int, default=0, help="seed of the noise and of the shapes' test split"
+        "--seed", type=SEED, default=0, help="seed of the noise and of the shapes' test split"
     )
     evaluate.add_argument("--out", help="JSON report path (a Markdown table is written beside it)")
     evaluate.set_defaults(func=_evaluate)
@@ -866,6 +941,18 @@ def _start_backend_quietly():
             tf.config.list_physical_devices()  # looks for GPUs now rather than at the first op
 
 
+# The errors of the disk or of permissions that the command line names without a traceback.
+FILE_SYSTEM_ERRNOS = {
+    errno.ENOSPC,
+    getattr(errno, "EDQUOT", errno.ENOSPC),
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOTDIR,
+    errno.EISDIR,
+}
+
+
 def main(argv=None):
     """Runs the `gan-zoo` command line.
 
@@ -873,18 +960,34 @@ def main(argv=None):
         argv: the arguments after the program name; None reads sys.argv.
 
     Returns:
-        The exit status: 0, or 2 where the run stopped on an error it names on stderr.
+        The exit status: 0, or 2 where the run stopped on an error it names on stderr (bad
+        input or files, a full disk or a denied permission, a training run that diverged).
+        Other errors are bugs and keep their traceback.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.given = {token.partition("=")[0] for token in argv if token.startswith("--")}
     try:
         _start_backend_quietly()
+        from gan_zoo.divergence import DivergenceError  # imports Keras: after its start
+    except ImportError as error:  # an unsupported backend or Keras
+        return _report(error)
+    try:
         args.func(args)
-    except (ValueError, FileNotFoundError, KeyError, ImportError) as error:
-        print(f"gan-zoo: error: {error.args[0] if error.args else error}", file=sys.stderr)
-        return 2
+    except (ValueError, FileNotFoundError, KeyError, ImportError, DivergenceError) as error:
+        return _report(error)
+    except OSError as error:
+        if error.errno not in FILE_SYSTEM_ERRNOS:
+            raise
+        return _report(error)
     return 0
+
+
+def _report(error):
+    """Prints `error`'s message as the command line's error; returns the exit status, 2."""
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    print(f"gan-zoo: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
