@@ -14,7 +14,7 @@ import glob
 import json
 import os
 
-from gan_zoo.data.collection import Item, read_items, read_lines, read_pickle, require
+from gan_zoo.data.collection import Item, read_items, read_lines, read_pickle, read_text, require
 from gan_zoo.data.disk_cache import cached, key_path
 
 LAYOUT = (
@@ -23,6 +23,10 @@ LAYOUT = (
     "or annotations/captions_{train,val}2014.json + train2014/ + val2014/ (official; 2017 alike)"
 )
 OFFICIAL_SPLITS = {"train": "train", "test": "val"}
+OFFICIAL_STRUCTURE = (
+    '{"images": [{"id": 42, "file_name": "....jpg"}, ...], '
+    '"annotations": [{"image_id": 42, "caption": "..."}, ...]}'
+)
 
 
 def load(root, split="train", image_size=256, strict=False, verbose=True, cache=None, year=None):
@@ -91,12 +95,37 @@ def _official_items(root, folder):
         )
     require(path, LAYOUT)
     require(os.path.join(root, folder), LAYOUT)
-    with open(path, encoding="utf-8") as f:
-        annotations = json.load(f)
-    captions = {}
-    for entry in annotations["annotations"]:
-        captions.setdefault(entry["image_id"], []).append(entry["caption"])
+    images, captions = _annotations(path)
     return [
-        Item(os.path.join(root, folder, image["file_name"]), captions.get(image["id"], []))
-        for image in sorted(annotations["images"], key=lambda image: image["id"])
+        Item(os.path.join(root, folder, name), captions.get(image_id, []))
+        for image_id, name in images
     ]
+
+
+def _annotations(path):
+    """([(image id, file name)] by id, {image id: [caption, ...]}) of an official
+    captions_*.json.
+
+    Raises ValueError naming `path` where it is not JSON (a download cut short) or not of
+    COCO's structure, rather than a KeyError or TypeError from deep inside the loader.
+    """
+    try:
+        annotations = json.loads(read_text(path))
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path} is not JSON ({error.msg} at line {error.lineno}, column {error.colno}): "
+            "download or unzip it again."
+        ) from None
+    try:
+        images = sorted((image["id"], str(image["file_name"])) for image in annotations["images"])
+        captions = {}
+        for entry in annotations["annotations"]:
+            if not isinstance(entry["caption"], str):
+                raise TypeError(f"caption {entry['caption']!r} is no string")
+            captions.setdefault(entry["image_id"], []).append(entry["caption"])
+    except (KeyError, TypeError) as error:
+        raise ValueError(
+            f"{path} is not a COCO captions file ({type(error).__name__}: {error}). Expected "
+            f"{OFFICIAL_STRUCTURE}"
+        ) from None
+    return images, captions

@@ -2,8 +2,12 @@
 
 Every loader (your own folder, CUB, ...) lists (image path, captions, label, crop box) items and
 hands them to `read_items`, which decodes them with Pillow (installed with matplotlib) on a
-pool of threads, shows a progress bar, and skips, counts and reports unreadable images and
-empty captions instead of failing half-way (`strict=True` raises at the first one instead).
+pool of threads, shows a progress bar, and skips unreadable images and empty captions instead
+of failing half-way (`strict=True` raises at the first one instead): one warning counts them
+and names the first few, and a log file lists every one with its reason.
+
+Caption files and manifests are decoded by `decode_text`, which never replaces a character: a
+file in another encoding is an error naming it.
 """
 
 import codecs
@@ -15,6 +19,7 @@ import io
 import os
 import pickle
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -33,9 +38,19 @@ Item = collections.namedtuple(
 class CaptionedImages:
     """uint8 images [N, S, S, 3], N caption lists, optional int labels [N] (classes, for DAMSM's
     and the discriminator's same-class masking), optional precomputed sentence embeddings
-    [N, C, E], the image paths, and `skipped`: a count of what was left out, by reason."""
+    [N, C, E], the image paths, `skipped`: a count of what was left out, by reason, and
+    `skipped_files`: each file left out and why, as (path, reason) pairs."""
 
-    def __init__(self, images, captions, labels=None, paths=None, skipped=None, embeddings=None):
+    def __init__(
+        self,
+        images,
+        captions,
+        labels=None,
+        paths=None,
+        skipped=None,
+        embeddings=None,
+        skipped_files=None,
+    ):
         self.images, self.captions, self.labels, self.embeddings = (
             images,
             captions,
@@ -43,6 +58,7 @@ class CaptionedImages:
             embeddings,
         )
         self.paths, self.skipped = paths or [], dict(skipped or {})
+        self.skipped_files = list(skipped_files or [])
 
     def __len__(self):
         return len(self.images)
@@ -137,8 +153,9 @@ def fit_image(image, image_size, box=None):
 def read_items(
     items, image_size, strict=False, verbose=True, total=None, workers=None, upright=False
 ):
-    """Reads every item into a `CaptionedImages`, skipping (and counting) unreadable images and
-    items without captions; `strict` raises at the first instead.
+    """Reads every item into a `CaptionedImages`, skipping unreadable images and items without
+    captions (`report_skipped` warns once and logs them all); `strict` raises at the first
+    instead.
 
     items: a list of `Item`s, or any iterable of them with `total` its length (read lazily, so
         a stream of images never sits in memory all at once).
@@ -150,7 +167,7 @@ def read_items(
     total = len(items) if total is None else total
     images = np.empty((total, image_size, image_size, 3), np.uint8)  # filled in place: one copy
     captions, labels, paths, embeddings = [], [], [], []
-    skipped, first_skip = collections.Counter(), None
+    skipped, skipped_files = collections.Counter(), []
     progress = progress_bar(total, verbose)
     decoded = _ordered_map(
         functools.partial(_decode, image_size=image_size, upright=upright),
@@ -162,8 +179,9 @@ def read_items(
             if isinstance(image, Exception):
                 if strict:
                     raise ValueError(f"Cannot use {item.path}: {image}") from image
-                skipped[_reason(item, text)] += 1
-                first_skip = first_skip or f"{item.path}: {image}"
+                category, reason = _reason(text, image)
+                skipped[category] += 1
+                skipped_files.append((item.path, reason))
             else:
                 if len(captions) == total:
                     raise ValueError(
@@ -178,7 +196,8 @@ def read_items(
                 progress.update(done)
     if not captions:
         raise ValueError(
-            f"None of the {total} images could be used ({dict(skipped)}); the first: {first_skip}."
+            f"None of the {total} images could be used ({dict(skipped)}); "
+            f"{_log_skipped(skipped_files)}"
         )
     images.resize((len(captions), *images.shape[1:]), refcheck=False)  # skipped rows let go
     result = CaptionedImages(
@@ -188,10 +207,38 @@ def read_items(
         paths,
         skipped,
         None if any(e is None for e in embeddings) else np.stack(embeddings).astype("float32"),
+        skipped_files,
     )
-    if skipped:
-        warn(f"Loaded {result.summary()}.")
+    report_skipped(result)
     return result
+
+
+def report_skipped(data, source=""):
+    """Warns once, if `data` left files out: how many by reason, the first few by name, and a
+    log file listing every one with its reason (a count alone does not say what to fix).
+
+    Args:
+        data: a `CaptionedImages`.
+        source: where it was read from, for the warning (" (from the cache PATH)").
+    """
+    if data.skipped_files:
+        warn(f"Loaded {data.summary()}{source}; {_log_skipped(data.skipped_files)}")
+
+
+def _log_skipped(skipped_files, shown=3):
+    """Writes every skipped file and its reason to a new file in the temporary folder, one
+    "path<TAB>reason" line each, and returns message text naming the first `shown` of them
+    and that file."""
+    named = "; ".join(f"{path} ({reason})" for path, reason in skipped_files[:shown])
+    more = len(skipped_files) - shown
+    try:
+        handle, log = tempfile.mkstemp(prefix="gan_zoo_skipped_", suffix=".txt")
+        with open(handle, "w", encoding="utf-8") as f:
+            f.writelines(f"{path}\t{reason}\n" for path, reason in skipped_files)
+        listed = f"all {len(skipped_files)}, with their reasons, are listed in {log}"
+    except OSError as error:  # an unwritable temporary folder must not cost the load
+        listed = f"the list of all could not be written ({error})"
+    return f"the first: {named}{f' and {more} more' if more > 0 else ''}; {listed}."
 
 
 def _decode(item, image_size, upright=False):
@@ -214,13 +261,14 @@ def _decode(item, image_size, upright=False):
         return item, text, error
 
 
-def _reason(item, text):
-    """Why an item was skipped, as `CaptionedImages.skipped` counts it."""
+def _reason(text, error):
+    """(why an item was skipped, as `CaptionedImages.skipped` counts it; the reason its log
+    line gives), from its captions that have words and the error that kept it out."""
     if not text:
-        return "without captions"
-    if item.data is None and not os.path.exists(item.path):
-        return "missing images"
-    return "unreadable images"
+        return "without captions", str(error)
+    if isinstance(error, FileNotFoundError):
+        return "missing images", "no such file"
+    return "unreadable images", str(error)
 
 
 def _ordered_map(function, iterable, workers):
@@ -252,15 +300,51 @@ def read_pickle(path):
 
 
 def read_lines(path):
-    """The non-empty lines of a text file, stripped: UTF-8 (undecodable bytes replaced), or
-    UTF-16 where the file starts with its byte-order mark (Windows Notepad's "Unicode")."""
+    """The non-empty lines of a text file (`read_text`), stripped; lines end in \\n, \\r\\n
+    or \\r."""
+    return [line.strip() for line in io.StringIO(read_text(path), newline=None) if line.strip()]
+
+
+def read_text(path):
+    """The text of a caption file or manifest, decoded by `decode_text` (ValueError naming
+    `path` when it cannot be decoded)."""
     with open(path, "rb") as f:
-        raw = f.read()
-    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    text = raw.decode("utf-16" if utf16 else "utf-8-sig", errors="replace")
-    return [
-        line.strip() for line in io.StringIO(text, newline=None) if line.strip()
-    ]  # \n, \r\n or \r
+        return decode_text(f.read(), path)
+
+
+def decode_text(raw, name):
+    """Text from bytes in UTF-8 (a leading byte-order mark, as Excel writes, dropped) or in
+    UTF-16 behind its byte-order mark (Windows Notepad's "Unicode"), every character kept.
+
+    Args:
+        raw: the bytes.
+        name: what they are (a file's path), for the error.
+    Returns:
+        the text, never with a character replaced.
+    Raises:
+        ValueError naming `name`, the line and the bytes, where they are in another encoding
+        (Latin-1, Windows-1252), and where they hold NUL characters (UTF-16 or UTF-32 without
+        a byte-order mark, or no text at all): captions read otherwise would be silently wrong.
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding, body = "UTF-16", raw
+    else:
+        encoding, body = "UTF-8", raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = body[: error.start].decode(encoding).count("\n") + 1
+        raise ValueError(
+            f"{name} is not {encoding}: {error.reason} at line {line} "
+            f"({body[error.start : error.end]!r}). Save it as UTF-8 (in your editor's Save As, "
+            "or `iconv -f latin1 -t utf-8 OLD > NEW` for a Latin-1 or Windows-1252 file)."
+        ) from None
+    if "\x00" in text:
+        raise ValueError(
+            f"{name} holds NUL characters: UTF-16 or UTF-32 without a byte-order mark, or not "
+            "text. Save it as UTF-8."
+        )
+    return text
 
 
 def require(path, layout):

@@ -1,9 +1,10 @@
 """An on-disk cache of a loaded dataset: decode the images once, read them back in seconds.
 
 Every loader takes `cache=PATH` (an .npz file). The file holds the decoded `CaptionedImages`
-(images, labels and embeddings as arrays; captions, paths, skipped counts and the settings it
-was made with as JSON text, so nothing is unpickled) and is written atomically: a temporary
-file beside it, fsynced, then renamed, so a preparation killed half-way leaves no cache.
+(images, labels and embeddings as arrays; captions, paths, what was skipped and why, and the
+settings it was made with as JSON text, so nothing is unpickled) and is written atomically: a
+temporary file beside it, fsynced, then renamed, so a preparation killed half-way leaves no
+cache.
 """
 
 import json
@@ -12,10 +13,10 @@ import zipfile
 
 import numpy as np
 
-from gan_zoo.data.collection import CaptionedImages, warn
+from gan_zoo.data.collection import CaptionedImages, report_skipped, warn
 from gan_zoo.utils.files import atomic_file
 
-FORMAT = 1  # raise when the file's contents change; older caches are then rebuilt
+FORMAT = 2  # raise when the file's contents change; older caches are then rebuilt
 # What np.load and the reading below raise for a file that is not a whole cache.
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
 
@@ -62,6 +63,7 @@ def write(data, settings, path):
         "captions": data.captions,
         "paths": list(data.paths),
         "skipped": data.skipped,
+        "skipped_files": data.skipped_files,
     }
     arrays = {"images": data.images, "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
     if data.labels is not None:
@@ -84,6 +86,7 @@ def read(path):
             meta["paths"],
             meta["skipped"],
             optional["embeddings"],
+            [tuple(pair) for pair in meta["skipped_files"]],
         )
     return data, meta["settings"]
 
@@ -111,6 +114,5 @@ def _read_matching(path, settings, strict, verbose):
         return None
     if verbose:
         print(f"Read {data.summary()} from the cache {path}")
-    if data.skipped:
-        warn(f"Loaded {data.summary()} (from the cache {path}).")
+    report_skipped(data, f" (from the cache {path})")
     return data

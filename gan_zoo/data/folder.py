@@ -5,18 +5,29 @@
 
 or a CSV (`image,caption` header) or JSONL (`{"image": ..., "caption": ...}` per line) manifest,
 one row per caption, image paths relative to the manifest. Photos are turned upright as their
-EXIF orientation says.
+EXIF orientation says. Caption files and manifests are UTF-8 or UTF-16 with its byte-order mark
+(`collection.decode_text`); a manifest of another structure is an error naming the line.
 """
 
 import csv
+import io
 import json
 import os
 
-from gan_zoo.data.collection import Item, read_items, read_lines, require
+from gan_zoo.data.collection import Item, read_items, read_lines, read_text, require
 from gan_zoo.data.disk_cache import cached, key_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 LAYOUT = "a folder of images, each with a same-name .txt file of captions (one per line)"
+EXPECTED_CSV = (
+    "Expected a CSV manifest: a header naming the columns image and caption, then a row per "
+    'caption, e.g.\n    image,caption\n    beach.jpg,a sandy beach\n    beach.jpg,"waves, sand"'
+)
+EXPECTED_JSONL = (
+    "Expected a JSONL manifest: one JSON object per line, e.g.\n"
+    '    {"image": "beach.jpg", "caption": "a sandy beach"}\n'
+    '    {"image": "beach.jpg", "caption": "waves, sand"}'
+)
 
 
 def load(
@@ -90,40 +101,109 @@ def _folder_items(root):
 
 
 def _manifest_items(manifest):
+    """The images a manifest lists, with their captions.
+
+    Args:
+        manifest: a CSV file, or a JSONL one (named .jsonl or .json), one caption per row.
+    Returns:
+        an `Item` per image (its path joined to the manifest's folder), all its captions
+        together.
+    Raises:
+        ValueError naming the manifest and the line, and saying the structure expected, where
+        it is not such a manifest: not UTF-8, empty, a JSON array, a line that is not one
+        object, columns missing, a row with more fields than the header (an unquoted comma),
+        an image or caption that is not one string. Read on, any of these would lose or
+        garble captions without a word.
+    """
     manifest = require(os.path.expanduser(manifest), "a CSV (image,caption) or JSONL manifest")
     base = os.path.dirname(os.path.abspath(manifest))
-    with open(manifest, encoding="utf-8-sig") as f:  # -sig: the byte-order mark Excel writes
-        rows = (
-            _jsonl_rows(f, manifest)
-            if manifest.lower().endswith(".jsonl")
-            else list(csv.DictReader(f))
-        )
+    jsonl = manifest.lower().endswith((".jsonl", ".json"))
+    expected = EXPECTED_JSONL if jsonl else EXPECTED_CSV
+    text = read_text(manifest)
+    rows = _jsonl_rows(text, manifest) if jsonl else _csv_rows(text, manifest)
     if not rows:
-        raise ValueError(f"{manifest} lists no images.")
+        raise ValueError(
+            f"{manifest} {'lists no images' if text.strip() else 'is empty'}. {expected}"
+        )
     grouped = {}
-    for number, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or not {"image", "caption"} <= set(row):
+    for number, (line, row) in enumerate(rows, 1):
+        where = f"{manifest}, line {line}, entry {number}"
+        if not {"image", "caption"} <= set(row):
+            raise ValueError(f"{where}: needs 'image' and 'caption'; got {sorted(row)}. {expected}")
+        image, caption = row["image"], row["caption"]
+        if not isinstance(image, str) or not image.strip():
             raise ValueError(
-                f"{manifest}, entry {number}: needs 'image' and 'caption' (CSV columns or "
-                f"JSONL keys); got {sorted(row) if isinstance(row, dict) else type(row).__name__}."
+                f"{where}: 'image' must be the image's path (relative to the manifest); "
+                f"got {image!r}."
             )
-        caption = row["caption"] or ""
         if not isinstance(caption, str):
             raise ValueError(
-                f"{manifest}, entry {number}: 'caption' must be one string; got "
-                f"{type(caption).__name__} (give each caption an entry of its own)."
+                f"{where}: 'caption' must be one string; got {type(caption).__name__} (give "
+                "each caption an entry of its own)."
             )
-        grouped.setdefault(os.path.join(base, row["image"]), []).append(caption)
+        grouped.setdefault(os.path.join(base, image), []).append(caption)
     return [Item(path, captions) for path, captions in grouped.items()]
 
 
-def _jsonl_rows(lines, manifest):
-    """One JSON object per non-blank line; a line that is not JSON is named by its number."""
+def _csv_rows(text, manifest):
+    """(line number, {column: field}) for each row under the header; blank lines (and rows of
+    empty fields) are passed over. A header without 'image' and 'caption', a row of more or
+    fewer fields than the header (an unquoted comma) and a row running over several lines (a
+    quote left open) are ValueErrors naming the line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header, rows, line = None, [], 1  # line: where the next row starts
+    try:
+        for fields in reader:
+            first, last, line = line, reader.line_num, reader.line_num + 1
+            if not "".join(fields).strip():
+                continue
+            if header is None:
+                header = fields
+                if not {"image", "caption"} <= set(header):
+                    raise ValueError(
+                        f"{manifest}, line {first}: the header needs the columns 'image' and "
+                        f"'caption'; got {header}. {EXPECTED_CSV}"
+                    )
+            elif last > first:
+                raise ValueError(
+                    f"{manifest}, lines {first}-{last}: one row runs over several lines, as "
+                    'after a quote left open; close it ("...") or remove the line break.'
+                )
+            elif len(fields) != len(header):
+                raise ValueError(
+                    f"{manifest}, line {first}: {len(fields)} fields under the header's "
+                    f"{len(header)} ({','.join(header)}). Put a caption that holds commas in "
+                    'double quotes: beach.jpg,"waves, sand".'
+                )
+            else:
+                rows.append((first, dict(zip(header, fields))))
+    except csv.Error as error:
+        raise ValueError(f"{manifest}, line {reader.line_num}: not CSV ({error}).") from None
+    return rows
+
+
+def _jsonl_rows(text, manifest):
+    """(line number, object) for each non-blank line; a JSON array, a line that is not JSON
+    or not an object is a ValueError naming the line and the structure expected."""
     rows = []
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{manifest}, line {number} is not JSON: {error.msg}.") from None
+    for line, content in enumerate(text.split("\n"), 1):
+        if not content.strip():
+            continue
+        if not rows and content.lstrip().startswith("["):
+            raise ValueError(
+                f"{manifest}, line {line}: a JSON array; JSONL holds no list around its "
+                f"objects. {EXPECTED_JSONL}"
+            )
+        try:
+            row = json.loads(content)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{manifest}, line {line} is not JSON: {error.msg}. {EXPECTED_JSONL}"
+            ) from None
+        if not isinstance(row, dict):
+            raise ValueError(
+                f"{manifest}, line {line} is not a JSON object ({type(row).__name__}). "
+                f"{EXPECTED_JSONL}"
+            )
+        rows.append((line, row))
     return rows

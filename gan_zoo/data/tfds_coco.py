@@ -17,7 +17,7 @@ classes, so no labels.
 
 import os
 
-from gan_zoo.data.collection import Item, read_items
+from gan_zoo.data.collection import Item, decode_text, read_items
 from gan_zoo.data.disk_cache import cached, key_path
 
 SPLITS = {"train": "train", "test": "val+test+restval"}
@@ -69,11 +69,13 @@ def _examples(data_dir, split):
 
 
 def _items(dataset):
-    """An `Item` per example, carrying its decoded image."""
+    """An `Item` per example, carrying its decoded image; its captions decoded by
+    `decode_text`, so a caption that is not UTF-8 is an error rather than altered."""
     for example in _tfds().as_numpy(dataset):
+        name = decode_text(example["image/filename"], "an image file name in coco_captions")
         yield Item(
-            example["image/filename"].decode("utf-8"),
-            [text.decode("utf-8", errors="replace") for text in example["captions"]["text"]],
+            name,
+            [decode_text(text, f"a caption of {name}") for text in example["captions"]["text"]],
             data=example["image"],
         )
 
