@@ -9,6 +9,7 @@ import warnings
 import keras
 from keras import ops
 
+from gan_zoo.data.validation import check_positive_int
 from gan_zoo.text.vocabulary import first_caption
 from gan_zoo.utils.files import load_weights, save_model_atomically, write_json_atomically
 from gan_zoo.utils.plots import (
@@ -31,6 +32,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     def __init__(self, captions, directory, num_per_caption=6, seed=0, every=1):
         super().__init__()
+        check_positive_int(every, "every")
         self.captions, self.directory = list(captions), directory
         self.num_per_caption, self.seed, self.every = num_per_caption, seed, every
         self.last_path = None
@@ -58,6 +60,7 @@ class AttentionMaps(keras.callbacks.Callback):
 
     def __init__(self, captions, directory, seed=0, every=1):
         super().__init__()
+        check_positive_int(every, "every")
         self.captions, self.directory, self.seed, self.every = (
             list(captions),
             directory,
@@ -94,6 +97,7 @@ class LossPlot(keras.callbacks.Callback):
 
     def __init__(self, path, every=10):
         super().__init__()
+        check_positive_int(every, "every")
         self.path, self.every = path, every
         self.history_path = os.path.splitext(path)[0] + ".json"
         self.history = {"step": []}
@@ -156,6 +160,8 @@ class QualityMonitor(keras.callbacks.Callback):
         super().__init__()
         from gan_zoo import metrics
 
+        check_positive_int(every, "every")
+        check_positive_int(num_samples, "num_samples")
         self.images, self.captions = images[:num_samples], captions
         self.path, self.every, self.num_samples, self.seed = path, every, num_samples, seed
         self.extractor = extractor or metrics.pixels()
@@ -248,6 +254,7 @@ class LearningRateDecay(keras.callbacks.Callback):
 
     def __init__(self, every, factor=0.5, offset=1, floor=None):
         super().__init__()
+        check_positive_int(every, "every")
         self.every, self.factor, self.offset, self.floor = every, factor, offset, floor
 
     def scale(self, epoch):

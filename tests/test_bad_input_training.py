@@ -222,6 +222,13 @@ NUMBER_CASES = [
         "generate num_per_caption 1.5",
         lambda m, f, t: m.generate(["a red circle"], num_per_caption=1.5),
     ),
+    ("SampleGrid every 0", lambda m, f, t: callbacks.SampleGrid(["a"], "grids", every=0)),
+    ("LossPlot every 0", lambda m, f, t: callbacks.LossPlot("losses.png", every=0)),
+    ("LearningRateDecay every 0", lambda m, f, t: callbacks.LearningRateDecay(0)),
+    (
+        "QualityMonitor num_samples 0",
+        lambda m, f, t: callbacks.QualityMonitor(f, ["a"], "q.png", num_samples=0),
+    ),
 ]
 
 
