@@ -236,3 +236,75 @@ NUMBER_CASES = [
 def test_counts_must_be_positive_integers(setting, call):
     with pytest.raises(ValueError, match="must be a positive integer; got"):
         call(*setting)
+
+
+OTHER_CASES = [
+    (
+        "generate seed 'abc'",
+        lambda m, f, t: m.generate(["a"], seed="abc"),
+        ValueError,
+        "seed must be None or an integer",
+    ),
+    (
+        "generate seed -1",
+        lambda m, f, t: m.generate(["a"], seed=-1),
+        ValueError,
+        "seed must be None or an integer",
+    ),
+    (
+        "a caption set of None",
+        lambda m, f, t: make_dataset(f, [None] * 16, m.vocabulary, batch_size=8),
+        TypeError,
+        "captions of image 0 are a NoneType",
+    ),
+    (
+        "fit on float token ids",
+        lambda m, f, t: m.fit({"images": f, "tokens": t.astype("float32")}),
+        ValueError,
+        "tokens must be integer ids; got float32",
+    ),
+    (
+        "fit on entries of other lengths",
+        lambda m, f, t: m.fit({"images": f, "tokens": t[:8]}),
+        ValueError,
+        r"different numbers of rows: \{'images': 16, 'tokens': 8\}",
+    ),
+    (
+        "fit on an image array alone",
+        lambda m, f, t: m.fit(f),
+        TypeError,
+        r"got an array of shape \(16, 32, 32, 3\)",
+    ),
+    (
+        "image_size 0",
+        lambda m, f, t: type(m)(vocabulary=m.vocabulary, image_size=0),
+        ValueError,
+        "image_size must be a positive integer",
+    ),
+    (
+        "noise_dim -1",
+        lambda m, f, t: type(m)(vocabulary=m.vocabulary, noise_dim=-1),
+        ValueError,
+        "noise_dim must be a positive integer",
+    ),
+    (
+        "learning_rate -1",
+        lambda m, f, t: type(m)(vocabulary=m.vocabulary, learning_rate=-1),
+        ValueError,
+        "learning_rate must be a finite number > 0",
+    ),
+    (
+        "learning_rate NaN",
+        lambda m, f, t: type(m)(vocabulary=m.vocabulary, learning_rate=float("nan")),
+        ValueError,
+        "learning_rate must be a finite number > 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "call, kind, message", [c[1:] for c in OTHER_CASES], ids=[c[0] for c in OTHER_CASES]
+)
+def test_other_bad_arguments_are_named(setting, call, kind, message):
+    with pytest.raises(kind, match=message):
+        call(*setting)

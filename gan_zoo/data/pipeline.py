@@ -16,7 +16,16 @@ GATHER_CHUNK = 64  # rows tf.data takes from the numpy images at a time
 
 def encode_caption_sets(captions, vocabulary, max_length):
     """Per-image caption lists -> tokens int32 [N, C, T] (padded caption slots) and counts [N]."""
-    sets = [[c] if isinstance(c, (str, bytes)) else list(iter_captions(c)) for c in captions]
+    sets = []
+    for i, entry in enumerate(captions):
+        if isinstance(entry, (str, bytes)):
+            entry = [entry]
+        elif not isinstance(entry, (list, tuple, np.ndarray)):
+            raise TypeError(
+                f"The captions of image {i} are a {type(entry).__name__}: give each image a "
+                "caption string or a list of them."
+            )
+        sets.append(list(iter_captions(entry)))
     for i, caption_set in enumerate(sets):
         if not caption_set:
             raise ValueError(f"Image {i} has no captions.")

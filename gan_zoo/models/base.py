@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from gan_zoo import losses, remedies, stabilizers, training
+from gan_zoo.data.validation import check_positive_int
 from gan_zoo.models import checks, generation, moving_average
 from gan_zoo.models.captioned_model import CaptionedImageModel
 from gan_zoo.models.presets import preset_settings
@@ -97,6 +98,11 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
                 "Give either vocabulary= (captions, encoded by the shared TextEncoder) "
                 "or embedding_dim= (precomputed sentence embeddings), not both."
             )
+        for name, count in [("image_size", image_size), ("noise_dim", noise_dim)]:
+            check_positive_int(count, name)
+        check_positive_int(max_length, "max_length")
+        if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < float("inf")):
+            raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}.")
         stabilizers.check(
             label_smoothing=label_smoothing,
             instance_noise=instance_noise,

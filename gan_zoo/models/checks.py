@@ -124,6 +124,12 @@ def check_fit(model, x):
     now, the dataset's vocabulary, and the first batch (Keras's JAX trainer leaves a model
     unusable when its step fails after it has moved the variables out)."""
     name = type(model).__name__
+    if isinstance(x, np.ndarray) or (hasattr(x, "shape") and hasattr(x, "dtype")):
+        raise TypeError(
+            f"{name}.fit takes dict batches {{'images', 'tokens'}} (or a dataset of them) such "
+            "as gan_zoo.data.make_dataset(images, captions, vocabulary) builds; got an array "
+            f"of shape {tuple(x.shape)}."
+        )
     compiled = getattr(model, "_compiled_variable_ids", None)  # None: no compile() finished
     if compiled is None:
         raise RuntimeError(f"Call {name}.compile() before fit().")
@@ -184,6 +190,9 @@ def check_values(model, batch):
     batch = unwrap_batch(batch)
     if not isinstance(batch, dict) or "images" not in batch:
         return  # the structure is check_batch's
+    lengths = {key: len(value) for key, value in batch.items() if np.ndim(value)}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"The batch's entries hold different numbers of rows: {lengths}.")
     images = np.asarray(batch["images"])
     if images.dtype == np.uint8:
         raise ValueError(
@@ -200,7 +209,13 @@ def check_values(model, batch):
         _check_finite(np.asarray(batch["embeddings"]), "embeddings")
     vocabulary = getattr(model, "vocabulary", None)
     if "tokens" in batch and vocabulary is not None:
-        check_tokens(np.asarray(batch["tokens"]), model.max_length, len(vocabulary))
+        tokens = np.asarray(batch["tokens"])
+        if not np.issubdtype(tokens.dtype, np.integer):
+            raise ValueError(
+                f"tokens must be integer ids; got {tokens.dtype}. Encode captions with "
+                "model.vocabulary.encode (make_dataset does)."
+            )
+        check_tokens(tokens, model.max_length, len(vocabulary))
 
 
 def _check_finite(values, name):

@@ -24,6 +24,10 @@ def latent_rows(seed, count, width):
     its parts come in turn, so a model whose inputs extend another's (Stage-II over Stage-I)
     sees the same first parts for the same seed. `seed=None` draws a fresh random seed.
     """
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+    ):
+        raise ValueError(f"seed must be None or an integer ≥ 0; got {seed!r}.")
     seed = np.random.SeedSequence(seed).entropy
     rows = [np.random.default_rng([seed, i]).standard_normal(width) for i in range(count)]
     return np.stack(rows).astype("float32").reshape(count, width)
