@@ -437,8 +437,14 @@ def _evaluate(args):
     if not on_shapes and {"alignment", "diversity"} & set(names):
         raise SystemExit(
             "alignment and diversity read images back with the shapes oracle: they "
-            "need --data shapes (on other data: fid, kid, is, r_precision)."
+            "need --data shapes (on other data: fid, kid, is, r_precision, clipscore)."
         )
+    if "clipscore" in names and not args.clip:
+        raise SystemExit(
+            "clipscore needs --clip: a keras-hub CLIP preset (clip_vit_base_patch32, "
+            "downloaded on first use) or a local directory holding one."
+        )
+    clip = metrics.CLIP.from_preset(args.clip) if "clipscore" in names else None
     if args.features == "pytorch-fid":
         from gan_zoo.convert import fid_inception_from_pytorch_fid
 
@@ -474,6 +480,7 @@ def _evaluate(args):
             seed=args.seed,
             shapes_options={"fixed": fixed},
             damsm=damsm,
+            clip=clip,
         )
     table = metrics.markdown_table(report)
     print(table)
@@ -827,8 +834,8 @@ def build_parser():
     )
     evaluate.add_argument(
         "--metrics",
-        help="comma-separated: fid, kid, is, r_precision, alignment, diversity (the "
-        "last two on shapes); default fid,kid,alignment,diversity on shapes, "
+        help="comma-separated: fid, kid, is, r_precision, clipscore, alignment, diversity "
+        "(the last two on shapes); default fid,kid,alignment,diversity on shapes, "
         "else fid,kid",
     )
     evaluate.add_argument(
@@ -846,6 +853,12 @@ def build_parser():
     evaluate.add_argument(
         "--damsm",
         help="r_precision: a trained DAMSM .keras file or run directory (an AttnGAN uses its own)",
+    )
+    evaluate.add_argument(
+        "--clip",
+        metavar="HANDLE",
+        help="clipscore: a keras-hub CLIP preset: a name (clip_vit_base_patch32, downloaded "
+        "on first use), a kaggle:// or hf:// handle, or a local preset directory",
     )
     evaluate.add_argument(
         "--num-samples",

@@ -1,9 +1,12 @@
 """`evaluate`: every metric a run asks for, in one report (dict, JSON and a Markdown table)."""
 
+import os
+
 import numpy as np
 
 from gan_zoo.data.validation import check_images
 from gan_zoo.metrics import shapes_metrics
+from gan_zoo.metrics.clipscore import CLIP, W, clip_score
 from gan_zoo.metrics.gaussian import frechet_distance
 from gan_zoo.metrics.inception_score import inception_score
 from gan_zoo.metrics.kernel import kernel_inception_distance
@@ -11,20 +14,23 @@ from gan_zoo.metrics.retrieval import r_precision
 from gan_zoo.text.vocabulary import first_caption
 from gan_zoo.utils.progress import batch_starts
 
-METRICS = ("fid", "kid", "is", "r_precision", "alignment", "diversity")
+METRICS = ("fid", "kid", "is", "r_precision", "clipscore", "alignment", "diversity")
 SHAPES_ONLY = ("alignment", "diversity")
 
 
-def _measure_generated(model, prompts, seed, batch_size, extractor, damsm, verbose):
+def _measure_generated(model, prompts, seed, batch_size, extractor, damsm, clip, verbose):
     """One image per prompt, drawn a batch at a time and measured at once, so that only the
     measurements are kept (30,000 images at 256 px would take 5.9 GB): {"features",
-    "probabilities" (where the extractor has them), "embeddings" (the DAMSM's)}."""
+    "probabilities" (where the extractor has them), "embeddings" (the DAMSM's), "clip" (CLIP's
+    image embeddings)}."""
     parts = {}
     for start in batch_starts(len(prompts), batch_size, verbose):
         fake = model.generate(prompts[start : start + batch_size], seed=seed + start)
         measured = dict(extractor(fake, batch_size=len(fake))) if extractor is not None else {}
         if damsm is not None:
             measured["embeddings"] = damsm.embed_images(fake)
+        if clip is not None:
+            measured["clip"] = clip.embed_images(fake)
         for name, values in measured.items():
             parts.setdefault(name, []).append(values)
     return {name: np.concatenate(values) for name, values in parts.items()}
@@ -41,6 +47,7 @@ def evaluate(
     batch_size=64,
     shapes_options=None,
     damsm=None,
+    clip=None,
     verbose=True,
 ):
     """Measures `model` against `dataset` = {"images": uint8 [N, S, S, 3], "captions": [[str]]}
@@ -48,7 +55,9 @@ def evaluate(
 
     metrics: any of fid, kid, is (Inception Score), r_precision (needs `damsm`, or the model's
     own `model.damsm` as AttnGAN has: anything with `embed_images(uint8 images)` and
-    `embed_captions(strings)` -> [N, D], such as a trained `gan_zoo.DAMSM`), alignment and
+    `embed_captions(strings)` -> [N, D], such as a trained `gan_zoo.DAMSM`), clipscore (needs
+    `clip`: a keras-hub CLIP preset handle or local directory, or a `metrics.CLIP`; reported
+    beside the CLIPScore of the real images with the same captions), alignment and
     diversity (the last two on captioned shapes, with `shapes_options` = shapes.load's
     `fixed`/`holdout`).
     Features come from `feature_extractor`, else InceptionV3 with `inception_weights`.
@@ -71,6 +80,15 @@ def evaluate(
             "R-precision ranks each image's caption among 99 others: use "
             "num_samples >= 100 (the papers use 30,000)."
         )
+    if "clipscore" in metrics:
+        if clip is None:
+            raise ValueError(
+                "CLIPScore needs a CLIP model: pass clip= (a keras-hub CLIP preset name such as "
+                "clip_vit_base_patch32, a kaggle:// or hf:// handle, or a local preset "
+                "directory; CLI: --clip)."
+            )
+        clip = CLIP.from_preset(clip) if isinstance(clip, (str, os.PathLike)) else clip
+        real_captioned = check_images(dataset["images"])  # checked before the drawing
     options = dict(shapes_options or {})
     needs_features = [m for m in metrics if m in ("fid", "kid", "is", "diversity")]
     extractor = None
@@ -96,7 +114,7 @@ def evaluate(
     if against_real:  # checked before hours of drawing, not after
         real = check_images(dataset["images"])[:num_samples]
         report["protocol"]["num_real"] = len(real)
-    if by_features or "r_precision" in metrics:
+    if by_features or {"r_precision", "clipscore"} & set(metrics):
         prompts = every_caption(dataset["captions"], num_samples)
         if verbose:
             print(
@@ -110,6 +128,7 @@ def evaluate(
             batch_size,
             extractor if by_features else None,
             damsm if "r_precision" in metrics else None,
+            clip if "clipscore" in metrics else None,
             verbose,
         )
     if "r_precision" in metrics:
@@ -122,6 +141,17 @@ def evaluate(
             caption_ids=prompts,
             labels=sources if labels is None else np.asarray(labels)[sources],
         )
+    if "clipscore" in metrics:
+        sources = np.arange(num_samples) % len(dataset["captions"])  # prompt k: image k mod N
+        if verbose:
+            print(f"Measuring {min(len(real_captioned), num_samples)} real images ({clip.name})")
+        real_embeddings = clip.embed_images(real_captioned[:num_samples], batch_size)
+        texts = clip.embed_captions(prompts)
+        report["clipscore"], report["clipscore_se"] = clip_score(fake["clip"], texts)
+        report["clipscore_real"], report["clipscore_real_se"] = clip_score(
+            real_embeddings[sources], texts
+        )
+        report["protocol"]["clip"] = clip.name
     if against_real:
         if verbose:
             print(f"Measuring {len(real)} real images ({extractor.name})")
@@ -180,6 +210,14 @@ def markdown_table(report):
             (
                 "R-precision (R@1, 1 vs 99)",
                 f"{report['r_precision']:.1%} ± {report['r_precision_std']:.1%}",
+            )
+        )
+    if "clipscore" in report:
+        rows.append(
+            (
+                f"CLIPScore (w = {W}, {report['protocol']['clip']}; ± s.e.)",
+                f"{report['clipscore']:.4f} ± {report['clipscore_se']:.4f} (real images "
+                f"{report['clipscore_real']:.4f} ± {report['clipscore_real_se']:.4f})",
             )
         )
     if "is" in report:
