@@ -491,11 +491,17 @@ def _evaluate(args):
 
 
 def _convert(args):
-    """The authors' PyTorch checkpoint(s) -> one .keras file (written atomically)."""
-    from gan_zoo import convert
+    """The authors' PyTorch checkpoint(s) -> a .keras file (written atomically), a keras-hub
+    preset directory, or both."""
+    from gan_zoo import DAMSM, convert
     from gan_zoo.utils.files import save_model_atomically
 
-    _check_writable(args.out)
+    if not (args.out or args.to_preset):
+        raise SystemExit("convert writes --out FILE.keras, --to-preset DIRECTORY, or both.")
+    if args.out:
+        _check_writable(args.out)
+    if args.to_preset:
+        _check_writable(args.to_preset, "--to-preset", folder=True)
     if args.network == "damsm":
         if not (args.text_encoder and args.image_encoder and args.captions):
             raise SystemExit("convert damsm needs --text-encoder, --image-encoder and --captions.")
@@ -508,23 +514,30 @@ def _convert(args):
     elif args.network in ("attngan", "dfgan"):
         if not args.damsm:
             raise SystemExit(
-                f"convert {args.network} needs --damsm, the converted DAMSM .keras file."
+                f"convert {args.network} needs --damsm, the converted DAMSM (.keras or preset)."
             )
         converter = (
             convert.attngan_from_authors
             if args.network == "attngan"
             else convert.dfgan_from_authors
         )
-        damsm = _load_model(args.damsm, f"convert {args.network} on it")
+        damsm = (
+            DAMSM.from_preset(args.damsm)
+            if os.path.isfile(os.path.join(args.damsm, "config.json"))
+            else _load_model(args.damsm, f"convert {args.network} on it")
+        )
         model = converter(args.checkpoint, damsm, args.preset or "birds")
     else:
         model = convert.stackgan_from_authors(
             args.checkpoint, args.discriminator, args.stage, args.preset or "coco"
         )
-    save_model_atomically(model, args.out)
+    if args.out:
+        save_model_atomically(model, args.out)
+    if args.to_preset:
+        model.save_to_preset(args.to_preset)
     print(
-        f"Wrote {args.out}: a {type(model).__name__} with the weights of "
-        f"{args.checkpoint or args.text_encoder}"
+        f"Wrote {' and '.join(filter(None, (args.out, args.to_preset)))}: a "
+        f"{type(model).__name__} with the weights of {args.checkpoint or args.text_encoder}"
     )
 
 
@@ -812,7 +825,7 @@ def build_parser():
 
     evaluate = sub.add_parser(
         "evaluate",
-        help="FID, KID, IS, caption alignment, coverage, diversity",
+        help="FID, KID, IS, R-precision, CLIPScore, caption alignment, coverage, diversity",
         formatter_class=_HelpFormatter,
     )
     evaluate.add_argument("--checkpoint", required=True, help=".keras file or run directory")
@@ -874,7 +887,7 @@ def build_parser():
 
     convert = sub.add_parser(
         "convert",
-        help="the authors' PyTorch checkpoints -> a .keras file",
+        help="the authors' PyTorch checkpoints -> a .keras file or a keras-hub preset",
         formatter_class=_HelpFormatter,
     )
     convert.add_argument(
@@ -893,7 +906,9 @@ def build_parser():
     convert.add_argument(
         "--captions", help="damsm: the captions.pickle holding the encoder's vocabulary"
     )
-    convert.add_argument("--damsm", help="attngan, dfgan: the converted DAMSM .keras file")
+    convert.add_argument(
+        "--damsm", help="attngan, dfgan: the converted DAMSM (its .keras file or preset directory)"
+    )
     convert.add_argument("--discriminator", help="stackgan: netD .pth too (to go on training)")
     convert.add_argument(
         "--stage", type=int, choices=(1, 2), default=1, help="stackgan: which stage"
@@ -901,7 +916,13 @@ def build_parser():
     convert.add_argument(
         "--preset", help="birds or coco (attngan and dfgan default birds, stackgan coco)"
     )
-    convert.add_argument("--out", required=True, help="the .keras file to write")
+    convert.add_argument("--out", help="the .keras file to write (give it, --to-preset, or both)")
+    convert.add_argument(
+        "--to-preset",
+        metavar="DIR",
+        help="the keras-hub preset directory to write (config.json, model.weights.h5, "
+        "metadata.json, the vocabulary asset), which Model.from_preset(DIR) loads",
+    )
     convert.set_defaults(func=_convert)
     return parser
 

@@ -126,24 +126,39 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         self._players = None
 
     @classmethod
-    def from_preset(cls, name, recipe="paper", **kwargs):
-        """The model in a named configuration of `cls.PRESETS`, trained by a recipe.
+    def from_preset(cls, preset, recipe="paper", **kwargs):
+        """A new model in a named configuration of `cls.PRESETS`, trained by a recipe; or a
+        saved model, from a preset directory or a kaggle:// or hf:// handle.
 
         Args:
-            name: the preset, e.g. "birds" (the authors' CUB settings, also the constructor's
-                defaults), "coco" or "small" (for CPU work).
-            recipe: "paper" (the authors' training) or another name in `cls.RECIPES`, e.g.
-                "stable": remedies chosen by benchmarks/quality.py (docs/stabilizers.md).
-            **kwargs: constructor arguments; each takes precedence over the preset's and the
-                recipe's.
+            preset: a name, e.g. "birds" (the authors' CUB settings, also the constructor's
+                defaults), "coco" or "small" (for CPU work), which builds a new, untrained
+                model; anything else is a saved preset (`save_to_preset`, or `gan-zoo
+                convert ... --to-preset`): a directory, or a kaggle:// or hf:// handle.
+            recipe: for a named preset, "paper" (the authors' training) or another name in
+                `cls.RECIPES`, e.g. "stable": remedies chosen by benchmarks/quality.py
+                (docs/stabilizers.md). A saved preset keeps the settings it was saved with.
+            **kwargs: constructor arguments, which take precedence over the preset's and the
+                recipe's (for a saved preset: config entries that replace the saved ones).
 
         Returns:
-            A new `cls`, built from the preset's settings updated with the recipe's and `kwargs`.
+            A new `cls` from the named preset's settings updated with the recipe's and
+            `kwargs`; or the saved model (of `cls` or a subclass), with its weights.
 
         Raises:
-            ValueError: for an unknown preset or recipe, naming those there are.
+            ValueError: for an unknown preset or recipe, naming those there are; for a saved
+                preset of another class, naming it.
+            ConnectionError: a kaggle:// or hf:// handle with no network to download it.
         """
-        return cls(**{**preset_settings(cls, name, recipe=recipe), **kwargs})
+        if preset in cls.PRESETS:
+            return cls(**{**preset_settings(cls, preset, recipe=recipe), **kwargs})
+        if recipe != "paper":
+            raise ValueError(
+                f"recipe={recipe!r} applies over a named {cls.__name__} preset "
+                f"{sorted(cls.PRESETS)}, which {preset!r} is not; a saved preset keeps the "
+                "settings it was saved with (give a change as a keyword argument)."
+            )
+        return super().from_preset(preset, **kwargs)
 
     # ----------------------------------------------------------------- the networks
     def run_generator(self, latent, condition, training=False):

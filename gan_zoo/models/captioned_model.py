@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from gan_zoo import training
-from gan_zoo.models import checks
+from gan_zoo.models import checks, preset_files
 
 
 def follows_own_schedule(optimizer):
@@ -88,6 +88,36 @@ class CaptionedImageModel(keras.Model):
 
         check_finite_weights(self, f"save {filepath}")
         return super().save(filepath, *args, **kwargs)
+
+    def save_to_preset(self, preset_dir):
+        """Saves the model as a keras-hub preset directory: config.json, model.weights.h5,
+        metadata.json and the vocabulary as an asset (see `preset_files`), which `from_preset`
+        loads back, as does keras-hub's machinery from a kaggle:// or hf:// upload of it.
+
+        Args:
+            preset_dir: the directory to write (created if need be).
+        """
+        preset_files.save_preset(self, preset_dir)
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """The model a saved preset holds, with its weights (`save_to_preset` writes one).
+
+        Args:
+            preset: a preset directory, or a kaggle:// or hf:// handle (downloaded, or read
+                from the hub's cache).
+            **kwargs: config entries that replace the saved ones.
+
+        Returns:
+            The model, of the class it was saved from (`cls` or a subclass).
+
+        Raises:
+            ValueError: an unknown handle, or a preset of another class (both named).
+            FileNotFoundError: a directory that lacks a preset's file.
+            ConnectionError: a remote handle with no network to download it (the error says
+                how to download it elsewhere and give the local directory instead).
+        """
+        return preset_files.load_preset(cls, preset, **kwargs)
 
     def check_batch(self, data):
         """The batch as a dict, its structure and shapes checked (see `checks.check_batch`)."""

@@ -354,12 +354,20 @@ class StackGAN(TextToImageGAN):
         return config
 
     @classmethod
-    def from_preset(cls, name, stage=1, recipe="paper", **kwargs):
-        """As `TextToImageGAN.from_preset`, for `stage`: the preset's settings of both stages
-        with its own stage's over them (e.g. the small Stage-II's gf 64). A Stage-II's
-        `stage1=` is given in `kwargs`."""
-        settings = preset_settings(cls, name, part=f"stage{stage}", recipe=recipe)
-        return cls(stage=stage, **{**settings, **kwargs})
+    def from_preset(cls, preset, stage=None, recipe="paper", **kwargs):
+        """As `TextToImageGAN.from_preset`, for `stage` (default 1): a named preset's settings
+        of both stages with its own stage's over them (e.g. the small Stage-II's gf 64); a
+        Stage-II's `stage1=` is given in `kwargs`. A saved preset holds its stage, which a
+        `stage` given must equal."""
+        if preset not in cls.PRESETS:
+            model = super().from_preset(preset, recipe=recipe, **kwargs)
+            if stage not in (None, model.stage):
+                raise ValueError(
+                    f"The preset {preset} holds a Stage-{model.stage} StackGAN, not stage {stage}."
+                )
+            return model
+        settings = preset_settings(cls, preset, part=f"stage{stage or 1}", recipe=recipe)
+        return cls(stage=stage or 1, **{**settings, **kwargs})
 
     @classmethod
     def from_config(cls, config):
