@@ -481,6 +481,7 @@ def _evaluate(args):
             shapes_options={"fixed": fixed},
             damsm=damsm,
             clip=clip,
+            truncation=args.truncation,
         )
     table = metrics.markdown_table(report)
     print(table)
@@ -624,6 +625,13 @@ def _number(kind, wanted, valid):
         return value
 
     return parse
+
+
+def _truncation(text):
+    """evaluate's --truncation: "authors", "none" (None), or a number above 0."""
+    if text in ("authors", "none"):
+        return None if text == "none" else text
+    return SCALE(text)
 
 
 COUNT = _number(int, "a whole number above 0", lambda n: n > 0)
@@ -883,6 +891,14 @@ def build_parser():
         "--seed", type=SEED, default=0, help="seed of the noise and of the shapes' test split"
     )
     evaluate.add_argument("--out", help="JSON report path (a Markdown table is written beside it)")
+    evaluate.add_argument(
+        "--truncation",
+        type=_truncation,
+        default="authors",
+        help="the noise the measured images are drawn from: 'authors' (as the model's authors "
+        "evaluate: DF-GAN truncated at 0.88, the others untruncated), 'none', or a number "
+        "> 0 (noise cut at ±2σ and scaled by it)",
+    )
     evaluate.set_defaults(func=_evaluate)
 
     convert = sub.add_parser(

@@ -10,7 +10,7 @@ import pytest
 from conftest import authors_layout, fabricate_state_dict, trainable_count
 from model_harness import assert_reload_gives_the_same
 
-from gan_zoo import DAMSM, DFGAN, Vocabulary, convert
+from gan_zoo import DAMSM, DFGAN, Vocabulary, convert, metrics
 from gan_zoo.models.generation import truncate
 
 pytestmark = pytest.mark.xdist_group("dfgan")  # module fixtures: one worker runs the file
@@ -167,6 +167,28 @@ def test_generate_with_truncation_draws_from_the_cut_noise():
     for bad in (0, -0.88, float("inf"), float("nan"), "0.88", True):
         with pytest.raises(ValueError, match=r"truncation must be a number > 0.*0\.88"):
             model.generate(embeddings=embeddings, truncation=bad)
+
+
+def test_evaluate_draws_as_the_authors_do_with_noise_truncated_at_0_88(trained, shapes32):
+    model = trained[0]
+    images, captions, _, _ = shapes32
+    data = {"images": np.repeat(np.repeat(images[:16], 2, 1), 2, 2), "captions": captions[:16]}
+
+    def fid(truncation):
+        report = metrics.evaluate(
+            model,
+            data,
+            metrics=["fid"],
+            num_samples=16,
+            feature_extractor=metrics.pixels(),
+            truncation=truncation,
+            verbose=False,
+        )
+        return report["fid"], report["protocol"]["truncation"]
+
+    authors = fid("authors")
+    assert authors == fid(0.88) and authors[1] == 0.88
+    assert fid(None)[0] != authors[0]
 
 
 # ------------------------------------------------------------------ text encoders, bad input

@@ -18,14 +18,18 @@ METRICS = ("fid", "kid", "is", "r_precision", "clipscore", "alignment", "diversi
 SHAPES_ONLY = ("alignment", "diversity")
 
 
-def _measure_generated(model, prompts, seed, batch_size, extractor, damsm, clip, verbose):
+def _measure_generated(
+    model, prompts, seed, batch_size, extractor, damsm, clip, verbose, truncation=None
+):
     """One image per prompt, drawn a batch at a time and measured at once, so that only the
     measurements are kept (30,000 images at 256 px would take 5.9 GB): {"features",
     "probabilities" (where the extractor has them), "embeddings" (the DAMSM's), "clip" (CLIP's
     image embeddings)}."""
     parts = {}
     for start in batch_starts(len(prompts), batch_size, verbose):
-        fake = model.generate(prompts[start : start + batch_size], seed=seed + start)
+        fake = model.generate(
+            prompts[start : start + batch_size], seed=seed + start, truncation=truncation
+        )
         measured = dict(extractor(fake, batch_size=len(fake))) if extractor is not None else {}
         if damsm is not None:
             measured["embeddings"] = damsm.embed_images(fake)
@@ -48,6 +52,7 @@ def evaluate(
     shapes_options=None,
     damsm=None,
     clip=None,
+    truncation="authors",
     verbose=True,
 ):
     """Measures `model` against `dataset` = {"images": uint8 [N, S, S, 3], "captions": [[str]]}
@@ -61,8 +66,13 @@ def evaluate(
     diversity (the last two on captioned shapes, with `shapes_options` = shapes.load's
     `fixed`/`holdout`).
     Features come from `feature_extractor`, else InceptionV3 with `inception_weights`.
+    `truncation`: the noise the images are drawn from: "authors" (the default) samples as the
+    model's authors evaluate (DF-GAN: truncated at 0.88, the others: untruncated), None
+    untruncated, a number as `generate(truncation=)` takes it.
     Returns a dict: each metric's numbers plus "protocol" (sample count, features, resize).
     """
+    if truncation == "authors":
+        truncation = model.evaluation_truncation
     metrics = [m.lower() for m in metrics]
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
@@ -104,6 +114,7 @@ def evaluate(
         "protocol": {
             "num_samples": num_samples,
             "seed": seed,
+            "truncation": truncation,
             "features": extractor.name if extractor else None,
             "comparable_with_papers": bool(extractor and extractor.comparable_with_papers),
             "resize": _resize_protocol(extractor),
@@ -130,6 +141,7 @@ def evaluate(
             damsm if "r_precision" in metrics else None,
             clip if "clipscore" in metrics else None,
             verbose,
+            truncation,
         )
     if "r_precision" in metrics:
         sources = np.arange(num_samples) % len(dataset["captions"])  # prompt k is of image k mod N

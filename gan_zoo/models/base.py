@@ -67,6 +67,7 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
     optimizer_names = ("g_optimizer", "d_optimizer")
     lr_decay_offset = 1  # see callbacks.LearningRateDecay
     projection_head = False  # whether `projection=True` is offered (see gan_zoo.remedies)
+    evaluation_truncation = None  # the noise truncation the authors' evaluation samples with
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from gan_zoo import losses, remedies
 from gan_zoo.layers import tile_spatially
 from gan_zoo.models.base import TextToImageGAN
 from gan_zoo.models.damsm import frozen_text_arguments
+from gan_zoo.models.generation import DFGAN_TRUNCATION
 
 # The authors' cfg/bird.yml ("birds", the defaults) and cfg/coco.yml, which build the same
 # networks (they differ in epochs, 1301 and 301, and in their DAMSM); and a small model for CPU
@@ -321,6 +322,7 @@ class DFGAN(TextToImageGAN):
     """
 
     PRESETS = PRESETS
+    evaluation_truncation = DFGAN_TRUNCATION  # the authors sample their FID images so
 
     loss_names = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake")
 
