@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from gan_zoo.data.validation import check_images, check_positive_int, to_uint8, to_unit_range
+from gan_zoo.text.hub import HubTextEncoder, HubVocabulary
 from gan_zoo.text.vocabulary import iter_captions
 from gan_zoo.utils.progress import batch_starts
 
@@ -31,11 +32,17 @@ def encode_caption_sets(captions, vocabulary, max_length):
             raise ValueError(f"Image {i} has no captions.")
     width = max(len(s) for s in sets)
     tokens = np.zeros((len(sets), width, max_length), dtype="int32")
-    for i, caption_set in enumerate(sets):
-        try:
-            tokens[i, : len(caption_set)] = vocabulary.encode(caption_set, max_length)
-        except ValueError as error:
-            raise ValueError(f"Captions of image {i}: {error}") from None
+    if isinstance(vocabulary, HubVocabulary):  # one tokenizer call, one truncation warning
+        flat = vocabulary.encode([c for s in sets for c in s], max_length)
+        rows = np.split(flat, np.cumsum([len(s) for s in sets])[:-1])
+        for i, row in enumerate(rows):
+            tokens[i, : len(row)] = row
+    else:
+        for i, caption_set in enumerate(sets):
+            try:
+                tokens[i, : len(caption_set)] = vocabulary.encode(caption_set, max_length)
+            except ValueError as error:
+                raise ValueError(f"Captions of image {i}: {error}") from None
     return tokens, np.array([len(s) for s in sets], dtype="int32")
 
 
@@ -45,7 +52,7 @@ def make_dataset(
     vocabulary=None,
     batch_size=64,
     image_size=None,
-    max_length=18,
+    max_length=None,
     labels=None,
     shuffle=True,
     random_crop=False,
@@ -54,13 +61,21 @@ def make_dataset(
     drop_remainder=True,
     use_tf_data=None,
     embeddings=None,
+    preprocessor=None,
 ):
     """Builds the training input every gan_zoo model's `fit` takes.
 
     Args:
         images: uint8 [N, S, S, 3] in [0, 255] or floats in [-1, 1].
         captions: N captions, or N lists of captions (one is drawn per image each epoch).
-        vocabulary: the `Vocabulary` the model was built with.
+        vocabulary: the `Vocabulary` the model was built with: `model.vocabulary`, which for
+            a model with a `HubTextEncoder` is its tokenizer (a `HubVocabulary`).
+        preprocessor: instead of vocabulary, a keras-hub preprocessor or tokenizer (a
+            `CLIPPreprocessor`, `BertTextClassifierPreprocessor`, `CLIPTokenizer`, ...), or a
+            `HubTextEncoder`: raw caption strings are tokenised with it, as the model's own
+            encoder would (the same vocabulary and sequence length), then packed with start,
+            end and padding tokens; longer captions are truncated, with a warning.
+        max_length: caption length in tokens (default 18; a hub tokenizer's sequence length).
         embeddings: instead of captions and vocabulary, precomputed sentence embeddings [N, E]
             or [N, C, E] (one of the C is drawn per image each epoch), for models built with
             `embedding_dim=E` (StackGAN's char-CNN-RNN vectors, say).
@@ -78,6 +93,7 @@ def make_dataset(
     """
     check_positive_int(batch_size, "batch_size")
     images = check_images(images)
+    vocabulary, max_length = _text_side(vocabulary, preprocessor, max_length)
     if (embeddings is None) == (captions is None or vocabulary is None):
         raise ValueError("Give captions and vocabulary, or embeddings= (precomputed), not both.")
     if embeddings is not None:
@@ -121,6 +137,27 @@ def make_dataset(
     )
     dataset.vocabulary = vocabulary
     return dataset
+
+
+def _text_side(vocabulary, preprocessor, max_length):
+    """(vocabulary, max_length) of make_dataset's text arguments: a keras-hub preprocessor,
+    tokenizer or `HubTextEncoder` made a `HubVocabulary`, the caption length its own."""
+    if preprocessor is not None:
+        if vocabulary is not None:
+            raise ValueError("Give vocabulary= or preprocessor=, not both.")
+        tokenizer = getattr(preprocessor, "tokenizer", preprocessor)
+        length = getattr(preprocessor, "sequence_length", None) or max_length
+        if not hasattr(tokenizer, "start_token_id") or not length:
+            raise ValueError(
+                "preprocessor= takes a keras-hub preprocessor, a tokenizer with max_length=, or "
+                f"a HubTextEncoder; got {type(preprocessor).__name__}."
+            )
+        vocabulary = HubVocabulary(tokenizer, length)
+    if isinstance(vocabulary, HubTextEncoder):
+        vocabulary = vocabulary.vocabulary
+    if isinstance(vocabulary, HubVocabulary):
+        return vocabulary, max_length or vocabulary.sequence_length
+    return vocabulary, max_length or 18
 
 
 def _tensorflow_available():

@@ -16,7 +16,8 @@ from gan_zoo.data.validation import check_positive_int
 from gan_zoo.models import checks, generation, moving_average
 from gan_zoo.models.captioned_model import CaptionedImageModel
 from gan_zoo.models.presets import preset_settings
-from gan_zoo.text import Vocabulary, text_encoder_for
+from gan_zoo.text import HubTextEncoder, Vocabulary, text_encoder_for
+from gan_zoo.text.hub import hub_text_arguments
 from gan_zoo.training.optimizers import PlayerOptimizers, unwrapped
 
 # The constructor arguments `get_config` saves as the attributes of the same name.
@@ -33,11 +34,13 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
 
     Args:
         vocabulary: the `Vocabulary` captions are encoded with; the model then owns a
-            `TextEncoder`. Give `embedding_dim` instead for precomputed sentence embeddings.
+            `TextEncoder`. Give `embedding_dim` instead for precomputed sentence embeddings,
+            or neither with a `HubTextEncoder`, whose tokenizer is then the vocabulary.
         embedding_dim: width of precomputed sentence embeddings (batches carry "embeddings").
         image_size: side of the generated images.
         noise_dim: size of z ~ N(0, 1).
-        max_length: caption length in tokens (AttnGAN's WORDS_NUM).
+        max_length: caption length in tokens (AttnGAN's WORDS_NUM, 18 by default; a
+            `HubTextEncoder`'s own sequence length).
         learning_rate, beta_1, beta_2: the default Adam of both players.
         lr_decay_every, lr_decay_factor: multiply both learning rates by the factor every
             that many epochs (0 = never), as the authors' training scripts do.
@@ -46,7 +49,8 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
             building for identical ones (`gan-zoo train --seed` does).
         text_encoder: an existing `TextEncoder` to use (shared with another model) instead of
             a new one, or a dict of a new one's settings (embedding_dim, hidden_dim, dropout,
-            seed), as `get_config` saves them.
+            seed), as `get_config` saves them; or a `HubTextEncoder` (a keras-hub CLIP or
+            BERT, docs/text_encoders.md), given without a vocabulary.
         train_text_encoder: False keeps the encoder frozen and runs it with training=False,
             as for a pretrained encoder or one shared with an already trained model.
         label_smoothing: one-sided label smoothing, D's real target 1 - it (0 = off, as in
@@ -75,7 +79,7 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         embedding_dim=None,
         image_size=64,
         noise_dim=100,
-        max_length=18,
+        max_length=None,
         learning_rate=2e-4,
         beta_1=0.5,
         beta_2=0.999,
@@ -94,10 +98,14 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         super().__init__(**kwargs)
         if isinstance(vocabulary, dict):
             vocabulary = Vocabulary.from_config(vocabulary)
+        vocabulary, text_encoder, max_length = hub_text_arguments(
+            vocabulary, text_encoder, max_length
+        )
         if (vocabulary is None) == (embedding_dim is None):
             raise ValueError(
-                "Give either vocabulary= (captions, encoded by the shared TextEncoder) "
-                "or embedding_dim= (precomputed sentence embeddings), not both."
+                "Give either vocabulary= (captions, encoded by the shared TextEncoder, or "
+                "text_encoder=HubTextEncoder(...) alone) or embedding_dim= (precomputed "
+                "sentence embeddings), not both."
             )
         for name, count in [("image_size", image_size), ("noise_dim", noise_dim)]:
             check_positive_int(count, name)
@@ -352,11 +360,17 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
     def get_config(self):
         encoder = self.text_encoder
         config = {name: getattr(self, name) for name in CONFIG_ATTRIBUTES}
+        if isinstance(encoder, HubTextEncoder):  # it holds its tokenizer, the vocabulary
+            text = dict(vocabulary=None, text_encoder=keras.saving.serialize_keras_object(encoder))
+        else:
+            text = dict(
+                vocabulary=self.vocabulary.get_config() if self.vocabulary is not None else None,
+                text_encoder=None
+                if encoder is None
+                else {key: getattr(encoder, key) for key in ENCODER_SETTINGS},
+            )
         config.update(
-            vocabulary=self.vocabulary.get_config() if self.vocabulary is not None else None,
-            text_encoder=None
-            if encoder is None
-            else {key: getattr(encoder, key) for key in ENCODER_SETTINGS},
+            **text,
             generator_ema=self.generator_ema or 0,
         )
         return {**config, **self.remedies.get_config()}

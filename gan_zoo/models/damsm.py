@@ -18,7 +18,8 @@ from gan_zoo.data.validation import check_images, to_unit_range
 from gan_zoo.metrics.retrieval import r_precision
 from gan_zoo.models.captioned_model import CaptionedImageModel
 from gan_zoo.models.image_encoders import InceptionEncoder, SmallEncoder
-from gan_zoo.text import TextEncoder, Vocabulary
+from gan_zoo.text import HubTextEncoder, TextEncoder, Vocabulary
+from gan_zoo.text.hub import hub_text_arguments
 from gan_zoo.training.optimizers import refuse_loss_scale_factor
 
 IMAGE_ENCODERS = ("inception_v3", "small")
@@ -29,7 +30,11 @@ class DAMSM(CaptionedImageModel):
     """Text and image encoders trained with the DAMSM word and sentence matching losses.
 
     Args:
-        vocabulary: the `Vocabulary` captions are encoded with.
+        vocabulary: the `Vocabulary` captions are encoded with; the DAMSM then trains its own
+            `TextEncoder`. Or give text_encoder=.
+        text_encoder: instead, a `HubTextEncoder` (a keras-hub CLIP or BERT; its tokenizer is
+            the vocabulary, its sequence length max_length), trained with the image encoder
+            only if it was built trainable=True.
         image_encoder: "inception_v3" (the authors' frozen Inception-v3 with two trainable
             256-d heads; any image size, resized to 299) or "small" (a small CNN trained from
             scratch, for 32-128 px data).
@@ -38,7 +43,7 @@ class DAMSM(CaptionedImageModel):
         inception_trunk: "keras" (keras.applications' layout) or "torchvision" (the layout of
             the authors' encoder, which `gan_zoo.convert.damsm_from_authors` fills).
         image_size: the small encoder's input side (images of other sizes are resized).
-        max_length: caption length in tokens (WORDS_NUM 18).
+        max_length: caption length in tokens (WORDS_NUM 18; a hub encoder's its own).
         gamma1, gamma2, gamma3: the attention sharpness, word-score and loss scales (4, 5, 10).
         learning_rate, beta_1, beta_2: Adam (2e-3, 0.5, 0.999) for both encoders.
         lr_decay: per-epoch learning-rate factor (0.98), until the rate reaches a tenth.
@@ -51,11 +56,11 @@ class DAMSM(CaptionedImageModel):
 
     def __init__(
         self,
-        vocabulary,
+        vocabulary=None,
         image_encoder="inception_v3",
         inception_weights=None,
         image_size=64,
-        max_length=18,
+        max_length=None,
         inception_trunk="keras",
         gamma1=4.0,
         gamma2=5.0,
@@ -66,15 +71,22 @@ class DAMSM(CaptionedImageModel):
         lr_decay=0.98,
         text_clipnorm=0.25,
         seed=None,
+        text_encoder=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if isinstance(vocabulary, dict):
             vocabulary = Vocabulary.from_config(vocabulary)
-        if not isinstance(vocabulary, Vocabulary):
+        vocabulary, text_encoder, max_length = hub_text_arguments(
+            vocabulary, text_encoder, max_length
+        )
+        if not isinstance(vocabulary, Vocabulary) and text_encoder is None:
             raise ValueError(
-                "DAMSM needs vocabulary=, the Vocabulary its captions are encoded with."
+                "DAMSM needs vocabulary=, the Vocabulary its captions are encoded with, or "
+                "text_encoder=HubTextEncoder(...)."
             )
+        if text_encoder is not None and not isinstance(text_encoder, HubTextEncoder):
+            raise ValueError("A DAMSM's text_encoder= is a HubTextEncoder; else it builds its own.")
         if image_encoder not in IMAGE_ENCODERS:
             raise ValueError(
                 f"Unknown image_encoder {image_encoder!r}; choose from {IMAGE_ENCODERS}."
@@ -88,7 +100,9 @@ class DAMSM(CaptionedImageModel):
         self.max_length, self.gammas = max_length, (gamma1, gamma2, gamma3)
         self.learning_rate, self.beta_1, self.beta_2 = learning_rate, beta_1, beta_2
         self.lr_decay, self.text_clipnorm, self.seed = lr_decay, text_clipnorm, seed
-        self.text_encoder = TextEncoder(len(vocabulary), seed=seed, name="text_encoder")
+        self.text_encoder = text_encoder or TextEncoder(
+            len(vocabulary), seed=seed, name="text_encoder"
+        )
         self.text_encoder.build((None, max_length))
         if image_encoder == "inception_v3":
             self.image_encoder = InceptionEncoder(
@@ -212,9 +226,11 @@ class DAMSM(CaptionedImageModel):
     # ----------------------------------------------------------------- saving
     def get_config(self):
         gamma1, gamma2, gamma3 = self.gammas
+        hub = isinstance(self.text_encoder, HubTextEncoder)  # holds its tokenizer, the vocabulary
         return {
             "name": self.name,
-            "vocabulary": self.vocabulary.get_config(),
+            "vocabulary": None if hub else self.vocabulary.get_config(),
+            "text_encoder": keras.saving.serialize_keras_object(self.text_encoder) if hub else None,
             "image_encoder": self.image_encoder_name,
             "image_size": self.image_size,
             "inception_trunk": self.inception_trunk,

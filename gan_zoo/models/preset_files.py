@@ -10,7 +10,9 @@ A preset directory holds:
 - `model.weights.h5`: every weight, those of the models it holds included, and the seed states;
 - `metadata.json`: Keras and keras-hub versions, parameter count, date;
 - `assets/tokenizer/vocabulary.json`: the `Vocabulary` (as `Vocabulary.save` writes it), for a
-  model that reads captions.
+  model that reads captions;
+- `assets/text_encoder/`: instead, a `HubTextEncoder`'s tokenizer files (its vocabulary, and
+  merges for CLIP), as keras-hub writes them, for a model that reads captions with one.
 
 keras-hub is imported only here, and only when a preset is saved or loaded: it takes seconds.
 """
@@ -24,6 +26,7 @@ import keras
 from gan_zoo.text import Vocabulary
 
 VOCABULARY_ASSET = "assets/tokenizer/vocabulary.json"
+HUB_TOKENIZER_ASSETS = "assets/text_encoder"
 
 
 def save_preset(model, preset_dir):
@@ -49,6 +52,10 @@ def save_preset(model, preset_dir):
         Vocabulary.from_config(moved[0]).save(os.path.join(preset_dir, VOCABULARY_ASSET))
     with open(config_path, "w", encoding="utf-8") as f:
         json.dump(config, f, indent=4)
+    tokenizer = _hub_tokenizer(model)
+    if tokenizer is not None:
+        os.makedirs(os.path.join(preset_dir, HUB_TOKENIZER_ASSETS), exist_ok=True)
+        tokenizer.save_assets(os.path.join(preset_dir, HUB_TOKENIZER_ASSETS))
 
 
 def load_preset(cls, preset, **kwargs):
@@ -83,7 +90,23 @@ def load_preset(cls, preset, **kwargs):
     )
     preset_file(cls, preset, preset_utils.MODEL_WEIGHTS_FILE)  # a missing file named as such
     loader = preset_utils.KerasPresetLoader(preset, config)
-    return loader.load_backbone(saved, load_weights=True, **kwargs)
+    model = loader.load_backbone(saved, load_weights=True, **kwargs)
+    tokenizer = _hub_tokenizer(model)
+    if tokenizer is not None:
+        paths = [
+            preset_file(cls, preset, f"{HUB_TOKENIZER_ASSETS}/{name}")
+            for name in tokenizer.file_assets
+        ]
+        tokenizer.load_assets(os.path.dirname(paths[0]))
+    return model
+
+
+def _hub_tokenizer(model):
+    """The tokenizer of the `HubTextEncoder` a model reads captions with, or None."""
+    from gan_zoo.text import HubTextEncoder
+
+    encoder = getattr(model, "text_encoder", None)
+    return encoder.tokenizer if isinstance(encoder, HubTextEncoder) else None
 
 
 def preset_file(cls, preset, path):

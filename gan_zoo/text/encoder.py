@@ -80,16 +80,18 @@ def text_encoder_for(vocabulary, text_encoder, max_length, seed, trainable):
 
     Args:
         vocabulary: the model's `Vocabulary`, or None for precomputed embeddings.
-        text_encoder: an existing `TextEncoder` (shared with another model), a dict of a new
-            one's settings (embedding_dim, hidden_dim, dropout, seed), or None (a new one
-            with the defaults when there is a vocabulary).
+        text_encoder: an existing `TextEncoder` or `HubTextEncoder` (shared with another
+            model), a dict of a new one's settings (embedding_dim, hidden_dim, dropout, seed),
+            or None (a new one with the defaults when there is a vocabulary).
         max_length: caption length in tokens.
         seed: the model's seed; a new encoder's dropout follows seed + 1.
         trainable: False freezes the encoder, also for every model that shares it.
 
     Returns:
-        The `TextEncoder`, or None when the model reads precomputed embeddings.
+        The text encoder, or None when the model reads precomputed embeddings.
     """
+    from gan_zoo.text.hub import HubTextEncoder
+
     if vocabulary is not None and text_encoder is None:
         text_encoder = {}
     if isinstance(text_encoder, dict):
@@ -103,7 +105,8 @@ def text_encoder_for(vocabulary, text_encoder, max_length, seed, trainable):
         return None
     if not text_encoder.built:
         text_encoder.build((None, max_length))
-    if vocabulary is None or text_encoder.vocabulary_size != len(vocabulary):
+    hub = isinstance(text_encoder, HubTextEncoder)  # its own vocabulary: hub_text_arguments
+    if not hub and (vocabulary is None or text_encoder.vocabulary_size != len(vocabulary)):
         raise ValueError(
             f"The text encoder has {text_encoder.vocabulary_size} entries but the "
             f"vocabulary {len(vocabulary) if vocabulary else 'is missing'}."
