@@ -11,7 +11,7 @@ import pytest
 from conftest import tiny_dcgan
 from model_harness import assert_reload_gives_the_same
 
-from gan_zoo import DAMSM, DCGANCLS, DFGAN, Vocabulary
+from gan_zoo import DAMSM, DCGANCLS, DFGAN, AttnGAN, StackGAN, Vocabulary
 from gan_zoo.data import make_dataset
 from gan_zoo.text import HubTextEncoder, HubVocabulary, tokenize
 
@@ -190,6 +190,22 @@ def test_a_damsm_and_a_df_gan_read_captions_with_a_hub_encoder(clip_preset, shap
     gan.compile()
     history = gan.fit(dataset, epochs=1, verbose=0)
     assert all(np.isfinite(v[-1]) for v in history.history.values())
+
+
+def test_stackgan_and_attngan_read_captions_with_a_hub_encoder(clip_preset, shapes32):
+    """Stage-I puts its BatchNorm on a hub encoder's sentence as on its own encoder's; an
+    AttnGAN over a DAMSM that reads with CLIP attends over CLIP's projected words."""
+    encoder = HubTextEncoder(clip_preset[0])
+    stage1 = StackGAN.from_preset("small", text_encoder=encoder, image_size=32, seed=0)
+    assert stage1.text_batch_norm and stage1.max_length == SEQUENCE_LENGTH
+    images = stage1.generate(PROMPTS, seed=0)
+    assert images.shape == (2, 32, 32, 3)
+    assert not np.array_equal(images[0], images[1])  # the two captions draw apart
+    damsm = DAMSM(text_encoder=encoder, image_encoder="small", image_size=32, seed=0)
+    attngan = AttnGAN.from_preset("small", damsm=damsm, seed=0)
+    words, _, mask = attngan.text_encoder(attngan.vocabulary.encode(PROMPTS, SEQUENCE_LENGTH))
+    assert tuple(words.shape) == (2, SEQUENCE_LENGTH, 12) and bool(numpy(mask)[:, 0].all())
+    assert attngan.generate(PROMPTS, seed=0).shape[0] == 2
 
 
 # ------------------------------------------------------------------ bad input

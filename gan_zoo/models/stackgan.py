@@ -144,9 +144,9 @@ class StackGAN(TextToImageGAN):
             None: 4 in Stage-I; in Stage-II its Stage-I's.
         kl_weight: weight of the conditioning-augmentation KL term (2.0 in every config).
         text_batch_norm: BatchNorm on the sentence vector before conditioning augmentation.
-            None: on with the model's own TextEncoder, whose sentence vectors start ~100x
-            smaller than the CA noise (G would see noise only); off for precomputed
-            embeddings, as in the authors' code.
+            None: on with a text encoder (the model's own TextEncoder's sentence vectors start
+            ~100x smaller than the CA noise, so G would see noise only; a hub encoder's have
+            their own scale); off for precomputed embeddings, as in the authors' code.
         lr_decay_every: halve both learning rates every that many epochs. None: 50 in
             Stage-I; in Stage-II 100 after a Stage-I on those 50 (the authors' birds
             schedule), else its Stage-I's (COCO: 20 in both).
@@ -224,7 +224,7 @@ class StackGAN(TextToImageGAN):
         )
         self.stage, self.kl_weight = stage, kl_weight
         self.text_batch_norm = (
-            vocabulary is not None if text_batch_norm is None else text_batch_norm
+            self.text_encoder is not None if text_batch_norm is None else text_batch_norm
         )
         self.gf, self.df, self.c_dim, self.r_num = (
             settings["gf"],
