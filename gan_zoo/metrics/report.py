@@ -27,9 +27,8 @@ def _measure_generated(
     image embeddings)}."""
     parts = {}
     for start in batch_starts(len(prompts), batch_size, verbose):
-        fake = model.generate(
-            prompts[start : start + batch_size], seed=seed + start, truncation=truncation
-        )
+        drawn = {} if truncation is None else {"truncation": truncation}  # any `generate`
+        fake = model.generate(prompts[start : start + batch_size], seed=seed + start, **drawn)
         measured = dict(extractor(fake, batch_size=len(fake))) if extractor is not None else {}
         if damsm is not None:
             measured["embeddings"] = damsm.embed_images(fake)
@@ -72,7 +71,7 @@ def evaluate(
     Returns a dict: each metric's numbers plus "protocol" (sample count, features, resize).
     """
     if truncation == "authors":
-        truncation = model.evaluation_truncation
+        truncation = getattr(model, "evaluation_truncation", None)
     metrics = [m.lower() for m in metrics]
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
