@@ -107,9 +107,12 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
                 "text_encoder=HubTextEncoder(...) alone) or embedding_dim= (precomputed "
                 "sentence embeddings), not both."
             )
-        for name, count in [("image_size", image_size), ("noise_dim", noise_dim)]:
+        for name, count in [
+            ("image_size", image_size),
+            ("noise_dim", noise_dim),
+            ("max_length", max_length),
+        ]:
             check_positive_int(count, name)
-        check_positive_int(max_length, "max_length")
         if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < float("inf")):
             raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}.")
         stabilizers.check(
