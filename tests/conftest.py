@@ -46,6 +46,26 @@ def shapes32():
     return images, captions, attributes, Vocabulary.build(captions)
 
 
+def easy_training_shapes(size=32):
+    """The learning tests' data: 1,920 easy captioned shapes (seed 0) at `size` px (32, or 16:
+    the 32 px images averaged 2 x 2), and their captions."""
+    images, captions, _ = shapes.load(
+        "train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES
+    )
+    if size == 16:
+        images = images.reshape(-1, 16, 2, 16, 2, 3).mean((2, 4)).astype("uint8")
+    return images, captions
+
+
+def held_out_score(model, num_images=200):
+    """The shapes oracle's score (alignment, per-attribute accuracy) of the model's images
+    (seed 0) for held-out easy captions."""
+    _, captions, truth = shapes.load(
+        "test", num_images=num_images, image_size=32, seed=0, fixed=EASY_SHAPES
+    )
+    return shapes.ShapesOracle().score(model.generate([c[0] for c in captions], seed=0), truth)
+
+
 def tiny_dcgan(vocabulary, seed=0, **kwargs):
     """A DCGAN-cls small enough to train in seconds on a CPU (32 px, widths 8)."""
     keras.utils.set_random_seed(seed)

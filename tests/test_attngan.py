@@ -99,6 +99,7 @@ def test_keras_round_trip_gives_identical_images_and_attention(small, tmp_path):
     assert isinstance(again.damsm, DAMSM)
 
 
+@pytest.mark.once
 def test_the_text_batch_norm_is_an_option_that_the_config_keeps(damsm):
     config = AttnGAN.from_preset("small", damsm=damsm, text_batch_norm=False).get_config()
     again = AttnGAN.from_config(config)
@@ -134,6 +135,7 @@ def test_bad_inputs_are_named(damsm, tmp_path):
         model.generate(embeddings=np.zeros((1, 256)))
 
 
+@pytest.mark.once
 def test_the_constructors_defaults_are_the_birds_preset():
     presets = AttnGAN.PRESETS
     parameters = inspect.signature(AttnGAN).parameters
@@ -142,6 +144,7 @@ def test_the_constructors_defaults_are_the_birds_preset():
     assert "preset" not in parameters
 
 
+@pytest.mark.once
 def test_the_authors_generator_moving_average_is_the_papers_presets_default(damsm):
     """(Averaging itself, for every GAN: test_stabilizers.py.)"""
     assert AttnGAN(damsm, stages=1).generator_ema == 0.999

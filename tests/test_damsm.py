@@ -79,6 +79,7 @@ def test_sentence_similarity_is_the_cosine_matrix():
     np.testing.assert_allclose(got, [[1.0, 0.0], [2**-0.5, 2**-0.5]], rtol=1e-6)
 
 
+@pytest.mark.once
 def test_encoder_sizes_equal_the_authors():
     """RNN_ENCODER: 2,075,320 in PyTorch for 5,450 rows, which keeps two LSTM biases where Keras
     keeps one: 2 directions x 4 x 128 fewer. CNN_ENCODER: 721,152 trainable (the two heads)."""
@@ -91,6 +92,7 @@ def test_encoder_sizes_equal_the_authors():
     assert trainable_count(image) == 721_152
 
 
+@pytest.mark.once
 def test_inception_weights_are_checked(tmp_path):
     with pytest.raises(FileNotFoundError, match="never downloads"):
         InceptionEncoder(weights=str(tmp_path / "missing.weights.h5"))

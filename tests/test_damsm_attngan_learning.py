@@ -12,8 +12,13 @@ from gan_zoo.data import make_dataset, shapes
 
 pytestmark = [
     pytest.mark.xla,  # long training: the library's default compilation
-    pytest.mark.xdist_group("damsm_attngan_learning"),
-]  # one worker trains the DAMSM once
+    pytest.mark.xdist_group("damsm_attngan_learning"),  # one worker trains the DAMSM once
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="about 3 CPU minutes; it runs in the TensorFlow pass (JAX learns in "
+        "test_learning.py, and test_attngan.py trains AttnGAN's steps on every backend)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from gan_zoo.data import make_dataset
 pytestmark = pytest.mark.xdist_group("dcgan_cls")  # module fixtures: one worker runs the file
 
 
+@pytest.mark.once
 def test_plain_variant_matches_the_common_pytorch_port():
     """Reference §8: the plain-DCGAN GAN-CLS port (ngf = ndf = 64, 1024-d text) has a
     4,756,736-parameter G and a 2,899,072-parameter D."""
@@ -20,6 +21,7 @@ def test_plain_variant_matches_the_common_pytorch_port():
     assert trainable_count(model.discriminator) == 2_899_072
 
 
+@pytest.mark.once
 def test_birds_preset_matches_the_authors_lua_networks():
     """Counted layer by layer from main_cls_int.lua (ngf 128, ndf 64, nt 128, nz 100, 1024-d
     text). Conv biases are left out: the authors zero them before every step."""
@@ -79,6 +81,7 @@ def test_birds_preset_matches_the_authors_lua_networks():
     assert trainable_count(jointly.generator) == generator + bn(128)
 
 
+@pytest.mark.once
 def test_the_constructors_defaults_are_the_birds_preset():
     presets = DCGANCLS.PRESETS
     parameters = inspect.signature(DCGANCLS).parameters
@@ -87,6 +90,7 @@ def test_the_constructors_defaults_are_the_birds_preset():
     assert "preset" not in parameters
 
 
+@pytest.mark.once
 def test_presets_set_the_widths():
     vocab = Vocabulary.build(["a red circle"])
     assert (
@@ -118,6 +122,7 @@ def test_presets_set_the_widths():
         DCGANCLS.from_preset("huge", vocabulary=vocab)
 
 
+@pytest.mark.once
 def test_the_coco_discriminator_is_main_cls_luas():
     """main_cls.lua (the COCO script) builds D with a LeakyReLU after the 8x8 conv and no
     BatchNorm on the text projection; main_cls_int.lua (birds) the other way round."""

@@ -41,7 +41,7 @@ def models(vocab, size):
     yield tiny_dcgan(vocab)
     stage1 = StackGAN.from_preset("small", vocabulary=vocab, image_size=size, seed=0)
     yield stage1
-    yield StackGAN(stage=2, stage1=stage1, image_size=2 * size, seed=0)
+    yield StackGAN(stage=2, stage1=stage1, image_size=2 * size, gf=32, seed=0)  # narrow: cheap
     damsm = DAMSM(vocab, image_encoder="small", image_size=size, seed=0)
     damsm.compile()
     yield damsm

@@ -22,6 +22,7 @@ AUTHORS = {
 }
 
 
+@pytest.mark.once
 def test_birds_parameter_counts_equal_the_authors_pytorch_models():
     """Conditioned on 1,024-d embeddings as the authors were: Stage-I G 10,301,248 / D 5,715,713,
     Stage-II G 26,290,080 trainable (Stage-I frozen inside) / D 71,269,122."""
@@ -33,6 +34,7 @@ def test_birds_parameter_counts_equal_the_authors_pytorch_models():
     assert trainable_count(stage2.discriminator) == AUTHORS["STAGE2_D"]
 
 
+@pytest.mark.once
 def test_coco_stage1_parameter_counts():
     """Reference §8: StackGAN-Pytorch COCO Stage-I (GF 192, DF 96) G 20,020,832 / D 12,407,425."""
     stage1 = StackGAN.from_preset("coco", embedding_dim=1024, stage=1)
@@ -147,6 +149,7 @@ def settings(model):
     return {key: getattr(model, key) for key in ("gf", "df", "c_dim", "r_num", "lr_decay_every")}
 
 
+@pytest.mark.once
 def test_stage1s_defaults_are_the_birds_preset():
     """The widths and schedule default to None, which resolves by stage (a Stage-II takes its
     Stage-I's): a Stage-I built without them has the birds preset's settings."""
@@ -160,6 +163,7 @@ def test_stage1s_defaults_are_the_birds_preset():
     )
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("name", ["birds", "coco", "small"])
 def test_a_stage2_on_a_presets_stage1_has_that_presets_stage2_settings(name):
     """Without settings of its own, Stage-II takes them from its Stage-I (see StackGAN's gf
@@ -171,6 +175,7 @@ def test_a_stage2_on_a_presets_stage1_has_that_presets_stage2_settings(name):
     assert "preset" not in preset.get_config()
 
 
+@pytest.mark.once
 def test_presets_and_schedule():
     vocab = Vocabulary.build(["a red circle"])
     birds = StackGAN(vocabulary=vocab)
