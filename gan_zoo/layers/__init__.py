@@ -3,6 +3,7 @@
 from gan_zoo.layers.attention import WordAttention
 from gan_zoo.layers.augment import diff_augment, parse_policy
 from gan_zoo.layers.blocks import (
+    BatchNormalization,
     ResidualBlock,
     activation,
     batch_norm,
@@ -19,6 +20,7 @@ from gan_zoo.layers.conditioning import ConditioningAugmentation, condition_on_t
 from gan_zoo.layers.transposed_conv import Conv2DTranspose
 
 __all__ = [
+    "BatchNormalization",
     "ConditioningAugmentation",
     "Conv2DTranspose",
     "ResidualBlock",
