@@ -64,11 +64,15 @@ def _train(args):
     model = _load_model(resumed, "resume training") if resumed else None
     if model is None and args.model == "attngan":  # its image size follows from its stages
         model = _new_model(args, base, None, args.image_size)
+    hub = _hub_text_encoder(args.hub_text_encoder) if model is None else None
     image_size = model.image_size if model is not None else args.image_size
     image_size = image_size or _default_image_size(args, base)
     images, captions, labels = _dataset(args, "train", image_size, fixed, args.num_images)
-    vocab = _vocabulary(args, base, captions)
-    model = model or _new_model(args, base, vocab, image_size)
+    if args.hub_text_encoder:  # its own tokenizer reads the captions: no vocabulary.json
+        vocab = (hub if model is None else model).vocabulary
+    else:
+        vocab = _vocabulary(args, base, captions)
+    model = model or _new_model(args, base, vocab, image_size, hub)
     model.compile()
     prompts = SAMPLE_CAPTIONS if args.data == "shapes" else [c[0] for c in captions[:6]]
     _keep_earlier_history(checkpoint, os.path.join(out, "metrics.json"))
@@ -179,6 +183,16 @@ def _vocabulary(args, base, captions):
     return vocab
 
 
+def _hub_text_encoder(handle):
+    """The `HubTextEncoder` of --hub-text-encoder (None without it), loaded before the data so
+    that a handle that cannot be loaded is named at once; keras-hub is imported only then."""
+    if not handle:
+        return None
+    from gan_zoo.text import HubTextEncoder
+
+    return HubTextEncoder(handle)
+
+
 def _default_image_size(args, base):
     """64 px; a Stage-II 4x its Stage-I; a DF-GAN its preset's (the authors' 256, small 32)."""
     if args.model == "stackgan" and base:
@@ -190,14 +204,17 @@ def _default_image_size(args, base):
     return 64
 
 
-def _new_model(args, base, vocab, image_size):
+def _new_model(args, base, vocab, image_size, hub=None):
+    """A new model of --model, reading captions with `hub` (a `HubTextEncoder`) where given,
+    else with a text encoder of its own on `vocab`, or with its base model's."""
     import gan_zoo
     from gan_zoo.sweep import parse_setting
 
     model_cls = getattr(gan_zoo, MODELS[args.model])
+    text = {"text_encoder": hub} if hub is not None else {"vocabulary": vocab}
     if args.model == "damsm":
         return model_cls(
-            vocab,
+            **text,
             image_encoder=args.image_encoder,
             inception_weights=args.inception_weights,
             image_size=image_size,
@@ -211,19 +228,19 @@ def _new_model(args, base, vocab, image_size):
         )
     if args.model == "attngan":
         return build(damsm=base, image_size=image_size, **options)
-    if args.model == "dfgan":  # reads captions with its DAMSM's encoder, or trains its own
-        if base:  # the DAMSM's sentence width is the only one its vectors fit
-            options = {"sentence_dim": base.text_encoder.output_dim, **options}
-        text = {"damsm": base} if base else {"vocabulary": vocab}
-        return build(image_size=image_size, **text, **options)
+    if args.model == "dfgan":  # reads captions with its DAMSM's encoder, a hub one, or its own
+        reader = base.text_encoder if base else hub
+        if reader is not None:  # its sentence width is the only one the vectors fit
+            options = {"sentence_dim": reader.output_dim, **options}
+        return build(image_size=image_size, **({"damsm": base} if base else text), **options)
     if args.model == "stackgan":
         return build(
             image_size=image_size,
             stage=args.stage,
-            **({"stage1": base} if base else {"vocabulary": vocab}),
+            **({"stage1": base} if base else text),
             **options,
         )
-    return build(vocabulary=vocab, image_size=image_size, **options)
+    return build(image_size=image_size, **text, **options)
 
 
 def _run_callbacks(args, images, captions, prompts, fixed):
@@ -317,7 +334,8 @@ def _dataset(args, split, image_size, fixed, num_shapes):
 
 def _refuse_other_models_options(args):
     """--stage1 and --damsm name what StackGAN Stage-II and AttnGAN (or DF-GAN) build on;
-    elsewhere they would be ignored, so they are refused."""
+    elsewhere they would be ignored, so they are refused. A model that reads captions with
+    such a base model's encoder refuses --hub-text-encoder, which would be ignored too."""
     if args.stage1 and not (args.model == "stackgan" and args.stage == 2):
         raise SystemExit(
             "--stage1 is the Stage-I a StackGAN --stage 2 builds on; this run trains "
@@ -327,6 +345,13 @@ def _refuse_other_models_options(args):
         raise SystemExit(
             "--damsm is the text-image encoder an AttnGAN builds on (and whose text encoder "
             f"a DF-GAN can read captions with); --model {args.model} uses none."
+        )
+    stage2 = args.model == "stackgan" and args.stage == 2
+    if args.hub_text_encoder and (stage2 or args.model == "attngan" or args.damsm):
+        base = "--stage1" if stage2 else "--damsm"
+        raise SystemExit(
+            f"--hub-text-encoder: this --model {args.model} reads captions with the text "
+            f"encoder of its {base} model; give --hub-text-encoder to the run that trains that."
         )
 
 
@@ -696,6 +721,14 @@ def _add_training_arguments(parser):
         "--damsm",
         help="attngan: the pretrained DAMSM .keras file or run directory; dfgan: optionally, "
         "the DAMSM whose frozen text encoder reads the captions (else it trains its own)",
+    )
+    parser.add_argument(
+        "--hub-text-encoder",
+        metavar="HANDLE",
+        help="read the captions with a frozen keras-hub CLIP or BERT text encoder and its own "
+        "tokenizer instead of training the zoo's BiLSTM on a vocabulary: a preset name "
+        "(clip_vit_base_patch32, downloaded on first use), a kaggle:// or hf:// handle, or a "
+        "local preset directory (dcgan-cls, stackgan --stage 1, dfgan without --damsm, damsm)",
     )
     parser.add_argument(
         "--image-encoder",
