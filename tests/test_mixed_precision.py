@@ -49,11 +49,9 @@ def models(vocab, size):
 
 
 def test_every_model_trains_in_mixed_precision(policy, shapes32):
-    if keras.backend.backend() == "torch" and _torch_cpu_cannot_train(policy):
-        pytest.skip(
-            f"PyTorch has no {policy} backward on this CPU for D's last convolution "
-            "(slow_conv2d: grad_weight must be contiguous); run it on a GPU"
-        )
+    """Where PyTorch has no half-precision backward on this CPU, the models are still built,
+    compiled and run in the policy; only their training is left to a GPU."""
+    trains = not (keras.backend.backend() == "torch" and _torch_cpu_cannot_train(policy))
     images, captions, _, vocab = shapes32
     # float16 needs 16 steps (a loss scaler starts at 2^15 and halves on each overflowing step,
     # which it skips); bfloat16 has no scaler and moves G in its first step. Batches of 2 keep
@@ -66,10 +64,11 @@ def test_every_model_trains_in_mixed_precision(policy, shapes32):
         if isinstance(model, DAMSM):  # the encoders AttnGAN then uses, frozen
             if policy == "mixed_float16":
                 assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-            history = model.fit(
-                make_dataset(images, captions, vocab, batch_size=2), epochs=1, verbose=0
-            )
-            assert np.all(np.isfinite(history.history["loss"]))
+            if trains:
+                history = model.fit(
+                    make_dataset(images, captions, vocab, batch_size=2), epochs=1, verbose=0
+                )
+                assert np.all(np.isfinite(history.history["loss"]))
             continue
         model.compile()
         if policy == "mixed_float16":  # both players' losses are scaled
@@ -80,18 +79,19 @@ def test_every_model_trains_in_mixed_precision(policy, shapes32):
                 for o in (model.g_optimizer, model.d_optimizer)
                 for v in (o.dynamic_scale, o.step_counter)
             )
-        data = images64 if model.image_size == 64 else images
-        before = [keras.ops.convert_to_numpy(v) for v in model.generator.trainable_variables]
-        history = model.fit(
-            make_dataset(data, captions, vocab, batch_size=2, seed=0), epochs=1, verbose=0
-        ).history
-        for name, values in history.items():
-            assert np.all(np.isfinite(values)), (type(model).__name__, name, values)
-        moved = [
-            not np.array_equal(b, keras.ops.convert_to_numpy(v))
-            for b, v in zip(before, model.generator.trainable_variables)
-        ]
-        assert any(moved), type(model).__name__
+        if trains:
+            data = images64 if model.image_size == 64 else images
+            before = [keras.ops.convert_to_numpy(v) for v in model.generator.trainable_variables]
+            history = model.fit(
+                make_dataset(data, captions, vocab, batch_size=2, seed=0), epochs=1, verbose=0
+            ).history
+            for name, values in history.items():
+                assert np.all(np.isfinite(values)), (type(model).__name__, name, values)
+            moved = [
+                not np.array_equal(b, keras.ops.convert_to_numpy(v))
+                for b, v in zip(before, model.generator.trainable_variables)
+            ]
+            assert any(moved), type(model).__name__
         # weights stay float32; the images come out as float32 in [-1, 1], then uint8
         assert all(v.dtype == "float32" for v in model.trainable_variables)
         out = model.run_generator(
