@@ -6,19 +6,17 @@ optimizers, the conditioning helpers the losses use, and the config saved in `.k
 only what differs: their networks (`run_generator`) and their two losses.
 """
 
-import warnings
-
 import keras
 from keras import ops
 
 from gan_zoo import losses, remedies, stabilizers, training
-from gan_zoo.data.validation import check_positive_int
 from gan_zoo.models import checks, generation, moving_average
 from gan_zoo.models.captioned_model import CaptionedImageModel
 from gan_zoo.models.presets import preset_settings
-from gan_zoo.text import HubTextEncoder, Vocabulary, text_encoder_for
+from gan_zoo.text import Vocabulary, text_encoder_for
+from gan_zoo.text.encoder import text_config
 from gan_zoo.text.hub import hub_text_arguments
-from gan_zoo.training.optimizers import PlayerOptimizers, unwrapped
+from gan_zoo.training.optimizers import player_optimizers
 
 # The constructor arguments `get_config` saves as the attributes of the same name.
 CONFIG_ATTRIBUTES = (
@@ -26,7 +24,6 @@ CONFIG_ATTRIBUTES = (
     "beta_2", "lr_decay_every", "lr_decay_factor", "train_text_encoder", "seed",
     "label_smoothing", "instance_noise", "instance_noise_steps",
 )  # fmt: skip
-ENCODER_SETTINGS = ("embedding_dim", "hidden_dim", "dropout", "seed")
 
 
 class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
@@ -101,20 +98,9 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         vocabulary, text_encoder, max_length = hub_text_arguments(
             vocabulary, text_encoder, max_length
         )
-        if (vocabulary is None) == (embedding_dim is None):
-            raise ValueError(
-                "Give either vocabulary= (captions, encoded by the shared TextEncoder, or "
-                "text_encoder=HubTextEncoder(...) alone) or embedding_dim= (precomputed "
-                "sentence embeddings), not both."
-            )
-        for name, count in [
-            ("image_size", image_size),
-            ("noise_dim", noise_dim),
-            ("max_length", max_length),
-        ]:
-            check_positive_int(count, name)
-        if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < float("inf")):
-            raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}.")
+        checks.check_model_arguments(
+            vocabulary, embedding_dim, image_size, noise_dim, max_length, learning_rate
+        )
         stabilizers.check(
             label_smoothing=label_smoothing,
             instance_noise=instance_noise,
@@ -317,24 +303,13 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         `mixed_float16` policy each player's optimizer is wrapped in a LossScaleOptimizer
         (Keras's `auto_scale_loss` would wrap only one optimizer).
         """
-        if g_optimizer is not None and self.generator_ema and not unwrapped(g_optimizer).use_ema:
-            warnings.warn(
-                f"generator_ema={self.generator_ema} is kept by the default G optimizer; the "
-                "g_optimizer given keeps no average (give it use_ema=True, ema_momentum=...).",
-                stacklevel=2,
-            )
-        g_optimizer = g_optimizer or self.default_optimizer("generator", self.generator_ema)
-        d_optimizer = d_optimizer or self.default_optimizer("discriminator")
-        if g_optimizer is d_optimizer:
-            raise ValueError("The generator and the discriminator need two optimizer instances.")
-        if self.dtype_policy.name == "mixed_float16":
-            g_optimizer, d_optimizer = (
-                o
-                if isinstance(o, keras.optimizers.LossScaleOptimizer)
-                else keras.optimizers.LossScaleOptimizer(o)
-                for o in (g_optimizer, d_optimizer)
-            )
-        self._players = PlayerOptimizers(g_optimizer, d_optimizer, self.discriminator_variables)
+        self._players = player_optimizers(
+            g_optimizer or self.default_optimizer("generator", self.generator_ema),
+            d_optimizer or self.default_optimizer("discriminator"),
+            self.discriminator_variables,
+            expected_average=self.generator_ema if g_optimizer is not None else None,
+            loss_scaling=self.dtype_policy.name == "mixed_float16",
+        )
         self._make_trackers()
         self.compile_with(self._players, jit_compile, **kwargs)
         self.remedies.check_compiled(self)
@@ -361,20 +336,9 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
 
     # ----------------------------------------------------------------- saving
     def get_config(self):
-        encoder = self.text_encoder
         config = {name: getattr(self, name) for name in CONFIG_ATTRIBUTES}
-        if isinstance(encoder, HubTextEncoder):  # it holds its tokenizer, the vocabulary
-            text = dict(vocabulary=None, text_encoder=keras.saving.serialize_keras_object(encoder))
-        else:
-            text = dict(
-                vocabulary=self.vocabulary.get_config() if self.vocabulary is not None else None,
-                text_encoder=None
-                if encoder is None
-                else {key: getattr(encoder, key) for key in ENCODER_SETTINGS},
-            )
         config.update(
-            **text,
-            generator_ema=self.generator_ema or 0,
+            text_config(self.vocabulary, self.text_encoder), generator_ema=self.generator_ema or 0
         )
         return {**config, **self.remedies.get_config()}
 

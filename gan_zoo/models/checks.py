@@ -15,6 +15,26 @@ import numpy as np
 from gan_zoo.data.validation import check_positive_int
 
 
+def check_model_arguments(
+    vocabulary, embedding_dim, image_size, noise_dim, max_length, learning_rate
+):
+    """A GAN's constructor arguments: one text source, positive sizes, a usable rate."""
+    if (vocabulary is None) == (embedding_dim is None):
+        raise ValueError(
+            "Give either vocabulary= (captions, encoded by the shared TextEncoder, or "
+            "text_encoder=HubTextEncoder(...) alone) or embedding_dim= (precomputed "
+            "sentence embeddings), not both."
+        )
+    for name, count in [
+        ("image_size", image_size),
+        ("noise_dim", noise_dim),
+        ("max_length", max_length),
+    ]:
+        check_positive_int(count, name)
+    if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < float("inf")):
+        raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}.")
+
+
 def unwrap_batch(data):
     """Keras hands a dataset's dict batches over as they are or as a 1-tuple."""
     if isinstance(data, (tuple, list)) and len(data) == 1:

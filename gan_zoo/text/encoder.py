@@ -3,6 +3,9 @@
 import keras
 from keras import layers, ops
 
+# What `text_config` saves of a new TextEncoder (its constructor's settings).
+ENCODER_SETTINGS = ("embedding_dim", "hidden_dim", "dropout", "seed")
+
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
 class TextEncoder(layers.Layer):
@@ -114,3 +117,26 @@ def text_encoder_for(vocabulary, text_encoder, max_length, seed, trainable):
     if not trainable:
         text_encoder.trainable = False
     return text_encoder
+
+
+def text_config(vocabulary, text_encoder):
+    """The config entries that rebuild a model's text source through `text_encoder_for`.
+
+    Args:
+        vocabulary: the model's `Vocabulary`, or None.
+        text_encoder: its `TextEncoder`, `HubTextEncoder` or None.
+
+    Returns:
+        {"vocabulary", "text_encoder"}: a hub encoder serialised whole (it holds its tokenizer,
+        the vocabulary); else the vocabulary's config and a new encoder's settings.
+    """
+    from gan_zoo.text.hub import HubTextEncoder
+
+    if isinstance(text_encoder, HubTextEncoder):
+        return dict(vocabulary=None, text_encoder=keras.saving.serialize_keras_object(text_encoder))
+    return dict(
+        vocabulary=vocabulary.get_config() if vocabulary is not None else None,
+        text_encoder=None
+        if text_encoder is None
+        else {key: getattr(text_encoder, key) for key in ENCODER_SETTINGS},
+    )

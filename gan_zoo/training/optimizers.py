@@ -6,6 +6,8 @@ may be a LossScaleOptimizer (mixed_float16): the MultiOptimizer then holds its i
 (Keras forbids a LossScaleOptimizer inside one) and carries the loss-scale state beside it.
 """
 
+import warnings
+
 import keras
 
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
@@ -54,3 +56,35 @@ class PlayerOptimizers(keras.optimizers.MultiOptimizer):
         for player in (self.g_optimizer, self.d_optimizer):
             state += [v for v in player.variables if id(v) not in known]
         return state
+
+
+def player_optimizers(
+    g_optimizer, d_optimizer, discriminator_variables, expected_average=None, loss_scaling=False
+):
+    """The two players' optimizers as one `PlayerOptimizers`.
+
+    Args:
+        g_optimizer, d_optimizer: two distinct optimizer instances.
+        discriminator_variables: the variables `d_optimizer` updates.
+        expected_average: the moving-average momentum the model asks of a G optimizer the
+            user gave; a warning says so if that optimizer keeps none.
+        loss_scaling: wrap each optimizer in a LossScaleOptimizer (mixed_float16), as Keras's
+            `auto_scale_loss` would wrap only one.
+
+    Returns:
+        A `PlayerOptimizers`.
+    """
+    if expected_average and not unwrapped(g_optimizer).use_ema:
+        warnings.warn(
+            f"generator_ema={expected_average} is kept by the default G optimizer; the "
+            "g_optimizer given keeps no average (give it use_ema=True, ema_momentum=...).",
+            stacklevel=3,
+        )
+    if g_optimizer is d_optimizer:
+        raise ValueError("The generator and the discriminator need two optimizer instances.")
+    if loss_scaling:
+        g_optimizer, d_optimizer = (
+            o if isinstance(o, LossScaleOptimizer) else LossScaleOptimizer(o)
+            for o in (g_optimizer, d_optimizer)
+        )
+    return PlayerOptimizers(g_optimizer, d_optimizer, discriminator_variables)
