@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py                  # paper and stable recipes, 3 seeds each
     python benchmarks/quality.py --ablations      # and each remedy of the stable recipe alone
+    python benchmarks/quality.py --sensitivity    # each recipe over learning rates x batches
     python benchmarks/quality.py --quick          # a toy run that checks the pipeline (tests)
 
 Every run is a `gan-zoo sweep` of one recipe and one seed (so each run is an ordinary training
@@ -18,9 +19,17 @@ reports, per recipe, over the seeds:
 
 It writes QUALITY.md (the table, the run lengths and the machine) and quality.png (alignment per
 epoch, one line per seed) into `--report-dir`.
+
+`--sensitivity` measures instead how much each recipe's final alignment depends on its
+hyperparameters: the learning rate times 0.25, 1 and 4, at batches of 32 and 128, two seeds
+each, every run the same number of steps (epochs scale with the batch). It writes
+SENSITIVITY.md (per recipe and setting the seeds' final alignment, and the band: the range of
+the settings' means) and sensitivity.png (each run's final alignment per setting, one panel per
+recipe). A good recipe is one whose band is narrow.
 """
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -47,6 +56,10 @@ ABLATIONS = {
 }
 FULL = dict(num_images=5000, epochs=38, eval_samples=300, seeds="0,1,2")  # 38 x 78 = 2,964 steps
 QUICK = dict(num_images=128, epochs=2, eval_samples=24, seeds="0,1")
+# `--sensitivity`: the learning rate's multiples and the batches, each run as many steps as a
+# FULL run at batch 64 (2,964: 19 epochs at 32, 76 at 128), two seeds; QUICK's toy version.
+SENSITIVITY = dict(lr_scales=(0.25, 1, 4), batches=(32, 128), seeds=(0, 1))
+SENSITIVITY_QUICK = dict(lr_scales=(0.25, 4), batches=(32,), seeds=(0,))
 
 
 def parse_args(argv=None):
@@ -56,6 +69,9 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, help=f"per run (default {FULL['epochs']})")
     parser.add_argument("--num-images", type=int, help="training images (default 5000)")
     parser.add_argument("--ablations", action="store_true", help="each remedy alone, seed 0")
+    parser.add_argument(
+        "--sensitivity", action="store_true", help="each recipe over learning rates x batches"
+    )
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks the pipeline")
     parser.add_argument("--out", default="runs/quality", help="the runs' folders")
     parser.add_argument("--report-dir", default="benchmarks", help="QUALITY.md, quality.png")
@@ -71,15 +87,17 @@ def folder_name(name):
     return "".join(c if c.isalnum() else "_" for c in name).strip("_")
 
 
-def train(args, name, settings, seed):
+def train(args, name, settings, seed, batch_size=64):
     """One run: a sweep of one recipe (`settings["recipe"]`, else "paper") and one seed, with
-    any other settings set over it. Returns its folder and the minutes it trained (read back
-    from the folder when an earlier call had finished it)."""
+    any other settings set over it, for as many steps as `args.epochs` at batch 64. Returns
+    its folder and the minutes it trained (read back from the folder when an earlier call had
+    finished it)."""
     from gan_zoo import cli
 
+    epochs = max(1, round(steps(args) * batch_size / args.num_images))
     command = "sweep --model dcgan-cls --preset small --data shapes --fix background=black".split()
-    command += ["--image-size", "32", "--batch-size", "64", "--seeds", str(seed)]
-    command += ["--num-images", str(args.num_images), "--epochs", str(args.epochs)]
+    command += ["--image-size", "32", "--batch-size", str(batch_size), "--seeds", str(seed)]
+    command += ["--num-images", str(args.num_images), "--epochs", str(epochs)]
     command += ["--eval-samples", str(args.eval_samples)]
     command += ["--out", os.path.join(args.out, folder_name(name))]
     recipe = settings.get("recipe", "paper")
@@ -166,15 +184,29 @@ def markdown(rows, args):
             f"{row['minutes']['mean']:.0f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    steps = args.epochs * (args.num_images // 64)
     lines += [
         "",
-        f"DCGAN-cls small, captioned shapes at 32 px (black background), {args.num_images} "
-        f"training images, batch 64, {args.epochs} epochs ({steps} steps) per run; alignment "
-        f"at the end on {args.eval_samples} held-out captions, per epoch on 100. Machine: "
-        f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}.",
+        f"{setup(args)}, batch 64, {args.epochs} epochs ({steps(args)} steps) per run; "
+        f"alignment at the end on {args.eval_samples} held-out captions, per epoch on 100. "
+        f"{machine()}",
     ]
     return "\n".join(lines)
+
+
+def steps(args):
+    """The steps of a run at batch 64, which every run of the benchmark takes."""
+    return args.epochs * (args.num_images // 64)
+
+
+def setup(args):
+    return (
+        f"DCGAN-cls small, captioned shapes at 32 px (black background), {args.num_images} "
+        "training images"
+    )
+
+
+def machine():
+    return f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}."
 
 
 def plot(curves, path):
@@ -197,15 +229,105 @@ def plot(curves, path):
     plt.close(fig)
 
 
+def sensitivity(args, recipes):
+    """`--sensitivity`: every recipe at each learning-rate multiple and batch, over the seeds.
+
+    Returns:
+        {recipe: {"lr x{scale}, batch {batch}": [final alignment of each seed]}}.
+    """
+    from gan_zoo import DCGANCLS
+    from gan_zoo.models.base import TextToImageGAN
+    from gan_zoo.models.presets import preset_settings
+
+    grid = SENSITIVITY_QUICK if args.quick else SENSITIVITY
+    results = {}
+    for recipe in recipes:
+        settings = DCGANCLS.RECIPES[recipe]
+        if {"g_learning_rate", "d_learning_rate"} & set(settings):
+            raise SystemExit(
+                f"--sensitivity scales learning_rate, which recipe {recipe!r} overrides with "
+                "per-player rates; measure it without --sensitivity."
+            )
+        base = preset_settings(DCGANCLS, "small", recipe=recipe).get(
+            "learning_rate", inspect.signature(TextToImageGAN).parameters["learning_rate"].default
+        )
+        results[recipe] = {}
+        for batch in grid["batches"]:
+            for scale in grid["lr_scales"]:
+                label = f"lr x{scale:g}, batch {batch}"
+                run = {"recipe": recipe, "learning_rate": base * scale}
+                finals = []
+                for seed in grid["seeds"]:
+                    folder, _ = train(args, f"sensitivity {recipe} {label}", run, seed, batch)
+                    finals.append(run_summary(folder)["last"])
+                    print(f"[sensitivity] {recipe}, {label}, seed {seed}: {finals[-1]:.3f}")
+                results[recipe][label] = finals
+    return results
+
+
+def sensitivity_markdown(results, args):
+    grid = SENSITIVITY_QUICK if args.quick else SENSITIVITY
+    labels = list(next(iter(results.values())))
+    lines = [
+        "| recipe | " + " | ".join(labels) + " | band (range of the settings' means) |",
+        "|---" * (len(labels) + 2) + "|",
+    ]
+    for recipe, finals in results.items():
+        means = [float(np.mean(v)) for v in finals.values()]
+        cells = [", ".join(f"{a:.2f}" for a in v) for v in finals.values()]
+        band = f"{min(means):.2f} – {max(means):.2f} ({max(means) - min(means):.2f})"
+        lines.append(f"| {recipe} | " + " | ".join(cells) + f" | {band} |")
+    lines += [
+        "",
+        f"Final held-out alignment ({args.eval_samples} captions) of each seed "
+        f"({', '.join(map(str, grid['seeds']))}); {setup(args)}, {steps(args)} steps per run "
+        f"at every batch. {machine()}",
+    ]
+    return "\n".join(lines)
+
+
+def plot_sensitivity(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
+    for ax, (recipe, finals) in zip(axes[0], results.items()):
+        means = [float(np.mean(v)) for v in finals.values()]
+        ax.axhspan(min(means), max(means), color="tab:blue", alpha=0.15, label="band of means")
+        for x, values in enumerate(finals.values()):
+            ax.scatter([x] * len(values), values, color="tab:blue", s=18)
+        ax.set_xticks(range(len(finals)), list(finals), rotation=45, ha="right", fontsize=7)
+        ax.set(title=recipe, ylim=(0, 1), ylabel="final held-out alignment")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None):
     args = parse_args(argv)
     from gan_zoo import DCGANCLS
 
-    plan = {}
-    for recipe in args.recipes.split(","):
+    recipes = args.recipes.split(",")
+    for recipe in recipes:
         if recipe not in DCGANCLS.RECIPES:
             raise SystemExit(f"Unknown recipe {recipe!r}; choose from {sorted(DCGANCLS.RECIPES)}")
-        plan[recipe] = ({"recipe": recipe}, args.seeds)
+    os.makedirs(args.report_dir, exist_ok=True)
+    if args.sensitivity:
+        results = sensitivity(args, recipes)
+        table = sensitivity_markdown(results, args)
+        with open(os.path.join(args.report_dir, "SENSITIVITY.md"), "w") as f:
+            f.write("# Sensitivity to the learning rate and the batch\n\n")
+            f.write("Written by `python benchmarks/quality.py --sensitivity`.\n\n")
+            f.write(table + "\n\n![final alignment per setting](sensitivity.png)\n")
+        with open(os.path.join(args.report_dir, "sensitivity.json"), "w") as f:
+            json.dump({"results": results, "args": vars(args)}, f, indent=1)
+        plot_sensitivity(results, os.path.join(args.report_dir, "sensitivity.png"))
+        print(table)
+        return 0
+    plan = {recipe: ({"recipe": recipe}, args.seeds) for recipe in recipes}
     if args.ablations:
         for name, settings in ABLATIONS.items():
             plan[f"{name} (1 seed)"] = (settings, args.seeds[:1])
@@ -217,7 +339,6 @@ def main(argv=None):
             runs.append({**run_summary(folder), "minutes": minutes})
             print(f"[quality] {name}, seed {seed}: {json.dumps(runs[-1])}", flush=True)
         rows[name], curves[name] = recipe_row(runs), [run["curve"] for run in runs]
-    os.makedirs(args.report_dir, exist_ok=True)
     table = markdown(rows, args)
     with open(os.path.join(args.report_dir, "QUALITY.md"), "w") as f:
         f.write("# Quality over seeds\n\nWritten by `python benchmarks/quality.py`.\n\n")

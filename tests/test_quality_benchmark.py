@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 
+import keras
 import pytest
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "quality.py")
@@ -52,3 +53,21 @@ def test_the_largest_drop_counts_only_the_second_half():
     curve = [0.0, 0.5, 0.1, 0.6, 0.7, 0.4, 0.5, 0.45]  # 2nd half 0.7, 0.4, 0.5, 0.45
     assert quality.largest_drop(curve) == pytest.approx(0.3)
     assert quality.largest_drop([0.1, 0.2, 0.3, 0.4]) == 0.0
+
+
+@pytest.mark.once  # gan-zoo sweep again; what is new here is the grid and the report
+def test_sensitivity_mode_runs_each_setting_for_the_same_steps_and_writes_the_band(tmp_path):
+    quality = load_script()
+    args = ["--quick", "--sensitivity", "--recipes", "paper", "--out", str(tmp_path / "runs")]
+    assert quality.main(args + ["--report-dir", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "sensitivity.json").read_text())["results"]
+    assert list(results["paper"]) == ["lr x0.25, batch 32", "lr x4, batch 32"]
+    assert all(len(finals) == 1 and 0 <= finals[0] <= 1 for finals in results["paper"].values())
+    runs = sorted((tmp_path / "runs").glob("sensitivity_paper_lr_x*/recipe=paper/seed_0"))
+    rates = sorted(keras.models.load_model(run / "model.keras").learning_rate for run in runs)
+    assert rates == pytest.approx([2e-4 * 0.25, 2e-4 * 4])  # the paper's 2e-4, scaled
+    for run in runs:  # 2 epochs of 2 steps at batch 64 are 1 epoch of 4 steps at batch 32
+        options = json.loads((run / "run.json").read_text())
+        assert (options["batch_size"], options["epochs"]) == (32, 1)
+    assert "| paper |" in (tmp_path / "SENSITIVITY.md").read_text()
+    assert (tmp_path / "sensitivity.png").stat().st_size > 0
