@@ -58,13 +58,29 @@ FULL = dict(num_images=5000, epochs=38, eval_samples=300, seeds="0,1,2")  # 38 x
 QUICK = dict(num_images=128, epochs=2, eval_samples=24, seeds="0,1")
 # `--sensitivity`: the learning rate's multiples and the batches, each run as many steps as a
 # FULL run at batch 64 (2,964: 19 epochs at 32, 76 at 128), two seeds; QUICK's toy version.
+# How each model's run trains: its phases, each the options of a `gan-zoo` command; "{stage1}"
+# and "{damsm}" name an earlier phase's folder. StackGAN paints 32 px over 16 px sketches and
+# AttnGAN's small preset draws 16 then 32 px, over a DAMSM trained on the same images.
+MODELS = {
+    "dcgan-cls": {"gan": "--model dcgan-cls --preset small --image-size 32"},
+    "stackgan": {
+        "stage1": "--model stackgan --preset small --stage 1 --image-size 16",
+        "gan": "--model stackgan --preset small --stage 2 --stage1 {stage1} --image-size 32",
+    },
+    "attngan": {
+        "damsm": "--model damsm --image-size 32",
+        "gan": "--model attngan --preset small --damsm {damsm}",
+    },
+}
+DAMSM_EPOCHS = {False: 10, True: 1}  # by --quick
 SENSITIVITY = dict(lr_scales=(0.25, 1, 4), batches=(32, 128), seeds=(0, 1))
 SENSITIVITY_QUICK = dict(lr_scales=(0.25, 4), batches=(32,), seeds=(0,))
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recipes", default="paper,stable", help="DCGANCLS.RECIPES names")
+    parser.add_argument("--models", default="dcgan-cls", help="dcgan-cls, stackgan, attngan")
+    parser.add_argument("--recipes", help="RECIPES names (default: each model's every recipe)")
     parser.add_argument("--seeds", help=f"comma-separated (default {FULL['seeds']})")
     parser.add_argument("--epochs", type=int, help=f"per run (default {FULL['epochs']})")
     parser.add_argument("--num-images", type=int, help="training images (default 5000)")
@@ -87,37 +103,51 @@ def folder_name(name):
     return "".join(c if c.isalnum() else "_" for c in name).strip("_")
 
 
-def train(args, name, settings, seed, batch_size=64):
-    """One run: a sweep of one recipe (`settings["recipe"]`, else "paper") and one seed, with
-    any other settings set over it, for as many steps as `args.epochs` at batch 64. Returns
-    its folder and the minutes it trained (read back from the folder when an earlier call had
-    finished it)."""
+def train(args, name, settings, seed, batch_size=64, model="dcgan-cls"):
+    """One run of `model` (its `MODELS` phases in order, each a `gan-zoo` command) under one
+    recipe (`settings["recipe"]`, else "paper") and one seed, with any other settings set over
+    it; each GAN phase as many steps as `args.epochs` at batch 64. Returns the last phase's
+    folder and the minutes the run trained (read back when an earlier call had finished it)."""
     from gan_zoo import cli
 
     epochs = max(1, round(steps(args) * batch_size / args.num_images))
-    command = "sweep --model dcgan-cls --preset small --data shapes --fix background=black".split()
-    command += ["--image-size", "32", "--batch-size", str(batch_size), "--seeds", str(seed)]
-    command += ["--num-images", str(args.num_images), "--epochs", str(epochs)]
-    command += ["--eval-samples", str(args.eval_samples)]
-    command += ["--out", os.path.join(args.out, folder_name(name))]
     recipe = settings.get("recipe", "paper")
-    command += ["--grid", f"recipe={recipe}"]
-    command += [
-        f"--set={k}={json.dumps(v) if not isinstance(v, str) else v}"
-        for k, v in settings.items()
-        if k != "recipe"
-    ]
-    folder = os.path.join(args.out, folder_name(name), f"recipe={recipe}", f"seed_{seed}")
+    data = ["--data", "shapes", "--fix", "background=black", "--batch-size", str(batch_size)]
+    data += ["--num-images", str(args.num_images)]
+    folders, minutes = {}, 0.0
+    for phase, options in MODELS[model].items():
+        if phase == "damsm":  # not a GAN: trained once per seed, shared by the recipes
+            folder = os.path.join(args.out, f"{model}_damsm", f"seed_{seed}")
+            command = ["train", *options.split(), *data, "--seed", str(seed), "--resume"]
+            command += ["--epochs", str(DAMSM_EPOCHS[args.quick]), "--out", folder]
+        else:
+            out = os.path.join(args.out, folder_name(f"{name} {phase}"))
+            folder = os.path.join(out, f"recipe={recipe}", f"seed_{seed}")
+            command = ["sweep", *options.format(**folders).split(), *data, "--out", out]
+            command += ["--seeds", str(seed), "--epochs", str(epochs), "--grid", f"recipe={recipe}"]
+            command += ["--eval-samples", str(args.eval_samples)]
+            command += [
+                f"--set={k}={json.dumps(v) if not isinstance(v, str) else v}"
+                for k, v in settings.items()
+                if k != "recipe"
+            ]
+        folders[phase] = folder
+        minutes += timed(cli.main, command, folder, f"the run {name!r} ({phase}), seed {seed}")
+    return folder, minutes
+
+
+def timed(main, command, folder, what):
+    """Runs `command` and returns the minutes it trained, kept in the folder so that a resumed
+    benchmark reports the first call's time."""
     timing = os.path.join(folder, "train_minutes.json")
     start = time.time()
-    if cli.main(command) != 0:
-        raise SystemExit(f"the run {name!r}, seed {seed}, failed: see {folder}")
-    minutes = (time.time() - start) / 60
+    if main(command) != 0:
+        raise SystemExit(f"{what} failed: see {folder}")
     if not os.path.exists(timing):
         with open(timing, "w") as f:
-            json.dump({"minutes": minutes}, f)
+            json.dump({"minutes": (time.time() - start) / 60}, f)
     with open(timing) as f:
-        return folder, json.load(f)["minutes"]
+        return json.load(f)["minutes"]
 
 
 def largest_drop(curve):
@@ -169,12 +199,13 @@ def recipe_row(runs):
 
 def markdown(rows, args):
     lines = [
-        "| recipe | seeds | alignment, last epoch: mean (worst) | best epoch: mean (worst) "
-        "| largest drop, 2nd half: mean (worst) | coverage | diversity | pixel FID | minutes |",
-        "|---" * 9 + "|",
+        "| model | recipe | seeds | alignment, last epoch: mean (worst) | best epoch: mean "
+        "(worst) | largest drop, 2nd half: mean (worst) | coverage | diversity | pixel FID "
+        "| minutes |",
+        "|---" * 10 + "|",
     ]
-    for name, row in rows.items():
-        cells = [name, str(row["seeds"])]
+    for row in rows.values():
+        cells = [row["model"], row["recipe"], str(row["seeds"])]
         for key, digits in (("last", 3), ("best", 3), ("largest_drop", 3)):
             cells.append(f"{row[key]['mean']:.{digits}f} ({row[key]['worst']:.{digits}f})")
         cells += [
@@ -186,9 +217,10 @@ def markdown(rows, args):
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"{setup(args)}, batch 64, {args.epochs} epochs ({steps(args)} steps) per run; "
-        f"alignment at the end on {args.eval_samples} held-out captions, per epoch on 100. "
-        f"{machine()}",
+        f"{setup(args)}, batch 64, {args.epochs} epochs ({steps(args)} steps) per GAN run "
+        f"(StackGAN: per stage; AttnGAN: after {DAMSM_EPOCHS[False]} epochs of its DAMSM); "
+        f"alignment of the final images at the end on {args.eval_samples} held-out captions, "
+        f"per epoch on 100. {machine()}",
     ]
     return "\n".join(lines)
 
@@ -200,7 +232,7 @@ def steps(args):
 
 def setup(args):
     return (
-        f"DCGAN-cls small, captioned shapes at 32 px (black background), {args.num_images} "
+        f"Small presets, captioned shapes at 32 px (black background), {args.num_images} "
         "training images"
     )
 
@@ -222,7 +254,7 @@ def plot(curves, path):
             epochs = np.arange(1, len(curve) + 1)
             ax.plot(epochs, curve, color=colour, alpha=0.8, label=name if i == 0 else None)
     ax.set(xlabel="epoch", ylabel="held-out alignment (100 captions)", ylim=(0, 1))
-    ax.set_title("DCGAN-cls on captioned shapes: one line per seed")
+    ax.set_title("Captioned shapes: one line per seed")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -306,17 +338,28 @@ def plot_sensitivity(results, path):
     plt.close(fig)
 
 
+def model_classes():
+    from gan_zoo import DCGANCLS, AttnGAN, StackGAN
+
+    return {"dcgan-cls": DCGANCLS, "stackgan": StackGAN, "attngan": AttnGAN}
+
+
 def main(argv=None):
     args = parse_args(argv)
-    from gan_zoo import DCGANCLS
-
-    recipes = args.recipes.split(",")
-    for recipe in recipes:
-        if recipe not in DCGANCLS.RECIPES:
-            raise SystemExit(f"Unknown recipe {recipe!r}; choose from {sorted(DCGANCLS.RECIPES)}")
+    models, recipes = args.models.split(","), {}
+    for model in models:
+        if model not in MODELS:
+            raise SystemExit(f"Unknown model {model!r}; choose from {sorted(MODELS)}")
+        known = list(model_classes()[model].RECIPES)
+        recipes[model] = args.recipes.split(",") if args.recipes else known
+        for recipe in recipes[model]:
+            if recipe not in known:
+                raise SystemExit(f"Unknown {model} recipe {recipe!r}; choose from {known}")
     os.makedirs(args.report_dir, exist_ok=True)
     if args.sensitivity:
-        results = sensitivity(args, recipes)
+        if models != ["dcgan-cls"]:
+            raise SystemExit("--sensitivity measures DCGAN-cls only; leave --models out.")
+        results = sensitivity(args, recipes["dcgan-cls"])
         table = sensitivity_markdown(results, args)
         with open(os.path.join(args.report_dir, "SENSITIVITY.md"), "w") as f:
             f.write("# Sensitivity to the learning rate and the batch\n\n")
@@ -327,18 +370,22 @@ def main(argv=None):
         plot_sensitivity(results, os.path.join(args.report_dir, "sensitivity.png"))
         print(table)
         return 0
-    plan = {recipe: ({"recipe": recipe}, args.seeds) for recipe in recipes}
+    plan = {}  # row name -> (model, recipe label, settings, seeds)
+    for model in models:
+        for recipe in recipes[model]:
+            plan[f"{model} {recipe}"] = (model, recipe, {"recipe": recipe}, args.seeds)
     if args.ablations:
         for name, settings in ABLATIONS.items():
-            plan[f"{name} (1 seed)"] = (settings, args.seeds[:1])
+            plan[f"{name} (1 seed)"] = ("dcgan-cls", f"{name} (1 seed)", settings, args.seeds[:1])
     rows, curves = {}, {}
-    for name, (settings, seeds) in plan.items():
+    for name, (model, recipe, settings, seeds) in plan.items():
         runs = []
         for seed in seeds:
-            folder, minutes = train(args, name, settings, seed)
+            folder, minutes = train(args, name, settings, seed, model=model)
             runs.append({**run_summary(folder), "minutes": minutes})
             print(f"[quality] {name}, seed {seed}: {json.dumps(runs[-1])}", flush=True)
-        rows[name], curves[name] = recipe_row(runs), [run["curve"] for run in runs]
+        rows[name] = {"model": model, "recipe": recipe, **recipe_row(runs)}
+        curves[name] = [run["curve"] for run in runs]
     table = markdown(rows, args)
     with open(os.path.join(args.report_dir, "QUALITY.md"), "w") as f:
         f.write("# Quality over seeds\n\nWritten by `python benchmarks/quality.py`.\n\n")

@@ -7,6 +7,7 @@ import json
 import os
 
 import keras
+import numpy as np
 import pytest
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "quality.py")
@@ -26,7 +27,7 @@ def test_quick_mode_writes_a_row_per_recipe_with_every_seeds_curve(tmp_path, cap
     args += ["--report-dir", str(tmp_path)]
     assert quality.main(args) == 0
     report = json.loads((tmp_path / "quality.json").read_text())
-    assert list(report["rows"]) == ["stable"]
+    assert list(report["rows"]) == ["dcgan-cls stable"]
     for name, row in report["rows"].items():
         assert row["seeds"] == 2
         assert len(report["curves"][name]) == 2
@@ -34,7 +35,7 @@ def test_quick_mode_writes_a_row_per_recipe_with_every_seeds_curve(tmp_path, cap
         assert row["last"]["worst"] <= row["last"]["mean"]
         assert 0 <= row["coverage"]["mean"] <= 1 and row["minutes"]["mean"] > 0
     table = (tmp_path / "QUALITY.md").read_text()
-    assert "| stable | 2 |" in table
+    assert "| dcgan-cls | stable | 2 |" in table
     assert (tmp_path / "quality.png").stat().st_size > 0
     # the runs resume: a second call trains nothing and reports the same numbers
     capsys.readouterr()
@@ -44,7 +45,7 @@ def test_quick_mode_writes_a_row_per_recipe_with_every_seeds_curve(tmp_path, cap
 
 
 def test_unknown_recipes_are_named(tmp_path):
-    with pytest.raises(SystemExit, match="Unknown recipe 'steady'"):
+    with pytest.raises(SystemExit, match="Unknown dcgan-cls recipe 'steady'"):
         load_script().main(["--quick", "--recipes", "steady", "--out", str(tmp_path)])
 
 
@@ -71,3 +72,25 @@ def test_sensitivity_mode_runs_each_setting_for_the_same_steps_and_writes_the_ba
         assert (options["batch_size"], options["epochs"]) == (32, 1)
     assert "| paper |" in (tmp_path / "SENSITIVITY.md").read_text()
     assert (tmp_path / "sensitivity.png").stat().st_size > 0
+
+
+@pytest.mark.once
+def test_stackgan_and_attngan_rows_train_every_phase_of_their_runs(tmp_path):
+    """StackGAN's run is Stage-I at 16 px then Stage-II at 32 px over it; AttnGAN's is a DAMSM,
+    then the GAN over it. Each gets its row, measured on its final images."""
+    quality = load_script()
+    args = ["--quick", "--models", "stackgan,attngan", "--seeds", "0"]
+    args += ["--out", str(tmp_path / "runs"), "--report-dir", str(tmp_path)]
+    assert quality.main(args) == 0
+    report = json.loads((tmp_path / "quality.json").read_text())
+    assert list(report["rows"]) == ["stackgan paper", "attngan paper"]
+    runs = tmp_path / "runs"
+    stage2 = keras.models.load_model(runs / "stackgan_paper_gan/recipe=paper/seed_0/model.keras")
+    attngan = keras.models.load_model(runs / "attngan_paper_gan/recipe=paper/seed_0/model.keras")
+    for model in (stage2, attngan):  # 16 px, then the 32 px images the oracle scores
+        stages = model.generate(["a red circle"], return_stages=True)
+        assert {size: images.shape[1] for size, images in stages.items()} == {16: 16, 32: 32}
+    damsm = keras.models.load_model(runs / "attngan_damsm/seed_0/model.keras")
+    for ours, its in zip(attngan.text_encoder.weights, damsm.text_encoder.weights, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), its.numpy())  # AttnGAN reads with its DAMSM
+    assert "| stackgan | paper | 1 |" in (tmp_path / "QUALITY.md").read_text()

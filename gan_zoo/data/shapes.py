@@ -156,6 +156,10 @@ def load(
     Args:
         split: "train" and "test" draw from every combination not held out (different
             streams of the same seed); "holdout" draws only the held-out combinations.
+        num_images: how many images to draw.
+        image_size: their side, 16 to 256 px. At 16 px (a first stage's size) the oracle
+            reads 83% of the shapes right, at 32 px and above 97% or more.
+        seed: the seed of the draw.
         holdout: attribute combinations kept out of "train" and "test", e.g.
             `[{"shape": "triangle", "colour": "red"}]`, to test compositional generalisation.
         fixed: attributes every image shares, e.g. `{"background": "black"}`: an easier
@@ -169,8 +173,8 @@ def load(
     if split not in _SPLIT_STREAMS:
         raise ValueError(f"split must be one of {tuple(_SPLIT_STREAMS)}; got {split!r}")
     check_positive_int(num_images, "num_images")
-    if not 32 <= image_size <= 256:
-        raise ValueError(f"image_size must be between 32 and 256 pixels; got {image_size}")
+    if not 16 <= image_size <= 256:
+        raise ValueError(f"image_size must be between 16 and 256 pixels; got {image_size}")
     combos = _normalise_holdout(holdout)
     fixed = _normalise_holdout([fixed] if fixed else [])[0] if fixed else {}
     if split == "holdout" and not combos:
