@@ -132,22 +132,39 @@ def train(args, name, settings, seed, batch_size=64, model="dcgan-cls"):
                 if k != "recipe"
             ]
         folders[phase] = folder
-        minutes += timed(cli.main, command, folder, f"the run {name!r} ({phase}), seed {seed}")
+        phase_epochs = DAMSM_EPOCHS[args.quick] if phase == "damsm" else epochs
+        what = f"the run {name!r} ({phase}), seed {seed}"
+        minutes += timed(cli.main, command, folder, what, phase_epochs)
     return folder, minutes
 
 
-def timed(main, command, folder, what):
-    """Runs `command` and returns the minutes it trained, kept in the folder so that a resumed
-    benchmark reports the first call's time."""
+def timed(main, command, folder, what, epochs):
+    """Runs `command` and returns the minutes the run has trained in all, kept in the folder:
+    a call that finds the run finished adds nothing; one that resumes it adds its own time."""
     timing = os.path.join(folder, "train_minutes.json")
+    finished = trained_epochs(folder) >= epochs
     start = time.time()
     if main(command) != 0:
         raise SystemExit(f"{what} failed: see {folder}")
-    if not os.path.exists(timing):
+    minutes = 0.0
+    if os.path.exists(timing):
+        with open(timing) as f:
+            minutes = json.load(f)["minutes"]
+    if not finished:
+        minutes += (time.time() - start) / 60
         with open(timing, "w") as f:
-            json.dump({"minutes": (time.time() - start) / 60}, f)
-    with open(timing) as f:
-        return json.load(f)["minutes"]
+            json.dump({"minutes": minutes}, f)
+    return minutes
+
+
+def trained_epochs(folder):
+    """How many epochs the finished run in `folder` trained (0 before its metrics.json)."""
+    path = os.path.join(folder, "metrics.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        history = json.load(f)["history"]
+    return max((len(v) for v in history.values() if isinstance(v, list)), default=0)
 
 
 def largest_drop(curve):

@@ -94,3 +94,20 @@ def test_stackgan_and_attngan_rows_train_every_phase_of_their_runs(tmp_path):
     for ours, its in zip(attngan.text_encoder.weights, damsm.text_encoder.weights, strict=True):
         np.testing.assert_array_equal(ours.numpy(), its.numpy())  # AttnGAN reads with its DAMSM
     assert "| stackgan | paper | 1 |" in (tmp_path / "QUALITY.md").read_text()
+
+
+def test_a_resumed_run_adds_its_training_time_and_a_finished_one_adds_none(tmp_path):
+    quality = load_script()
+    (tmp_path / "train_minutes.json").write_text('{"minutes": 5.0}')  # its first 20 epochs
+    (tmp_path / "metrics.json").write_text(json.dumps({"history": {"d_loss": [1.0] * 20}}))
+    assert quality.timed(lambda command: 0, [], str(tmp_path), "the run", 20) == 5.0
+
+    def resume(command):  # trains on to 38 epochs
+        (tmp_path / "metrics.json").write_text(json.dumps({"history": {"d_loss": [1.0] * 38}}))
+        return 0
+
+    minutes = quality.timed(resume, [], str(tmp_path), "the run", 38)
+    assert minutes > 5.0
+    assert json.loads((tmp_path / "train_minutes.json").read_text())["minutes"] == minutes
+    with pytest.raises(SystemExit, match="the run failed"):
+        quality.timed(lambda command: 1, [], str(tmp_path), "the run", 40)
