@@ -107,7 +107,7 @@ def train(args, name, settings, seed, batch_size=64, model="dcgan-cls"):
     """One run of `model` (its `MODELS` phases in order, each a `gan-zoo` command) under one
     recipe (`settings["recipe"]`, else "paper") and one seed, with any other settings set over
     it; each GAN phase as many steps as `args.epochs` at batch 64. Returns the last phase's
-    folder and the minutes the run trained (read back when an earlier call had finished it)."""
+    folder and the minutes its phases have trained in all (see `timed`)."""
     from gan_zoo import cli
 
     epochs = max(1, round(steps(args) * batch_size / args.num_images))
@@ -118,21 +118,22 @@ def train(args, name, settings, seed, batch_size=64, model="dcgan-cls"):
     for phase, options in MODELS[model].items():
         if phase == "damsm":  # not a GAN: trained once per seed, shared by the recipes
             folder = os.path.join(args.out, f"{model}_damsm", f"seed_{seed}")
+            phase_epochs = DAMSM_EPOCHS[args.quick]
             command = ["train", *options.split(), *data, "--seed", str(seed), "--resume"]
-            command += ["--epochs", str(DAMSM_EPOCHS[args.quick]), "--out", folder]
+            command += ["--epochs", str(phase_epochs), "--out", folder]
         else:
+            phase_epochs = epochs
             out = os.path.join(args.out, folder_name(f"{name} {phase}"))
             folder = os.path.join(out, f"recipe={recipe}", f"seed_{seed}")
             command = ["sweep", *options.format(**folders).split(), *data, "--out", out]
-            command += ["--seeds", str(seed), "--epochs", str(epochs), "--grid", f"recipe={recipe}"]
-            command += ["--eval-samples", str(args.eval_samples)]
+            command += ["--seeds", str(seed), "--epochs", str(phase_epochs)]
+            command += ["--grid", f"recipe={recipe}", "--eval-samples", str(args.eval_samples)]
             command += [
                 f"--set={k}={json.dumps(v) if not isinstance(v, str) else v}"
                 for k, v in settings.items()
                 if k != "recipe"
             ]
         folders[phase] = folder
-        phase_epochs = DAMSM_EPOCHS[args.quick] if phase == "damsm" else epochs
         what = f"the run {name!r} ({phase}), seed {seed}"
         minutes += timed(cli.main, command, folder, what, phase_epochs)
     return folder, minutes
