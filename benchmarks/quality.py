@@ -142,8 +142,10 @@ def train(args, name, settings, seed, batch_size=64, model="dcgan-cls"):
 def timed(main, command, folder, what, epochs):
     """Runs `command` and returns the minutes the run has trained in all, kept in the folder:
     a call that finds the run finished adds nothing; one that resumes it adds its own time."""
+    from gan_zoo import sweep
+
     timing = os.path.join(folder, "train_minutes.json")
-    finished = trained_epochs(folder) >= epochs
+    finished = sweep.is_finished(folder, epochs)
     start = time.time()
     if main(command) != 0:
         raise SystemExit(f"{what} failed: see {folder}")
@@ -156,16 +158,6 @@ def timed(main, command, folder, what, epochs):
         with open(timing, "w") as f:
             json.dump({"minutes": minutes}, f)
     return minutes
-
-
-def trained_epochs(folder):
-    """How many epochs the finished run in `folder` trained (0 before its metrics.json)."""
-    path = os.path.join(folder, "metrics.json")
-    if not os.path.exists(path):
-        return 0
-    with open(path) as f:
-        history = json.load(f)["history"]
-    return max((len(v) for v in history.values() if isinstance(v, list)), default=0)
 
 
 def largest_drop(curve):

@@ -82,13 +82,14 @@ def run_folder(out, setting, seed):
 
 
 def is_finished(folder, epochs):
-    """Whether the run in `folder` trained all `epochs` and wrote its final measures."""
+    """Whether the run in `folder` (a GAN's or a DAMSM's) trained all `epochs` and wrote its
+    final measures."""
     path = os.path.join(folder, "metrics.json")
     if not os.path.exists(path):
         return False
     with open(path) as f:
         history = json.load(f)["history"]
-    return len(history.get("d_loss", [])) >= epochs
+    return max((len(v) for v in history.values() if isinstance(v, list)), default=0) >= epochs
 
 
 def final_measures(folder):
