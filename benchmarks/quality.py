@@ -60,15 +60,22 @@ QUICK = dict(num_images=128, epochs=2, eval_samples=24, seeds="0,1")
 # FULL run at batch 64 (2,964: 19 epochs at 32, 76 at 128), two seeds; QUICK's toy version.
 # How each model's run trains: its phases, each the options of a `gan-zoo` command; "{stage1}"
 # and "{damsm}" name an earlier phase's folder. StackGAN paints 32 px over 16 px sketches and
-# AttnGAN's small preset draws 16 then 32 px, over a DAMSM trained on the same images.
+# AttnGAN's small preset draws 16 then 32 px, over a DAMSM trained on the same images;
+# "dcgan-cls+damsm" reads captions with that DAMSM's frozen text encoder, as the paper reads
+# them with a pretrained char-CNN-RNN, instead of training its own with the GAN.
+DAMSM = "--model damsm --image-size 32"
 MODELS = {
     "dcgan-cls": {"gan": "--model dcgan-cls --preset small --image-size 32"},
+    "dcgan-cls+damsm": {
+        "damsm": DAMSM,
+        "gan": "--model dcgan-cls --preset small --image-size 32 --damsm {damsm}",
+    },
     "stackgan": {
         "stage1": "--model stackgan --preset small --stage 1 --image-size 16",
         "gan": "--model stackgan --preset small --stage 2 --stage1 {stage1} --image-size 32",
     },
     "attngan": {
-        "damsm": "--model damsm --image-size 32",
+        "damsm": DAMSM,
         "gan": "--model attngan --preset small --damsm {damsm}",
     },
 }
@@ -79,7 +86,7 @@ SENSITIVITY_QUICK = dict(lr_scales=(0.25, 4), batches=(32,), seeds=(0,))
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="dcgan-cls", help="dcgan-cls, stackgan, attngan")
+    parser.add_argument("--models", default="dcgan-cls", help=", ".join(MODELS))
     parser.add_argument("--recipes", help="RECIPES names (default: each model's every recipe)")
     parser.add_argument("--seeds", help=f"comma-separated (default {FULL['seeds']})")
     parser.add_argument("--epochs", type=int, help=f"per run (default {FULL['epochs']})")
@@ -116,8 +123,8 @@ def train(args, name, settings, seed, batch_size=64, model="dcgan-cls"):
     data += ["--num-images", str(args.num_images)]
     folders, minutes = {}, 0.0
     for phase, options in MODELS[model].items():
-        if phase == "damsm":  # not a GAN: trained once per seed, shared by the recipes
-            folder = os.path.join(args.out, f"{model}_damsm", f"seed_{seed}")
+        if phase == "damsm":  # not a GAN: trained once per seed, shared by models and recipes
+            folder = os.path.join(args.out, "damsm", f"seed_{seed}")
             phase_epochs = DAMSM_EPOCHS[args.quick]
             command = ["train", *options.split(), *data, "--seed", str(seed), "--resume"]
             command += ["--epochs", str(phase_epochs), "--out", folder]
@@ -351,7 +358,12 @@ def plot_sensitivity(results, path):
 def model_classes():
     from gan_zoo import DCGANCLS, AttnGAN, StackGAN
 
-    return {"dcgan-cls": DCGANCLS, "stackgan": StackGAN, "attngan": AttnGAN}
+    return {
+        "dcgan-cls": DCGANCLS,
+        "dcgan-cls+damsm": DCGANCLS,
+        "stackgan": StackGAN,
+        "attngan": AttnGAN,
+    }
 
 
 def main(argv=None):

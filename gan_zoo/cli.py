@@ -195,7 +195,7 @@ def _hub_text_encoder(handle):
 
 def _default_image_size(args, base):
     """64 px; a Stage-II 4x its Stage-I; a DF-GAN its preset's (the authors' 256, small 32)."""
-    if args.model == "stackgan" and base:
+    if args.model == "stackgan" and args.stage == 2 and base:
         return 4 * base.image_size
     if args.model == "dfgan":
         from gan_zoo.models.dfgan import PRESETS
@@ -208,6 +208,7 @@ def _new_model(args, base, vocab, image_size, hub=None):
     """A new model of --model, reading captions with `hub` (a `HubTextEncoder`) where given,
     else with a text encoder of its own on `vocab`, or with its base model's."""
     import gan_zoo
+    from gan_zoo.models.damsm import frozen_text_arguments
     from gan_zoo.sweep import parse_setting
 
     model_cls = getattr(gan_zoo, MODELS[args.model])
@@ -228,6 +229,9 @@ def _new_model(args, base, vocab, image_size, hub=None):
         )
     if args.model == "attngan":
         return build(damsm=base, image_size=image_size, **options)
+    if args.model in ("dcgan-cls", "stackgan") and args.damsm:
+        # The papers read captions with a pretrained, fixed text embedding (char-CNN-RNN).
+        text = frozen_text_arguments(base, None, {}, MODELS[args.model])[1]
     if args.model == "dfgan":  # reads captions with its DAMSM's encoder, a hub one, or its own
         reader = base.text_encoder if base else hub
         if reader is not None:  # its sentence width is the only one the vectors fit
@@ -237,7 +241,7 @@ def _new_model(args, base, vocab, image_size, hub=None):
         return build(
             image_size=image_size,
             stage=args.stage,
-            **({"stage1": base} if base else text),
+            **({"stage1": base} if args.stage == 2 else text),
             **options,
         )
     return build(image_size=image_size, **text, **options)
@@ -333,7 +337,7 @@ def _dataset(args, split, image_size, fixed, num_shapes):
 
 
 def _refuse_other_models_options(args):
-    """--stage1 and --damsm name what StackGAN Stage-II and AttnGAN (or DF-GAN) build on;
+    """--stage1 and --damsm name what StackGAN Stage-II and AttnGAN (or another GAN) build on;
     elsewhere they would be ignored, so they are refused. A model that reads captions with
     such a base model's encoder refuses --hub-text-encoder, which would be ignored too."""
     if args.stage1 and not (args.model == "stackgan" and args.stage == 2):
@@ -341,12 +345,13 @@ def _refuse_other_models_options(args):
             "--stage1 is the Stage-I a StackGAN --stage 2 builds on; this run trains "
             f"--model {args.model}" + (" --stage 1." if args.model == "stackgan" else ".")
         )
-    if args.damsm and args.model not in ("attngan", "dfgan"):
-        raise SystemExit(
-            "--damsm is the text-image encoder an AttnGAN builds on (and whose text encoder "
-            f"a DF-GAN can read captions with); --model {args.model} uses none."
-        )
     stage2 = args.model == "stackgan" and args.stage == 2
+    if args.damsm and (stage2 or args.model == "damsm"):
+        raise SystemExit(
+            "--damsm is the pretrained text-image encoder an AttnGAN builds on, and whose "
+            "frozen text encoder DCGAN-cls, StackGAN Stage-I and DF-GAN can read captions with; "
+            + ("a Stage-II reads them with its Stage-I's." if stage2 else "a DAMSM trains its own.")
+        )
     if args.hub_text_encoder and (stage2 or args.model == "attngan" or args.damsm):
         base = "--stage1" if stage2 else "--damsm"
         raise SystemExit(
@@ -357,7 +362,7 @@ def _refuse_other_models_options(args):
 
 def _base_model(args):
     """The trained model a run builds on: Stage-I for StackGAN --stage 2, the DAMSM for AttnGAN
-    (and for a DF-GAN given one)."""
+    (and for a DCGAN-cls, Stage-I or DF-GAN given one)."""
     if args.model == "stackgan" and args.stage == 2:
         if not args.stage1:
             raise SystemExit(
@@ -371,7 +376,7 @@ def _base_model(args):
                 "directory (train one with: gan-zoo train --model damsm)."
             )
         return _load_model(args.damsm, "train an AttnGAN on it")
-    if args.model == "dfgan" and args.damsm:
+    if args.damsm:  # DCGAN-cls, Stage-I or DF-GAN: read captions with its frozen encoder
         return _load_model(args.damsm, "read captions with it")
     return None
 
@@ -719,8 +724,9 @@ def _add_training_arguments(parser):
     )
     parser.add_argument(
         "--damsm",
-        help="attngan: the pretrained DAMSM .keras file or run directory; dfgan: optionally, "
-        "the DAMSM whose frozen text encoder reads the captions (else it trains its own)",
+        help="attngan: the pretrained DAMSM .keras file or run directory; dcgan-cls, stackgan "
+        "--stage 1, dfgan: optionally, the DAMSM whose frozen text encoder reads the captions "
+        "(else each trains its own)",
     )
     parser.add_argument(
         "--hub-text-encoder",

@@ -305,8 +305,10 @@ def test_attention_maps_need_an_attngan_and_are_refused_before_any_image_is_draw
 @pytest.mark.once
 @pytest.mark.parametrize("option", ["--stage1", "--damsm"])
 def test_options_of_other_models_are_refused_not_ignored(run_dir, tmp_path, option):
+    # --stage1 on a DCGAN-cls; --damsm on a Stage-II, which reads captions with its Stage-I's
+    model = TINY if option == "--stage1" else [*STACKGAN_TINY, "--stage", "2"]
     with pytest.raises(SystemExit, match=f"{option} is the"):
-        cli.main(["train", *TINY, option, str(run_dir), "--out", str(tmp_path / "unused")])
+        cli.main(["train", *model, option, str(run_dir), "--out", str(tmp_path / "unused")])
     assert not (tmp_path / "unused").exists()  # refused before anything was written
 
 
@@ -543,6 +545,21 @@ def test_generate_draws_an_attngans_attention_maps(attngan_dir, tmp_path):
         == 0
     )
     assert (tmp_path / "attention.png").exists()
+
+
+@pytest.mark.once
+@pytest.mark.parametrize("model", ["dcgan-cls", "stackgan"])
+def test_a_gan_reads_captions_with_a_damsms_frozen_text_encoder(damsm_dir, tmp_path, model):
+    import keras
+
+    out = tmp_path / model
+    options = [*TINY, "--epochs", "1"] if model == "dcgan-cls" else STACKGAN_TINY  # Stage-I
+    assert cli.main(["train", *options, "--damsm", str(damsm_dir), "--out", str(out)]) == 0
+    damsm = keras.saving.load_model(damsm_dir / "model.keras")
+    model = keras.saving.load_model(out / "model.keras")
+    assert not model.text_encoder.trainable and model.max_length == damsm.max_length
+    for ours, theirs in zip(model.text_encoder.weights, damsm.text_encoder.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))  # frozen: unchanged
 
 
 @pytest.mark.once

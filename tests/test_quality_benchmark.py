@@ -77,22 +77,28 @@ def test_sensitivity_mode_runs_each_setting_for_the_same_steps_and_writes_the_ba
 @pytest.mark.once
 def test_stackgan_and_attngan_rows_train_every_phase_of_their_runs(tmp_path):
     """StackGAN's run is Stage-I at 16 px then Stage-II at 32 px over it; AttnGAN's is a DAMSM,
-    then the GAN over it. Each gets its row, measured on its final images."""
+    then the GAN over it; DCGAN-cls+damsm reads with that same DAMSM (trained once). Each gets
+    its row, measured on its final images."""
     quality = load_script()
-    args = ["--quick", "--models", "stackgan,attngan", "--seeds", "0"]
+    args = ["--quick", "--models", "stackgan,attngan,dcgan-cls+damsm", "--recipes", "paper"]
+    args += ["--seeds", "0"]
     args += ["--out", str(tmp_path / "runs"), "--report-dir", str(tmp_path)]
     assert quality.main(args) == 0
     report = json.loads((tmp_path / "quality.json").read_text())
-    assert list(report["rows"]) == ["stackgan paper", "attngan paper"]
+    assert list(report["rows"]) == ["stackgan paper", "attngan paper", "dcgan-cls+damsm paper"]
     runs = tmp_path / "runs"
     stage2 = keras.models.load_model(runs / "stackgan_paper_gan/recipe=paper/seed_0/model.keras")
     attngan = keras.models.load_model(runs / "attngan_paper_gan/recipe=paper/seed_0/model.keras")
     for model in (stage2, attngan):  # 16 px, then the 32 px images the oracle scores
         stages = model.generate(["a red circle"], return_stages=True)
         assert {size: images.shape[1] for size, images in stages.items()} == {16: 16, 32: 32}
-    damsm = keras.models.load_model(runs / "attngan_damsm/seed_0/model.keras")
-    for ours, its in zip(attngan.text_encoder.weights, damsm.text_encoder.weights, strict=True):
-        np.testing.assert_array_equal(ours.numpy(), its.numpy())  # AttnGAN reads with its DAMSM
+    dcgan = keras.models.load_model(
+        runs / "dcgan_cls_damsm_paper_gan/recipe=paper/seed_0/model.keras"
+    )
+    damsm = keras.models.load_model(runs / "damsm/seed_0/model.keras")
+    for reader in (attngan, dcgan):  # each reads with the DAMSM, frozen
+        for ours, its in zip(reader.text_encoder.weights, damsm.text_encoder.weights, strict=True):
+            np.testing.assert_array_equal(ours.numpy(), its.numpy())
     assert "| stackgan | paper | 1 |" in (tmp_path / "QUALITY.md").read_text()
 
 
