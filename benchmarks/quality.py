@@ -185,9 +185,12 @@ def run_summary(folder):
     history = metrics["history"]
     curve = [a for a in history.get("alignment", []) if a is not None]
     model = keras.models.load_model(os.path.join(folder, "model.keras"))
+    accuracy = metrics["alignment"]["accuracy"]
     return {
         "curve": curve,
         "last": metrics["alignment"]["alignment"],
+        "shape": accuracy["shape"],
+        "colour": accuracy["colour"],
         "best": max(curve),
         "best_epoch": int(np.argmax(curve)) + 1,
         "largest_drop": largest_drop(curve),
@@ -202,6 +205,8 @@ def recipe_row(runs):
     row = {"seeds": len(runs)}
     for key, worst in (
         ("last", min),
+        ("shape", min),
+        ("colour", min),
         ("best", min),
         ("largest_drop", max),
         ("coverage", min),
@@ -216,15 +221,18 @@ def recipe_row(runs):
 
 def markdown(rows, args):
     lines = [
-        "| model | recipe | seeds | alignment, last epoch: mean (worst) | best epoch: mean "
-        "(worst) | largest drop, 2nd half: mean (worst) | coverage | diversity | pixel FID "
-        "| minutes |",
-        "|---" * 10 + "|",
+        "| model | recipe | seeds | alignment, last epoch: mean (worst) | shape right, last "
+        "| colour right, last | best epoch: mean (worst) | largest drop, 2nd half: mean "
+        "(worst) | coverage | diversity | pixel FID | minutes |",
+        "|---" * 12 + "|",
     ]
     for row in rows.values():
         cells = [row["model"], row["recipe"], str(row["seeds"])]
-        for key, digits in (("last", 3), ("best", 3), ("largest_drop", 3)):
-            cells.append(f"{row[key]['mean']:.{digits}f} ({row[key]['worst']:.{digits}f})")
+        cells.append(f"{row['last']['mean']:.3f} ({row['last']['worst']:.3f})")
+        for key in ("shape", "colour"):  # "–" in a row kept from before they were reported
+            cells.append(f"{row[key]['mean']:.2f}" if key in row else "–")
+        for key in ("best", "largest_drop"):
+            cells.append(f"{row[key]['mean']:.3f} ({row[key]['worst']:.3f})")
         cells += [
             f"{row['coverage']['mean']:.2f}",
             f"{row['diversity']['mean']:.3f}",
@@ -355,6 +363,32 @@ def plot_sensitivity(results, path):
     plt.close(fig)
 
 
+def earlier_rows(args, plan):
+    """The rows (and curves) of the report already in `--report-dir` that this call does not
+    measure, when they were measured at the same run length: the benchmark takes hours, so
+    its table grows a row at a time.
+
+    Returns:
+        (rows, curves), each {row name: ...}; empty when there is no such report.
+    """
+    path = os.path.join(args.report_dir, "quality.json")
+    if not os.path.exists(path):
+        return {}, {}
+    with open(path) as f:
+        report = json.load(f)
+    length = ("epochs", "num_images", "eval_samples")
+    if any(report["args"].get(key) != getattr(args, key) for key in length):
+        print(f"[quality] not keeping {path}'s rows: they were measured at another run length")
+        return {}, {}
+    kept = [name for name in report["rows"] if name not in plan]
+    if kept:
+        print(f"[quality] keeping the rows of {path} not measured now: {', '.join(kept)}")
+    return (
+        {name: report["rows"][name] for name in kept},
+        {name: report["curves"][name] for name in kept},
+    )
+
+
 def model_classes():
     from gan_zoo import DCGANCLS, AttnGAN, StackGAN
 
@@ -399,7 +433,7 @@ def main(argv=None):
     if args.ablations:
         for name, settings in ABLATIONS.items():
             plan[f"{name} (1 seed)"] = ("dcgan-cls", f"{name} (1 seed)", settings, args.seeds[:1])
-    rows, curves = {}, {}
+    rows, curves = earlier_rows(args, plan)
     for name, (model, recipe, settings, seeds) in plan.items():
         runs = []
         for seed in seeds:

@@ -34,6 +34,7 @@ def test_quick_mode_writes_a_row_per_recipe_with_every_seeds_curve(tmp_path, cap
         assert all(len(curve) == 2 for curve in report["curves"][name])  # one value an epoch
         assert row["last"]["worst"] <= row["last"]["mean"]
         assert 0 <= row["coverage"]["mean"] <= 1 and row["minutes"]["mean"] > 0
+        assert all(0 <= row[attribute]["worst"] <= 1 for attribute in ("shape", "colour"))
     table = (tmp_path / "QUALITY.md").read_text()
     assert "| dcgan-cls | stable | 2 |" in table
     assert (tmp_path / "quality.png").stat().st_size > 0
@@ -54,6 +55,21 @@ def test_the_largest_drop_counts_only_the_second_half():
     curve = [0.0, 0.5, 0.1, 0.6, 0.7, 0.4, 0.5, 0.45]  # 2nd half 0.7, 0.4, 0.5, 0.45
     assert quality.largest_drop(curve) == pytest.approx(0.3)
     assert quality.largest_drop([0.1, 0.2, 0.3, 0.4]) == 0.0
+
+
+def test_rows_measured_earlier_at_the_same_run_length_are_kept(tmp_path, capsys):
+    quality = load_script()
+    earlier = {"rows": {"dcgan-cls paper": {"seeds": 3}, "dcgan-cls stable": {"seeds": 3}}}
+    earlier["curves"] = {"dcgan-cls paper": [[0.1, 0.2]], "dcgan-cls stable": [[0.3, 0.4]]}
+    args = quality.parse_args(["--recipes", "stable", "--report-dir", str(tmp_path)])
+    earlier["args"] = vars(args)
+    (tmp_path / "quality.json").write_text(json.dumps(earlier))
+    plan = {"dcgan-cls stable": ()}  # measured again now: its old row is not kept
+    rows, curves = quality.earlier_rows(args, plan)
+    assert list(rows) == ["dcgan-cls paper"] and curves["dcgan-cls paper"] == [[0.1, 0.2]]
+    args.epochs += 1  # another run length: nothing is kept, and it says why
+    assert quality.earlier_rows(args, plan) == ({}, {})
+    assert "another run length" in capsys.readouterr().out
 
 
 @pytest.mark.once  # gan-zoo sweep again; what is new here is the grid and the report
