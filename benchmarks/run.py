@@ -20,12 +20,20 @@ compiled step with one host synchronisation; step times are the calls' intervals
 `--trace DIR` (JAX) records a profiler trace of the timed steps (TensorBoard's profile plugin
 or Perfetto open it) and adds the operations that took the most device time to the JSON line.
 A Markdown table closes the output.
+
+`--backends tensorflow,jax,torch` (or `installed`) times the same configurations side by side:
+each backend in a process of its own (a backend is fixed once Keras is imported), the backends
+taking turns `--repeats` times so that a machine's drift falls on all of them, and one closing
+table of each backend's median training images per second and its ratio to the first
+backend's.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 
@@ -99,12 +107,27 @@ def parse_args(argv=None):
         "one host round trip per N steps",
     )
     parser.add_argument(
+        "--backends",
+        help="side by side: comma-separated backends, or 'installed' (see above)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="--backends: turns each backend takes"
+    )
+    parser.add_argument(
         "--trace",
         metavar="DIR",
         help="JAX: profile the timed steps into DIR and report the slowest operations",
     )
     args = parser.parse_args(argv)
-    for option in ("steps", "warmup", "steps_per_execution", "generate_batch", "batch", "size"):
+    for option in (
+        "steps",
+        "warmup",
+        "steps_per_execution",
+        "generate_batch",
+        "batch",
+        "size",
+        "repeats",
+    ):
         if getattr(args, option) is not None and getattr(args, option) < 1:
             parser.error(
                 f"--{option.replace('_', '-')} must be at least 1"
@@ -120,7 +143,9 @@ def parse_args(argv=None):
         )
     if args.quick and args.all:
         parser.error("--quick or --all, not both")
-    if args.trace and args.backend != "jax":
+    if args.backends:
+        args.backends = side_by_side_backends(parser, args.backends)
+    if args.trace and (args.backend != "jax" or args.backends):
         parser.error("--trace needs --backend jax")
     if args.steps_per_execution > 1 and args.backend == "torch":
         parser.error(
@@ -130,6 +155,73 @@ def parse_args(argv=None):
     if args.steps % args.steps_per_execution or args.warmup % args.steps_per_execution:
         parser.error("--steps and --warmup must be multiples of --steps-per-execution")
     return args
+
+
+BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def side_by_side_backends(parser, given):
+    """The backends `--backends` names, each checked to be installed."""
+    if given == "installed":
+        found = [b for b, module in BACKEND_MODULES.items() if importlib.util.find_spec(module)]
+        return found
+    backends = [b.strip() for b in given.split(",") if b.strip()]
+    for backend in backends:
+        if backend not in BACKEND_MODULES:
+            parser.error(
+                f"--backends: unknown backend {backend!r}; choose from tensorflow, jax, torch"
+            )
+        if importlib.util.find_spec(BACKEND_MODULES[backend]) is None:
+            parser.error(f"--backends: {backend} is not installed (pip install {backend})")
+    if len(set(backends)) < 2:
+        parser.error("--backends compares two or more different backends")
+    return backends
+
+
+def side_by_side(args, argv):
+    """Runs this script once per backend and turn (`--backends`, `--repeats`), each in its own
+    process with the same options, and returns every run's rows."""
+    own, skip = [], False  # the options but --backends, --repeats and --backend
+    for word in argv:
+        name = word.split("=")[0]
+        if skip or name in ("--backends", "--repeats", "--backend"):
+            skip = not skip and "=" not in word
+            continue
+        own.append(word)
+    rows = []
+    for turn in range(args.repeats):
+        for backend in args.backends:
+            print(f"[side by side] turn {turn + 1}/{args.repeats}: {backend}", flush=True)
+            result = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), *own, "--backend", backend],
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode != 0:
+                raise SystemExit(f"The {backend} run failed:\n{result.stderr[-3000:]}")
+            for line in result.stdout.splitlines():
+                if line.startswith("{"):
+                    rows.append({**json.loads(line), "turn": turn})
+                    print(line, flush=True)
+    return rows
+
+
+def side_by_side_markdown(rows, backends):
+    """One line per configuration: each backend's median training images per second over its
+    turns, and its ratio to the first backend's."""
+    configs = {}
+    for row in rows:
+        key = (row["model"], row["preset"], row["batch"], row["resolution"], row["precision"])
+        configs.setdefault(key, {}).setdefault(row["backend"], []).append(row["train_img_s"])
+    head = ["model", "preset", "batch", "resolution", "precision"]
+    head += [f"{b} img/s" for b in backends] + [f"{b} / {backends[0]}" for b in backends[1:]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, speeds in configs.items():
+        medians = [float(np.median(speeds[b])) for b in backends]
+        cells = [str(k) for k in key] + [f"{m:.1f}" for m in medians]
+        cells += [f"{m / medians[0]:.2f}x" for m in medians[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def configurations(args):
@@ -494,7 +586,12 @@ def markdown(rows):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.backends:
+        rows = side_by_side(args, argv)
+        print(side_by_side_markdown(rows, args.backends))
+        return rows
     os.environ["KERAS_BACKEND"] = args.backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))

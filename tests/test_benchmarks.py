@@ -116,12 +116,51 @@ def test_fused_steps_and_a_profile_of_the_slowest_operations(tmp_path):
             "PyTorch eagerly",
         ),
         (["--steps", "5", "--steps-per-execution", "2"], "multiples of --steps-per-execution"),
+        (["--backends", "tensorflow,theano"], "unknown backend 'theano'"),
+        (["--backends", "jax,jax"], "two or more different backends"),
+        (["--backends", "tensorflow,jax", "--repeats", "0"], "--repeats must be at least 1"),
     ],
 )
 def test_arguments_that_cannot_give_a_fair_measurement_are_refused(arguments, message, capsys):
+    with pytest.raises(SystemExit):
+        load_script().parse_args(arguments)
+    assert message in capsys.readouterr().err
+
+
+def load_script():
     spec = importlib.util.spec_from_file_location("benchmark_run", SCRIPT)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    with pytest.raises(SystemExit):
-        script.parse_args(arguments)
-    assert message in capsys.readouterr().err
+    return script
+
+
+@pytest.mark.cross_backend
+def test_side_by_side_runs_each_backend_in_its_own_process_and_gives_ratios():
+    arguments = ["--model", "dcgan-cls", "--preset", "small", "--size", "32", "--batch", "4"]
+    arguments += ["--steps", "2", "--warmup", "1", "--generate-batch", "4"]
+    result = subprocess.run(
+        [sys.executable, SCRIPT, *arguments, "--backends", "tensorflow,jax", "--backend", "torch"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [row["backend"] for row in rows] == ["tensorflow", "jax"]  # --backend gives way
+    assert all(row["batch"] == 4 and row["resolution"] == 32 for row in rows)
+    table = result.stdout.strip().splitlines()
+    assert table[-3].startswith("| model | preset |") and "jax / tensorflow" in table[-3]
+    ratio = rows[1]["train_img_s"] / rows[0]["train_img_s"]
+    assert table[-1].endswith(f"| {ratio:.2f}x |")
+
+
+@pytest.mark.once
+def test_the_side_by_side_table_takes_each_backends_median_over_its_turns():
+    row = {"model": "dcgan-cls", "preset": "small", "batch": 4, "resolution": 32}
+    row["precision"] = "float32"
+    speeds = {"tensorflow": [10.0, 30.0, 20.0], "jax": [5.0, 40.0, 30.0]}
+    rows = [{**row, "backend": b, "train_img_s": v} for b, vs in speeds.items() for v in vs]
+    table = load_script().side_by_side_markdown(rows, ["tensorflow", "jax"])
+    assert (
+        table.splitlines()[-1] == "| dcgan-cls | small | 4 | 32 | float32 | 20.0 | 30.0 | 1.50x |"
+    )
