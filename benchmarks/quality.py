@@ -80,6 +80,7 @@ MODELS = {
     },
 }
 DAMSM_EPOCHS = {False: 10, True: 1}  # by --quick
+TARGET = 0.8  # the held-out alignment a stable recipe is to hold, drawn in the figure
 SENSITIVITY = dict(lr_scales=(0.25, 1, 4), batches=(32, 128), seeds=(0, 1))
 SENSITIVITY_QUICK = dict(lr_scales=(0.25, 4), batches=(32,), seeds=(0,))
 
@@ -278,6 +279,7 @@ def plot(curves, path):
         for i, curve in enumerate(runs):
             epochs = np.arange(1, len(curve) + 1)
             ax.plot(epochs, curve, color=colour, alpha=0.8, label=name if i == 0 else None)
+    ax.axhline(TARGET, color="grey", linestyle="--", linewidth=0.8, label=f"target {TARGET}")
     ax.set(xlabel="epoch", ylabel="held-out alignment (100 captions)", ylim=(0, 1))
     ax.set_title("Captioned shapes: one line per seed")
     ax.legend(fontsize=8)
