@@ -244,7 +244,8 @@ def markdown(rows, args):
     lines += [
         "",
         f"{setup(args)}, batch 64, {args.epochs} epochs ({steps(args)} steps) per GAN run "
-        f"(StackGAN: per stage; AttnGAN: after {DAMSM_EPOCHS[False]} epochs of its DAMSM); "
+        f"(StackGAN: per stage; AttnGAN and dcgan-cls+damsm: after {DAMSM_EPOCHS[False]} "
+        "epochs of their DAMSM, whose time the minutes include); "
         f"alignment of the final images at the end on {args.eval_samples} held-out captions, "
         f"per epoch on 100. {machine()}",
     ]
