@@ -549,7 +549,7 @@ def test_generate_draws_an_attngans_attention_maps(attngan_dir, tmp_path):
 
 @pytest.mark.once
 @pytest.mark.parametrize("model", ["dcgan-cls", "stackgan"])
-def test_a_gan_reads_captions_with_a_damsms_frozen_text_encoder(damsm_dir, tmp_path, model):
+def test_a_gan_reads_captions_with_a_damsms_frozen_text_encoder(damsm_dir, tmp_path, model, capsys):
     import keras
 
     out = tmp_path / model
@@ -560,6 +560,10 @@ def test_a_gan_reads_captions_with_a_damsms_frozen_text_encoder(damsm_dir, tmp_p
     assert not model.text_encoder.trainable and model.max_length == damsm.max_length
     for ours, theirs in zip(model.text_encoder.weights, damsm.text_encoder.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))  # frozen: unchanged
+    # what the DAMSM fixes cannot be set beside it
+    again = ["train", *options, "--damsm", str(damsm_dir), "--set", "max_length=10"]
+    assert cli.main([*again, "--out", str(tmp_path / "set")]) == 2
+    assert "max_length from its DAMSM" in capsys.readouterr().err
 
 
 @pytest.mark.once
