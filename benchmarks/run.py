@@ -163,8 +163,9 @@ BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 def side_by_side_backends(parser, given):
     """The backends `--backends` names, each checked to be installed."""
     if given == "installed":
-        found = [b for b, module in BACKEND_MODULES.items() if importlib.util.find_spec(module)]
-        return found
+        given = ",".join(
+            b for b, module in BACKEND_MODULES.items() if importlib.util.find_spec(module)
+        )
     backends = [b.strip() for b in given.split(",") if b.strip()]
     for backend in backends:
         if backend not in BACKEND_MODULES:
