@@ -392,15 +392,13 @@ def earlier_rows(args, plan):
     )
 
 
-def model_classes():
-    from gan_zoo import DCGANCLS, AttnGAN, StackGAN
+def model_class(model):
+    """The class a benchmark model trains: that of the `--model` of its GAN phase."""
+    import gan_zoo
+    from gan_zoo import cli
 
-    return {
-        "dcgan-cls": DCGANCLS,
-        "dcgan-cls+damsm": DCGANCLS,
-        "stackgan": StackGAN,
-        "attngan": AttnGAN,
-    }
+    words = MODELS[model]["gan"].split()
+    return getattr(gan_zoo, cli.MODELS[words[words.index("--model") + 1]])
 
 
 def main(argv=None):
@@ -409,7 +407,7 @@ def main(argv=None):
     for model in models:
         if model not in MODELS:
             raise SystemExit(f"Unknown model {model!r}; choose from {sorted(MODELS)}")
-        known = list(model_classes()[model].RECIPES)
+        known = list(model_class(model).RECIPES)
         recipes[model] = args.recipes.split(",") if args.recipes else known
         for recipe in recipes[model]:
             if recipe not in known:

@@ -60,6 +60,7 @@ QUICK = {
     "attngan": dict(batch=16, size=32, options=dict(preset="small")),
     "dfgan": dict(batch=16, size=32, options=dict(preset="small")),
 }
+BACKENDS = ("tensorflow", "jax", "torch")  # each the name of its Python package too
 CUB_WORDS = 5449  # the authors' CUB vocabulary, padding aside
 # Nominal dense peak FLOP/s that MFU is measured against, by device and compute precision.
 # H100/H200 SXM: 989 TFLOP/s BF16/FP16 tensor cores, 495 TF32 (what float32 matmuls use on
@@ -80,7 +81,7 @@ def parse_args(argv=None):
     parser.add_argument("--size", type=int, help="image size")
     parser.add_argument(
         "--backend",
-        choices=("tensorflow", "jax", "torch"),
+        choices=BACKENDS,
         default=os.environ.get("KERAS_BACKEND", "tensorflow"),
     )
     parser.add_argument(
@@ -157,22 +158,17 @@ def parse_args(argv=None):
     return args
 
 
-BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-
-
 def side_by_side_backends(parser, given):
     """The backends `--backends` names, each checked to be installed."""
     if given == "installed":
-        given = ",".join(
-            b for b, module in BACKEND_MODULES.items() if importlib.util.find_spec(module)
-        )
+        given = ",".join(b for b in BACKENDS if importlib.util.find_spec(b))
     backends = [b.strip() for b in given.split(",") if b.strip()]
     for backend in backends:
-        if backend not in BACKEND_MODULES:
+        if backend not in BACKENDS:
             parser.error(
                 f"--backends: unknown backend {backend!r}; choose from tensorflow, jax, torch"
             )
-        if importlib.util.find_spec(BACKEND_MODULES[backend]) is None:
+        if importlib.util.find_spec(backend) is None:
             parser.error(f"--backends: {backend} is not installed (pip install {backend})")
     if len(set(backends)) < 2:
         parser.error("--backends compares two or more different backends")
