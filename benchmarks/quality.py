@@ -13,7 +13,8 @@ reports, per recipe, over the seeds:
 
 - held-out alignment (shape and colour both right, 300 captions) at the last epoch, and the
   best epoch's (monitored) alignment: the mean and the worst seed of each;
-- instability: the largest epoch-to-epoch drop of the monitored alignment in the second half;
+- instability: the largest epoch-to-epoch drop of the monitored alignment in the second half,
+  and how far it ends below its best epoch (a slow slide no single drop shows);
 - mode coverage of the 18 (shape, colour) combinations, diversity and pixel FID at the end;
 - wall-clock minutes per run.
 
@@ -175,6 +176,12 @@ def largest_drop(curve):
     return max([before - after for before, after in zip(half, half[1:])] + [0.0])
 
 
+def fall_from_best(curve):
+    """How far a per-epoch curve ends below its best epoch: a slow slide that no single
+    epoch-to-epoch drop shows."""
+    return max(curve) - curve[-1]
+
+
 def run_summary(folder):
     """One finished run's numbers: its alignment curve and final measures."""
     import keras
@@ -195,6 +202,7 @@ def run_summary(folder):
         "best": max(curve),
         "best_epoch": int(np.argmax(curve)) + 1,
         "largest_drop": largest_drop(curve),
+        "fall_from_best": fall_from_best(curve),
         "coverage": shapes_metrics.coverage(model)["coverage"],
         "diversity": history["diversity"][-1],
         "fid": history["fid"][-1],
@@ -210,6 +218,7 @@ def recipe_row(runs):
         ("colour", min),
         ("best", min),
         ("largest_drop", max),
+        ("fall_from_best", max),
         ("coverage", min),
         ("diversity", min),
         ("fid", max),
@@ -224,16 +233,18 @@ def markdown(rows, args):
     lines = [
         "| model | recipe | seeds | alignment, last epoch: mean (worst) | shape right, last "
         "| colour right, last | best epoch: mean (worst) | largest drop, 2nd half: mean "
-        "(worst) | coverage | diversity | pixel FID | minutes |",
-        "|---" * 12 + "|",
+        "(worst) | fall from best to last: mean (worst) | coverage | diversity | pixel FID "
+        "| minutes |",
+        "|---" * 13 + "|",
     ]
     for row in rows.values():
         cells = [row["model"], row["recipe"], str(row["seeds"])]
         cells.append(f"{row['last']['mean']:.3f} ({row['last']['worst']:.3f})")
         for key in ("shape", "colour"):  # "–" in a row kept from before they were reported
             cells.append(f"{row[key]['mean']:.2f}" if key in row else "–")
-        for key in ("best", "largest_drop"):
-            cells.append(f"{row[key]['mean']:.3f} ({row[key]['worst']:.3f})")
+        for key in ("best", "largest_drop", "fall_from_best"):
+            value = row.get(key)  # "–" in a row kept from before it was reported
+            cells.append(f"{value['mean']:.3f} ({value['worst']:.3f})" if value else "–")
         cells += [
             f"{row['coverage']['mean']:.2f}",
             f"{row['diversity']['mean']:.3f}",

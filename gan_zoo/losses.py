@@ -11,6 +11,7 @@ real/wrong, fake/right and the unconditional terms) is built from those pieces:
   as the papers' BCE terms are turned into MSE terms (PyTorch's MSELoss, no ½).
 """
 
+import keras
 from keras import ops
 
 from gan_zoo.layers.attention import MASKED, masked_softmax
@@ -95,6 +96,52 @@ def generator_per_sample(logits, loss="bce"):
     if loss == "lsgan":
         return ops.square(logits - 1.0)
     raise ValueError(f"Unknown adversarial loss {loss!r}; choose from {ADVERSARIAL_LOSSES}.")
+
+
+WRONG_PAIRS = ("rolled", "similar")
+SIMILAR_TEMPERATURE = 0.1  # "similar": cosine similarities / 0.1 are the draw's logits
+
+
+def true_mismatches(texts, labels=None):
+    """[B, B] booleans: whether the text of row i and the image of row j truly mismatch (their
+    texts differ and, with class `labels`, so do their classes); never on the diagonal."""
+    texts = ops.reshape(texts, (ops.shape(texts)[0], -1))
+    differ = ops.any(ops.not_equal(texts[:, None], texts[None]), axis=-1)
+    if labels is not None:
+        differ = ops.logical_and(differ, ops.not_equal(labels[:, None], labels[None]))
+    return differ
+
+
+def wrong_pairs(rule, texts, sentences, labels=None, seed=None):
+    """Which real image each caption is paired with as the matching-aware D's wrong pair.
+
+    Args:
+        rule: one of `WRONG_PAIRS`. "rolled": row i's text with row i-1's image, as every
+            paper here pairs them. "similar": with the image of another row drawn with
+            probability ∝ exp(cos(sentence_i, sentence_j) / SIMILAR_TEMPERATURE) among the
+            rows whose text truly mismatches (`true_mismatches`): hard negatives, which differ
+            from the caption in fewer words, so D must read every word to reject them.
+        texts: the rows' tokens or embeddings [B, ...], to tell identical texts apart.
+        sentences: the sentence vectors [B, E] whose similarities "similar" draws by.
+        labels: optional class labels [B]; pairs of one class never count as wrong.
+        seed: a keras.random.SeedGenerator, for "similar"'s draw.
+
+    Returns:
+        (order [B] int, weights [B] float): row i's wrong image is images[order[i]], and
+        weights[i] is 1 where that pair truly mismatches, else 0.
+    """
+    if rule == "rolled":
+        order = ops.roll(ops.arange(ops.shape(texts)[0], dtype="int32"), 1, axis=0)
+        return order, mismatch_weights(texts, labels)
+    if rule != "similar":
+        raise ValueError(f"Unknown wrong_pairs {rule!r}; choose from {WRONG_PAIRS}.")
+    mismatches = true_mismatches(texts, labels)
+    unit = ops.stop_gradient(ops.cast(sentences, "float32"))
+    unit = unit / ops.maximum(ops.norm(unit, axis=-1, keepdims=True), 1e-8)
+    logits = ops.matmul(unit, ops.transpose(unit)) / SIMILAR_TEMPERATURE
+    logits = ops.where(mismatches, logits, MASKED)
+    order = ops.cast(keras.random.categorical(logits, 1, seed=seed)[:, 0], "int32")
+    return order, ops.cast(ops.any(mismatches, axis=-1), "float32")
 
 
 def mismatch_weights(texts, labels=None):

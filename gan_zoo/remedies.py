@@ -18,7 +18,9 @@ wins, weak control over the output), one switch each, measured in docs/stabilize
   each player's Adam rate (None: the model's `learning_rate`);
 - `d_steps`: D updates per G update (WGAN's n_critic);
 - `projection`: a projection discriminator head (Miyato & Koyama 2018) on models that have
-  one (DCGAN-cls, StackGAN).
+  one (DCGAN-cls, StackGAN);
+- `wrong_pairs`: how the matching-aware D's wrong pairs are drawn, "rolled" (the papers') or
+  "similar" (hard negatives: captions close to the image's own; `gan_zoo.losses.wrong_pairs`).
 """
 
 import math
@@ -41,6 +43,7 @@ DEFAULTS = {
     "d_learning_rate": None,
     "d_steps": 1,
     "projection": False,
+    "wrong_pairs": "rolled",
 }
 
 
@@ -80,7 +83,7 @@ class Remedies:
         ValueError: naming the option, for a value it cannot take: an unknown loss or
             augmentation policy, a negative penalty weight, a non-positive learning rate,
             a `d_steps` that is not an integer ≥ 1, a projection head on a model without
-            one, or hinge with label smoothing.
+            one, an unknown `wrong_pairs` rule, or hinge with label smoothing.
     """
 
     def __init__(self, label_smoothing=0.0, projection_head=False, **options):
@@ -99,6 +102,10 @@ class Remedies:
                 f"adversarial_loss='hinge' takes no label_smoothing (got {label_smoothing}): "
                 "its margin already stops rewarding D once D(real) ≥ 1. Use label_smoothing=0, "
                 "or 'bce' or 'lsgan', whose targets it moves."
+            )
+        if self.wrong_pairs not in losses.WRONG_PAIRS:
+            raise ValueError(
+                f"wrong_pairs must be one of {losses.WRONG_PAIRS}; got {self.wrong_pairs!r}"
             )
         _check_weight("r1_gamma", self.r1_gamma, "the R1 penalty's γ")
         _check_weight("ma_gp", self.ma_gp, "the MA-GP penalty's weight k")

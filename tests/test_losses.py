@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -69,6 +70,50 @@ def test_mismatch_weights_skip_same_caption_and_same_class():
     np.testing.assert_array_equal(
         ops.convert_to_numpy(losses.mismatch_weights(tokens, labels)), [1, 0, 0, 1]
     )
+
+
+def test_rolled_wrong_pairs_are_the_papers_roll_by_one():
+    tokens = np.array([[1, 2], [1, 2], [3, 4], [5, 6]], "int32")
+    order, weights = losses.wrong_pairs("rolled", tokens, np.eye(4, 3, dtype="float32"))
+    np.testing.assert_array_equal(ops.convert_to_numpy(order), [3, 0, 1, 2])
+    np.testing.assert_array_equal(ops.convert_to_numpy(weights), [1, 0, 1, 1])
+
+
+def test_similar_wrong_pairs_draw_true_mismatches_by_sentence_similarity():
+    """Row 0's closest sentence is row 1's (cosine 0.994), then row 2's (0); row 3 shares its
+    class and row 4 its text. With logits cos / 0.1, row 1 is drawn with probability
+    e^9.94 / (e^9.94 + e^0) ≈ 0.99995."""
+    tokens = np.array([[1, 2], [3, 4], [5, 6], [7, 8], [1, 2]], "int32")
+    labels = np.array([0, 1, 2, 0, 5], "int32")
+    sentences = np.array([[1, 0], [0.9, 0.1], [0, 1], [1, 0], [1, 0]], "float32")
+    sentences[1] /= np.linalg.norm(sentences[1])
+    mismatches = ops.convert_to_numpy(losses.true_mismatches(tokens, labels))
+    assert mismatches[0].tolist() == [False, True, True, False, False]
+    assert not mismatches.diagonal().any() and (mismatches == mismatches.T).all()
+    seed = keras.random.SeedGenerator(0)
+    draws = [
+        [
+            ops.convert_to_numpy(x)
+            for x in losses.wrong_pairs("similar", tokens, sentences, labels, seed)
+        ]
+        for _ in range(200)
+    ]
+    firsts = np.array([order[0] for order, _ in draws])
+    assert set(firsts) <= {1, 2} and (firsts == 1).mean() > 0.97
+    for order, weights in draws:  # every row's partner is a true mismatch
+        assert mismatches[np.arange(5), order].all()
+        np.testing.assert_array_equal(weights, [1, 1, 1, 1, 1])
+    with pytest.raises(ValueError, match="Unknown wrong_pairs 'hardest'"):
+        losses.wrong_pairs("hardest", tokens, sentences)
+
+
+def test_a_caption_with_no_true_mismatch_in_the_batch_gets_weight_0():
+    tokens = np.array([[1, 2], [1, 2], [3, 4]], "int32")
+    labels = np.array([0, 0, 0], "int32")
+    sentences = np.eye(3, dtype="float32")
+    seed = keras.random.SeedGenerator(0)
+    _, weights = losses.wrong_pairs("similar", tokens, sentences, labels, seed)
+    np.testing.assert_array_equal(ops.convert_to_numpy(weights), [0, 0, 0])
 
 
 def test_damsm_loss_gradient_is_finite_at_padding_words():

@@ -33,6 +33,7 @@ def test_quick_mode_writes_a_row_per_recipe_with_every_seeds_curve(tmp_path, cap
         assert len(report["curves"][name]) == 2
         assert all(len(curve) == 2 for curve in report["curves"][name])  # one value an epoch
         assert row["last"]["worst"] <= row["last"]["mean"]
+        assert row["fall_from_best"]["worst"] >= row["fall_from_best"]["mean"] >= 0
         assert 0 <= row["coverage"]["mean"] <= 1 and row["minutes"]["mean"] > 0
         assert all(0 <= row[attribute]["worst"] <= 1 for attribute in ("shape", "colour"))
     table = (tmp_path / "QUALITY.md").read_text()
@@ -55,6 +56,14 @@ def test_the_largest_drop_counts_only_the_second_half():
     curve = [0.0, 0.5, 0.1, 0.6, 0.7, 0.4, 0.5, 0.45]  # 2nd half 0.7, 0.4, 0.5, 0.45
     assert quality.largest_drop(curve) == pytest.approx(0.3)
     assert quality.largest_drop([0.1, 0.2, 0.3, 0.4]) == 0.0
+
+
+def test_the_fall_from_best_sees_a_slide_of_small_steps():
+    quality = load_script()
+    slide = [0.2, 0.5, 0.7, 0.75, 0.68, 0.61, 0.53, 0.45, 0.37]  # no step below -0.08
+    assert quality.largest_drop(slide) == pytest.approx(0.08)
+    assert quality.fall_from_best(slide) == pytest.approx(0.38)
+    assert quality.fall_from_best([0.1, 0.3, 0.3]) == 0.0
 
 
 def test_rows_measured_earlier_at_the_same_run_length_are_kept(tmp_path, capsys):

@@ -281,6 +281,7 @@ def test_unknown_augmentation_policies_are_refused(shapes32, policy, words):
         ({"d_steps": 1.5}, "d_steps must be an integer ≥ 1"),
         ({"g_learning_rate": 0}, "g_learning_rate must be a positive learning rate"),
         ({"spectral_norm": "yes"}, "spectral_norm must be True or False"),
+        ({"wrong_pairs": "hardest"}, "wrong_pairs must be one of \\('rolled', 'similar'\\)"),
         (
             {"adversarial_loss": "hinge", "label_smoothing": 0.1},
             "adversarial_loss='hinge' takes no label_smoothing",
@@ -348,6 +349,7 @@ OPTIONS = {
         d_learning_rate=4e-4,
         d_steps=2,
         projection=True,
+        wrong_pairs="similar",
     ),
     "stackgan": dict(
         adversarial_loss="lsgan",
@@ -355,9 +357,14 @@ OPTIONS = {
         spectral_norm=True,
         ma_gp=0.1,
         projection=True,
+        wrong_pairs="similar",
     ),
     "attngan": dict(
-        adversarial_loss="hinge", spectral_norm=True, r1_gamma=1.0, diff_augment="translation"
+        adversarial_loss="hinge",
+        spectral_norm=True,
+        r1_gamma=1.0,
+        diff_augment="translation",
+        wrong_pairs="similar",
     ),
 }
 

@@ -309,16 +309,16 @@ class AttnGAN(TextToImageGAN):
 
     def discriminator_loss(self, batch):
         """Σ stages ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u), each D conditioned on the
-        sentence vector; wrong pairs reuse the real images' features, rolled by one."""
+        sentence vector; wrong pairs reuse the real images' features (`wrong_pairs`)."""
         fakes, (_, sentence, _), _, _ = self._fake(batch)
-        mask = self.mismatch_weights(batch)
+        wrong = self.wrong_pairs(batch, sentence)
         total, parts = 0.0, {}
         for d, real, fake in zip(self.discriminators, self.real_images(batch), fakes):
             loss, stage_parts = d.discriminator_loss(
                 self.discriminator_view(real),
                 self.discriminator_view(ops.stop_gradient(fake)),
                 sentence,
-                mask,
+                wrong,
                 self.real_label,
                 self.remedies,
             )

@@ -231,10 +231,14 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
             return ops.concatenate([latent, latent], axis=0)[:count]
         return keras.random.normal((count, self.latent_dim), seed=self.seed_generator)
 
-    def mismatch_weights(self, batch):
-        """1 for each rolled (image i-1, text i) pair that truly mismatches, else 0."""
+    def wrong_pairs(self, batch, sentences):
+        """(order, weights) of the matching-aware D's wrong pairs under the `wrong_pairs`
+        remedy: caption i meets image order[i], counted where weights[i] is 1 (see
+        `gan_zoo.losses.wrong_pairs`; `sentences` [B, E] are the batch's sentence vectors)."""
         texts = batch["tokens"] if self.text_encoder is not None else batch["embeddings"]
-        return losses.mismatch_weights(texts, batch.get("labels"))
+        return losses.wrong_pairs(
+            self.remedies.wrong_pairs, texts, sentences, batch.get("labels"), self.seed_generator
+        )
 
     @property
     def real_label(self):

@@ -247,14 +247,16 @@ class DCGANCLS(TextToImageGAN):
         real_logits, _, penalties = self.remedies.real_pair(
             lambda x, c: (self.discriminator([x, c], training=True), None), images, condition
         )
-        wrong_logits = self.discriminator([ops.roll(images, 1, axis=0), condition], training=True)
+        order, wrong_mask = self.wrong_pairs(batch, condition)
+        wrong_images = ops.take(images, order, axis=0)
+        wrong_logits = self.discriminator([wrong_images, condition], training=True)
         fake_logits = self.discriminator([fake, condition], training=True)
         loss = losses.matching_aware_discriminator_loss(
             real_logits,
             wrong_logits,
             fake_logits,
             self.wrong_weight,
-            self.mismatch_weights(batch),
+            wrong_mask,
             self.real_label,
             self.remedies.adversarial_loss,
         )

@@ -395,21 +395,23 @@ class DFGAN(TextToImageGAN):
     def discriminator_loss(self, batch):
         """real + ½(fake + wrong) under the hinge loss, + MA-GP on the real pairs: the gradient
         of their logits with respect to the images and the sentence vectors. Wrong pairs are
-        the real images' features rolled by one against the sentences."""
+        the real images' features against other rows' sentences (`wrong_pairs`)."""
         sentence = self.sentence_condition(batch, training=True)
         noise = self.sample_latent(batch, ops.shape(sentence)[0])
         fake = self.generator([noise, ops.stop_gradient(sentence)], training=True)
         real_logits, real_features, penalties = self.remedies.real_pair(
             self.judge, self.discriminator_view(batch["images"]), sentence
         )
-        wrong_logits = self.netc([ops.roll(real_features, 1, axis=0), sentence], training=True)
+        order, wrong_mask = self.wrong_pairs(batch, sentence)
+        wrong_features = ops.take(real_features, order, axis=0)
+        wrong_logits = self.netc([wrong_features, sentence], training=True)
         fake_logits, _ = self.judge(self.discriminator_view(ops.stop_gradient(fake)), sentence)
         loss = losses.matching_aware_discriminator_loss(
             real_logits,
             wrong_logits,
             fake_logits,
             0.5,
-            self.mismatch_weights(batch),
+            wrong_mask,
             self.real_label,
             self.remedies.adversarial_loss,
         )

@@ -313,7 +313,7 @@ class StackGAN(TextToImageGAN):
             self.discriminator_view(batch["images"]),
             self.discriminator_view(ops.stop_gradient(fake)),
             mu,
-            self.mismatch_weights(batch),
+            self.wrong_pairs(batch, mu),
             self.real_label,
             self.remedies,
         )
