@@ -63,7 +63,8 @@ QUICK = dict(num_images=128, epochs=2, eval_samples=24, seeds="0,1")
 # and "{damsm}" name an earlier phase's folder. StackGAN paints 32 px over 16 px sketches and
 # AttnGAN's small preset draws 16 then 32 px, over a DAMSM trained on the same images;
 # "dcgan-cls+damsm" reads captions with that DAMSM's frozen text encoder, as the paper reads
-# them with a pretrained char-CNN-RNN, instead of training its own with the GAN.
+# them with a pretrained char-CNN-RNN, instead of training its own with the GAN; DF-GAN reads
+# them with it as its authors do, in one stage at 32 px.
 DAMSM = "--model damsm --image-size 32"
 MODELS = {
     "dcgan-cls": {"gan": "--model dcgan-cls --preset small --image-size 32"},
@@ -78,6 +79,10 @@ MODELS = {
     "attngan": {
         "damsm": DAMSM,
         "gan": "--model attngan --preset small --damsm {damsm}",
+    },
+    "dfgan": {
+        "damsm": DAMSM,
+        "gan": "--model dfgan --preset small --image-size 32 --damsm {damsm}",
     },
 }
 DAMSM_EPOCHS = {False: 10, True: 1}  # by --quick

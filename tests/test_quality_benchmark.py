@@ -100,28 +100,31 @@ def test_sensitivity_mode_runs_each_setting_for_the_same_steps_and_writes_the_ba
 
 
 @pytest.mark.once
-def test_stackgan_and_attngan_rows_train_every_phase_of_their_runs(tmp_path):
+def test_stackgan_attngan_and_dfgan_rows_train_every_phase_of_their_runs(tmp_path):
     """StackGAN's run is Stage-I at 16 px then Stage-II at 32 px over it; AttnGAN's is a DAMSM,
-    then the GAN over it; DCGAN-cls+damsm reads with that same DAMSM (trained once). Each gets
-    its row, measured on its final images."""
+    then the GAN over it; DCGAN-cls+damsm and DF-GAN read with that same DAMSM (trained once).
+    Each gets its row, measured on its final images."""
     quality = load_script()
-    args = ["--quick", "--models", "stackgan,attngan,dcgan-cls+damsm", "--recipes", "paper"]
+    models = "stackgan,attngan,dcgan-cls+damsm,dfgan"
+    args = ["--quick", "--models", models, "--recipes", "paper"]
     args += ["--seeds", "0"]
     args += ["--out", str(tmp_path / "runs"), "--report-dir", str(tmp_path)]
     assert quality.main(args) == 0
     report = json.loads((tmp_path / "quality.json").read_text())
-    assert list(report["rows"]) == ["stackgan paper", "attngan paper", "dcgan-cls+damsm paper"]
+    assert list(report["rows"]) == [f"{model} paper" for model in models.split(",")]
     runs = tmp_path / "runs"
     stage2 = keras.models.load_model(runs / "stackgan_paper_gan/recipe=paper/seed_0/model.keras")
     attngan = keras.models.load_model(runs / "attngan_paper_gan/recipe=paper/seed_0/model.keras")
     for model in (stage2, attngan):  # 16 px, then the 32 px images the oracle scores
         stages = model.generate(["a red circle"], return_stages=True)
         assert {size: images.shape[1] for size, images in stages.items()} == {16: 16, 32: 32}
-    dcgan = keras.models.load_model(
-        runs / "dcgan_cls_damsm_paper_gan/recipe=paper/seed_0/model.keras"
+    dcgan, dfgan = (
+        keras.models.load_model(runs / f"{name}_paper_gan/recipe=paper/seed_0/model.keras")
+        for name in ("dcgan_cls_damsm", "dfgan")
     )
+    assert dfgan.generate(["a red circle"]).shape == (1, 32, 32, 3)
     damsm = keras.models.load_model(runs / "damsm/seed_0/model.keras")
-    for reader in (attngan, dcgan):  # each reads with the DAMSM, frozen
+    for reader in (attngan, dcgan, dfgan):  # each reads with the DAMSM, frozen
         for ours, its in zip(reader.text_encoder.weights, damsm.text_encoder.weights, strict=True):
             np.testing.assert_array_equal(ours.numpy(), its.numpy())
     assert "| stackgan | paper | 1 |" in (tmp_path / "QUALITY.md").read_text()
