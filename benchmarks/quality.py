@@ -1,7 +1,7 @@
 """Quality over seeds: how well, and how steadily, each recipe makes images follow captions.
 
-    python benchmarks/quality.py                  # paper and stable recipes, 3 seeds each
-    python benchmarks/quality.py --ablations      # and each remedy of the stable recipe alone
+    python benchmarks/quality.py                  # every DCGAN-cls recipe, 3 seeds each
+    python benchmarks/quality.py --ablations      # and each modern remedy alone, over "paper"
     python benchmarks/quality.py --sensitivity    # each recipe over learning rates x batches
     python benchmarks/quality.py --quick          # a toy run that checks the pipeline (tests)
 

@@ -53,10 +53,18 @@ PRESETS = {
     },
 }
 # Training recipes over a preset (`DCGANCLS.from_preset(name, recipe=...)`): the authors', and
-# remedies (gan_zoo.remedies) chosen by benchmarks/quality.py (docs/stabilizers.md#recipes).
+# remedies (gan_zoo.remedies) measured by benchmarks/quality.py (docs/stabilizers.md#recipes):
+# "stable" and two of its ablations, each measured over three seeds.
 RECIPES = {
     "paper": {},
-    "stable": {"projection": True, "generator_ema": 0.99},
+    "stable": {"projection": True, "generator_ema": 0.99, "wrong_pairs": "similar"},
+    "stable-gan-cls": {
+        "projection": True,
+        "generator_ema": 0.99,
+        "wrong_pairs": "similar",
+        "interp_weight": 0.0,
+    },
+    "projection-ema": {"projection": True, "generator_ema": 0.99},
 }
 VARIANTS = ("residual", "plain")
 D_LAYOUTS = ("cls_int", "cls")
