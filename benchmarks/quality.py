@@ -41,12 +41,13 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Each remedy of the stable recipe on its own, over the paper recipe (`--ablations`, one seed).
+# Each remedy on its own, over the paper recipe (`--ablations`, one seed).
 ABLATIONS = {
     "hinge loss": {"adversarial_loss": "hinge"},
     "spectral norm": {"spectral_norm": True},
     "DiffAugment": {"diff_augment": "translation,cutout"},
     "projection head": {"projection": True},
+    "similar wrong pairs": {"wrong_pairs": "similar"},
     "G average 0.99": {"generator_ema": 0.99},
     "TTUR, Adam (0, 0.9)": {
         "g_learning_rate": 1e-4,
@@ -260,7 +261,7 @@ def markdown(rows, args):
     lines += [
         "",
         f"{setup(args)}, batch 64, {args.epochs} epochs ({steps(args)} steps) per GAN run "
-        f"(StackGAN: per stage; AttnGAN and dcgan-cls+damsm: after {DAMSM_EPOCHS[False]} "
+        f"(StackGAN: per stage; AttnGAN, dcgan-cls+damsm and dfgan: after {DAMSM_EPOCHS[False]} "
         "epochs of their DAMSM, whose time the minutes include); "
         f"alignment of the final images at the end on {args.eval_samples} held-out captions, "
         f"per epoch on 100. {machine()}",

@@ -119,8 +119,9 @@ def wrong_pairs(rule, texts, sentences, labels=None, seed=None):
         rule: one of `WRONG_PAIRS`. "rolled": row i's text with row i-1's image, as every
             paper here pairs them. "similar": with the image of another row drawn with
             probability ∝ exp(cos(sentence_i, sentence_j) / SIMILAR_TEMPERATURE) among the
-            rows whose text truly mismatches (`true_mismatches`): hard negatives, which differ
-            from the caption in fewer words, so D must read every word to reject them.
+            rows whose text truly mismatches (`true_mismatches`), nearer captions likelier.
+            Without labels, a reworded caption of the same content counts as a mismatch and
+            is the likeliest draw (docs/stabilizers.md measures how often on shapes).
         texts: the rows' tokens or embeddings [B, ...], to tell identical texts apart.
         sentences: the sentence vectors [B, E] whose similarities "similar" draws by.
         labels: optional class labels [B]; pairs of one class never count as wrong.

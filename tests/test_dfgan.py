@@ -132,6 +132,22 @@ def test_keras_round_trip_gives_identical_images(trained, tmp_path):
     assert len(again.netd.non_trainable_weights) == 2  # the never-run shortcut stays frozen
 
 
+def test_a_step_with_similar_wrong_pairs_trains_and_keeps_the_option(damsm, shapes32):
+    """DF-GAN takes its wrong pairs from NetD's features of the real images, reordered."""
+    images, captions, _, vocab = shapes32
+    model = DFGAN.from_preset(
+        "small", damsm=damsm, nf=4, sentence_dim=256, seed=0, wrong_pairs="similar"
+    )
+    model.compile()
+    batch = {
+        "images": images[:8].astype("float32") / 127.5 - 1,
+        "tokens": vocab.encode([c[0] for c in captions[:8]], model.max_length),
+    }
+    history = model.fit(batch, batch_size=8, epochs=1, verbose=0).history
+    assert all(np.isfinite(values[-1]) for values in history.values()), history
+    assert history["d_wrong"][-1] > 0 and model.get_config()["wrong_pairs"] == "similar"
+
+
 def test_a_bad_batch_is_named(trained, shapes32):
     images, captions, _, vocab = shapes32
     model = trained[0]

@@ -112,8 +112,9 @@ def test_a_caption_with_no_true_mismatch_in_the_batch_gets_weight_0():
     labels = np.array([0, 0, 0], "int32")
     sentences = np.eye(3, dtype="float32")
     seed = keras.random.SeedGenerator(0)
-    _, weights = losses.wrong_pairs("similar", tokens, sentences, labels, seed)
+    order, weights = losses.wrong_pairs("similar", tokens, sentences, labels, seed)
     np.testing.assert_array_equal(ops.convert_to_numpy(weights), [0, 0, 0])
+    assert set(ops.convert_to_numpy(order).tolist()) <= {0, 1, 2}  # still rows of the batch
 
 
 def test_damsm_loss_gradient_is_finite_at_padding_words():

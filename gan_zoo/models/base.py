@@ -58,8 +58,8 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
             optimizer (Keras's `use_ema`), which replaces them when `fit` ends (None or 0 = off;
             AttnGAN's default: the authors' 0.999).
         adversarial_loss, spectral_norm, r1_gamma, ma_gp, diff_augment, g_learning_rate,
-            d_learning_rate, d_steps, projection: the remedies of `gan_zoo.remedies` (keyword
-            arguments, held in `model.remedies`), off by default: the papers' recipes.
+            d_learning_rate, d_steps, projection, wrong_pairs: the `gan_zoo.remedies`
+            options (held in `model.remedies`), off by default: the papers' recipes.
     """
 
     PRESETS = {}  # name -> constructor arguments; each model sets its own (see `from_preset`)
@@ -232,13 +232,11 @@ class TextToImageGAN(CaptionedImageModel, generation.CaptionedGeneration):
         return keras.random.normal((count, self.latent_dim), seed=self.seed_generator)
 
     def wrong_pairs(self, batch, sentences):
-        """(order, weights) of the matching-aware D's wrong pairs under the `wrong_pairs`
-        remedy: caption i meets image order[i], counted where weights[i] is 1 (see
-        `gan_zoo.losses.wrong_pairs`; `sentences` [B, E] are the batch's sentence vectors)."""
+        """(order, weights) of D's wrong pairs by the `wrong_pairs` remedy, from the batch's
+        sentence vectors [B, E]: caption i meets image order[i] (`losses.wrong_pairs`)."""
         texts = batch["tokens"] if self.text_encoder is not None else batch["embeddings"]
-        return losses.wrong_pairs(
-            self.remedies.wrong_pairs, texts, sentences, batch.get("labels"), self.seed_generator
-        )
+        rule, labels = self.remedies.wrong_pairs, batch.get("labels")
+        return losses.wrong_pairs(rule, texts, sentences, labels, self.seed_generator)
 
     @property
     def real_label(self):

@@ -294,33 +294,33 @@ class StackGAN(TextToImageGAN):
         return {"images": images, "mu": out[-2], "logvar": out[-1]}
 
     def _fake(self, batch, text_gradient):
-        """(image, μ, log σ²) from G for a batch. With `text_gradient`, the text encoder gets
-        gradients through μ (the D step: D's loss trains the encoder, through the CA layer,
-        whose own weights only the G step updates); else the sentence is a constant."""
+        """(image, μ, log σ², sentence) from G for a batch. With `text_gradient`, the text
+        encoder gets gradients through μ (the D step: D's loss trains the encoder, through the
+        CA layer, whose own weights only the G step updates); else the sentence is a constant."""
         condition = self.sentence_condition(batch, training=True)
         if not text_gradient:
             condition = ops.stop_gradient(condition)
         batch_size = ops.shape(condition)[0]
         out = self.run_generator(self.sample_latent(batch, batch_size), condition, training=True)
-        return out["images"][self.image_size], out["mu"], out["logvar"]
+        return out["images"][self.image_size], out["mu"], out["logvar"], condition
 
     def discriminator_loss(self, batch):
         """Stage-I: real + ½(wrong + fake). Stage-II: ½(real_c + real_u) + ⅓(fake_c + wrong_c +
         fake_u). D is conditioned on μ; wrong pairs reuse the real images' features, as the
         authors' loss does."""
-        fake, mu, _ = self._fake(batch, text_gradient=True)
+        fake, mu, _, sentence = self._fake(batch, text_gradient=True)
         return self.discriminator.discriminator_loss(
             self.discriminator_view(batch["images"]),
             self.discriminator_view(ops.stop_gradient(fake)),
             mu,
-            self.wrong_pairs(batch, mu),
+            self.wrong_pairs(batch, sentence),
             self.real_label,
             self.remedies,
         )
 
     def generator_loss(self, batch):
         """Fool D's conditional (and, in Stage-II, unconditional) head, plus kl_weight · KL."""
-        fake, mu, logvar = self._fake(batch, text_gradient=False)
+        fake, mu, logvar, _ = self._fake(batch, text_gradient=False)
         parts = self.discriminator.generator_losses(
             self.discriminator_view(fake), ops.stop_gradient(mu), self.remedies.adversarial_loss
         )
