@@ -95,29 +95,22 @@ class ConditionalDiscriminator(keras.Model):
         features = self.encoder(image, training=True)
         return self.cond_head([features, condition], training=True), features
 
-    def discriminator_loss(
-        self, real, fake, condition, wrong_pairs=None, real_label=1.0, settings=None
-    ):
+    def discriminator_loss(self, real, fake, condition, wrong_pairs, real_label=1.0, settings=None):
         """D's loss on real and generated images and their captions' condition, and its parts.
 
         Wrong pairs are the real images' features against other rows' conditions: `wrong_pairs`
-        (order, weights) from the model's `wrong_pairs` (None: rolled by one, as both authors'
-        losses build them, every pair counted). With an
-        unconditional head: ½(real_c + real_u) + ⅓(fake_c + wrong_c + fake_u) (StackGAN
-        Stage-II, AttnGAN); without: real + ½(wrong + fake) (StackGAN Stage-I). `settings`,
+        is (order, weights) from the model's `wrong_pairs` (rolled by one by default, as both
+        authors' losses build them). With an unconditional head: ½(real_c + real_u) +
+        ⅓(fake_c + wrong_c + fake_u) (StackGAN Stage-II, AttnGAN); without: real + ½(wrong +
+        fake) (StackGAN Stage-I). `settings`,
         the model's `Remedies` (None: the papers'), choose the adversarial loss and add the
         gradient penalties on the real/right pairs (of the conditional head, D(x, t)).
         """
         settings = settings or remedies.Remedies()
         real_logits, real_features, penalties = settings.real_pair(self.real_pair, real, condition)
         fake_features = self.encoder(fake, training=True)
-        if wrong_pairs is None:
-            wrong_features, wrong_mask = ops.roll(real_features, 1, axis=0), None
-        else:
-            wrong_features, wrong_mask = (
-                ops.take(real_features, wrong_pairs[0], axis=0),
-                wrong_pairs[1],
-            )
+        order, wrong_mask = wrong_pairs
+        wrong_features = ops.take(real_features, order, axis=0)
         wrong_logits, fake_logits = (
             self.cond_head([features, condition], training=True)
             for features in (wrong_features, fake_features)
