@@ -102,9 +102,9 @@ class ConditionalDiscriminator(keras.Model):
         is (order, weights) from the model's `wrong_pairs` (rolled by one by default, as both
         authors' losses build them). With an unconditional head: ½(real_c + real_u) +
         ⅓(fake_c + wrong_c + fake_u) (StackGAN Stage-II, AttnGAN); without: real + ½(wrong +
-        fake) (StackGAN Stage-I). `settings`,
-        the model's `Remedies` (None: the papers'), choose the adversarial loss and add the
-        gradient penalties on the real/right pairs (of the conditional head, D(x, t)).
+        fake) (StackGAN Stage-I). `settings`, the model's `Remedies` (None: the papers'),
+        choose the adversarial loss and add the gradient penalties on the real/right pairs (of
+        the conditional head, D(x, t)).
         """
         settings = settings or remedies.Remedies()
         real_logits, real_features, penalties = settings.real_pair(self.real_pair, real, condition)
