@@ -291,10 +291,11 @@ def _final_measures(args, model, prompts, fixed, image_size, metrics):
     if args.data != "shapes":
         return written
     if args.model == "damsm":
-        images, captions, _ = shapes.load(
+        images, captions, attributes = shapes.load(
             "test", max(args.eval_samples, 100), image_size, seed=args.seed + 1, fixed=fixed
         )
-        mean, std = model.r_precision(images, [c[0] for c in captions])
+        labels = shapes.class_labels(attributes)  # mismatches of another shape or colour
+        mean, std = model.r_precision(images, [c[0] for c in captions], labels=labels)
         metrics["r_precision"] = {"mean": mean, "std": std, "num_samples": len(images)}
         print(f"R-precision on {len(images)} held-out shapes: {mean:.1%} ± {std:.1%} (chance 1%)")
         return written
@@ -311,16 +312,17 @@ def _final_measures(args, model, prompts, fixed, image_size, metrics):
 
 
 def _dataset(args, split, image_size, fixed, num_shapes):
-    """(images, captions, labels) of a split of --data: shapes (`num_shapes` of them) or
-    DATASET:PATH (see DATASETS); a folder has no splits and is read whole."""
+    """(images, captions, labels) of a split of --data: shapes (`num_shapes` of them, labelled
+    by their (shape, colour) class) or DATASET:PATH (see DATASETS); a folder has no splits and
+    is read whole."""
     from gan_zoo import data
 
     kind, _, path = args.data.partition(":")
     if kind == "shapes":
-        images, captions, _ = data.shapes.load(
+        images, captions, attributes = data.shapes.load(
             split, num_shapes, image_size, seed=args.seed, fixed=fixed, verbose=True
         )
-        return images, captions, None
+        return images, captions, data.shapes.class_labels(attributes)
     if kind not in DATASETS or not path:
         raise SystemExit(
             f"Unknown --data {args.data!r}: use shapes or "

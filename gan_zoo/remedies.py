@@ -20,7 +20,8 @@ wins, weak control over the output), one switch each, measured in docs/stabilize
 - `projection`: a projection discriminator head (Miyato & Koyama 2018) on models that have
   one (DCGAN-cls, StackGAN);
 - `wrong_pairs`: how the matching-aware D's wrong pairs are drawn, "rolled" (the papers') or
-  "similar" (by the similarity of the two captions; `gan_zoo.losses.wrong_pairs`).
+  "similar" (by the similarity of the two captions, among rows of another class where the
+  batch has `labels`, which it needs to draw one-word negatives; `gan_zoo.losses.wrong_pairs`).
 """
 
 import math

@@ -96,3 +96,31 @@ def test_fixed_attributes_hold_for_every_image():
     )
     assert np.all(attributes["background"] == 0) and np.all(attributes["size"] == 1)
     assert len(set(attributes["colour"])) > 1
+
+
+def test_class_labels_tell_apart_exactly_the_images_whose_captions_cannot_match():
+    """Two images share a label iff they share shape and colour; then either may match the
+    other's captions, and never otherwise, since every caption names both."""
+    _, captions, attributes = shapes.load("train", num_images=300, image_size=32, seed=2)
+    labels = shapes.class_labels(attributes)
+    assert labels.dtype == np.int32 and set(labels) == set(range(18))
+    same = labels[:, None] == labels[None]
+    for key in ("shape", "colour"):
+        assert not (same & (attributes[key][:, None] != attributes[key][None])).any()
+    for i, j in [(i, j) for i in range(40) for j in range(40) if not same[i, j]]:
+        named = shapes.caption_attributes(captions[i][0])
+        assert (named["shape"], named["colour"]) != (
+            attributes["shape"][j],
+            attributes["colour"][j],
+        )
+
+
+def test_the_command_lines_shapes_come_with_their_class_labels():
+    from argparse import Namespace
+
+    from gan_zoo import cli
+
+    args = Namespace(data="shapes", seed=4)
+    images, captions, labels = cli._dataset(args, "train", 32, {"background": "black"}, 60)
+    _, _, attributes = shapes.load("train", 60, 32, seed=4, fixed={"background": "black"})
+    assert np.array_equal(labels, shapes.class_labels(attributes))

@@ -118,6 +118,16 @@ def describe(attributes):
     return ("a {size} {colour} {shape} {position} on a {background} background").format(**words)
 
 
+def class_labels(attributes):
+    """Each image's class, its (shape, colour) pair as one int32 in [0, 18), from `load`'s
+    attributes. Every caption template names both, so two images of one class may both match a
+    caption, and two of different classes never do: the labels a matching-aware D's wrong
+    pairs and a DAMSM's mismatches exclude, as CUB's 200 species are.
+    """
+    colours = len(ATTRIBUTES["colour"])
+    return (attributes["shape"] * colours + attributes["colour"]).astype("int32")
+
+
 def draw(attributes, image_size, rng=None):
     """Renders one anti-aliased uint8 image [S, S, 3] of the attributes (with a little jitter)."""
     rng = rng if rng is not None else np.random.default_rng(0)
