@@ -294,7 +294,7 @@ def _final_measures(args, model, prompts, fixed, image_size, metrics):
         images, captions, attributes = shapes.load(
             "test", max(args.eval_samples, 100), image_size, seed=args.seed + 1, fixed=fixed
         )
-        labels = shapes.class_labels(attributes)  # mismatches of another shape or colour
+        labels = _shapes_labels(attributes)  # mismatches of another shape or colour
         mean, std = model.r_precision(images, [c[0] for c in captions], labels=labels)
         metrics["r_precision"] = {"mean": mean, "std": std, "num_samples": len(images)}
         print(f"R-precision on {len(images)} held-out shapes: {mean:.1%} ± {std:.1%} (chance 1%)")
@@ -311,6 +311,15 @@ def _final_measures(args, model, prompts, fixed, image_size, metrics):
     return written + ["quality.png"]
 
 
+def _shapes_labels(attributes):
+    """Shapes' (shape, colour) classes, or None where every image has one class (`--fix
+    shape=... --fix colour=...`): one class would leave no image a mismatch of any other."""
+    from gan_zoo.data import shapes
+
+    labels = shapes.class_labels(attributes)
+    return labels if len(set(labels.tolist())) > 1 else None
+
+
 def _dataset(args, split, image_size, fixed, num_shapes):
     """(images, captions, labels) of a split of --data: shapes (`num_shapes` of them, labelled
     by their (shape, colour) class) or DATASET:PATH (see DATASETS); a folder has no splits and
@@ -322,7 +331,7 @@ def _dataset(args, split, image_size, fixed, num_shapes):
         images, captions, attributes = data.shapes.load(
             split, num_shapes, image_size, seed=args.seed, fixed=fixed, verbose=True
         )
-        return images, captions, data.shapes.class_labels(attributes)
+        return images, captions, _shapes_labels(attributes)
     if kind not in DATASETS or not path:
         raise SystemExit(
             f"Unknown --data {args.data!r}: use shapes or "

@@ -57,6 +57,14 @@ def easy_training_shapes(size=32):
     return images, captions
 
 
+def easy_training_labels():
+    """The (shape, colour) class labels of `easy_training_shapes`' images."""
+    _, _, attributes = shapes.load(
+        "train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES
+    )
+    return shapes.class_labels(attributes)
+
+
 def held_out_score(model, num_images=200):
     """The shapes oracle's score (alignment, per-attribute accuracy) of the model's images
     (seed 0) for held-out easy captions."""

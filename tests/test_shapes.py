@@ -124,3 +124,13 @@ def test_the_command_lines_shapes_come_with_their_class_labels():
     images, captions, labels = cli._dataset(args, "train", 32, {"background": "black"}, 60)
     _, _, attributes = shapes.load("train", 60, 32, seed=4, fixed={"background": "black"})
     assert np.array_equal(labels, shapes.class_labels(attributes))
+
+
+def test_shapes_of_one_class_come_without_labels_so_every_other_image_stays_a_mismatch():
+    from argparse import Namespace
+
+    from gan_zoo import cli
+
+    fixed = {"shape": "circle", "colour": "red"}
+    _, _, labels = cli._dataset(Namespace(data="shapes", seed=0), "train", 32, fixed, 20)
+    assert labels is None
