@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run on the backend in KERAS_BACKEND (TensorFlow by default)."""
 
+import functools
 import json
 import os
 
@@ -46,12 +47,18 @@ def shapes32():
     return images, captions, attributes, Vocabulary.build(captions)
 
 
+@functools.cache
+def _easy_draw():
+    """The learning tests' 1,920 easy captioned shapes (seed 0) at 32 px: (images, captions,
+    attributes), drawn once per session."""
+    return shapes.load("train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES)
+
+
 def easy_training_shapes(size=32):
     """The learning tests' data: 1,920 easy captioned shapes (seed 0) at `size` px (32, or 16:
     the 32 px images averaged 2 x 2), and their captions."""
-    images, captions, _ = shapes.load(
-        "train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES
-    )
+    images, captions, _ = _easy_draw()
+    images, captions = images.copy(), [list(c) for c in captions]
     if size == 16:
         images = images.reshape(-1, 16, 2, 16, 2, 3).mean((2, 4)).astype("uint8")
     return images, captions
@@ -59,10 +66,7 @@ def easy_training_shapes(size=32):
 
 def easy_training_labels():
     """The (shape, colour) class labels of `easy_training_shapes`' images."""
-    _, _, attributes = shapes.load(
-        "train", num_images=1920, image_size=32, seed=0, fixed=EASY_SHAPES
-    )
-    return shapes.class_labels(attributes)
+    return shapes.class_labels(_easy_draw()[2])
 
 
 def held_out_score(model, num_images=200):
