@@ -23,14 +23,16 @@ def load_script():
 @pytest.mark.once  # it runs gan-zoo sweep, which test_sweep and test_cli cover per backend
 def test_quick_mode_writes_a_row_per_recipe_with_every_seeds_curve(tmp_path, capsys):
     quality = load_script()
-    args = ["--quick", "--recipes", "stable", "--out", str(tmp_path / "runs")]
-    args += ["--report-dir", str(tmp_path)]
+    args = ["--quick", "--recipes", "stable", "--ablations", "hinge loss"]
+    args += ["--out", str(tmp_path / "runs"), "--report-dir", str(tmp_path)]
     assert quality.main(args) == 0
     report = json.loads((tmp_path / "quality.json").read_text())
-    assert list(report["rows"]) == ["dcgan-cls stable"]
+    ablation = "dcgan-cls hinge loss (1 seed)"
+    assert list(report["rows"]) == ["dcgan-cls stable", ablation]
     for name, row in report["rows"].items():
-        assert row["seeds"] == 2
-        assert len(report["curves"][name]) == 2
+        seeds = 1 if name == ablation else 2  # an ablation runs the first seed only
+        assert row["seeds"] == seeds
+        assert len(report["curves"][name]) == seeds
         assert all(len(curve) == 2 for curve in report["curves"][name])  # one value an epoch
         assert row["last"]["worst"] <= row["last"]["mean"]
         falls = [max(curve) - curve[-1] for curve in report["curves"][name]]
@@ -39,12 +41,24 @@ def test_quick_mode_writes_a_row_per_recipe_with_every_seeds_curve(tmp_path, cap
         assert all(0 <= row[attribute]["worst"] <= 1 for attribute in ("shape", "colour"))
     table = (tmp_path / "QUALITY.md").read_text()
     assert "| dcgan-cls | stable | 2 |" in table
+    assert "| dcgan-cls | hinge loss (1 seed) | 1 |" in table
     assert (tmp_path / "quality.png").stat().st_size > 0
+    # the ablation is the paper recipe with its one remedy
+    run = tmp_path / "runs" / "dcgan_cls_hinge_loss__1_seed__gan" / "recipe=paper" / "seed_0"
+    model = keras.saving.load_model(run / "model.keras")
+    assert model.remedies.adversarial_loss == "hinge" and not model.remedies.projection
     # the runs resume: a second call trains nothing and reports the same numbers
     capsys.readouterr()
     assert quality.main(args) == 0
     assert json.loads((tmp_path / "quality.json").read_text())["rows"] == report["rows"]
-    assert capsys.readouterr().out.count("finished earlier") == 2
+    assert capsys.readouterr().out.count("finished earlier") == 3
+
+
+def test_unknown_ablations_are_named_with_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        load_script().parse_args(["--ablations", "hinge loss,dropout"])
+    error = capsys.readouterr().err
+    assert "unknown ablations ['dropout']" in error and "spectral norm" in error
 
 
 def test_unknown_recipes_are_named(tmp_path):
