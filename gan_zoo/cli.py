@@ -229,9 +229,12 @@ def _new_model(args, base, vocab, image_size, hub=None):
         )
     if args.model == "attngan":
         return build(damsm=base, image_size=image_size, **options)
-    if args.model in ("dcgan-cls", "stackgan") and args.damsm:
-        # The papers read captions with a pretrained, fixed text embedding (char-CNN-RNN); a
-        # --set of what the DAMSM fixes (text_encoder=, max_length=, ...) is refused by name.
+    # The papers read captions with a pretrained, fixed text embedding (char-CNN-RNN); a --set
+    # of what the DAMSM fixes (text_encoder=, max_length=, ...) is refused by name. DCGAN-cls
+    # keeps the whole DAMSM, whose image encoder its damsm_weight option uses.
+    if args.model == "dcgan-cls" and args.damsm:
+        text = {"damsm": base}
+    if args.model == "stackgan" and args.damsm:
         text, options = {}, frozen_text_arguments(base, None, options, MODELS[args.model])[1]
     if args.model == "dfgan":  # reads captions with its DAMSM's encoder, a hub one, or its own
         reader = base.text_encoder if base else hub

@@ -52,7 +52,7 @@ def _is_number(value):
     return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
 
 
-def _check_weight(name, value, what):
+def check_weight(name, value, what):
     if not _is_number(value) or value < 0:
         raise ValueError(
             f"{name} is {what} and must be a finite number ≥ 0 (0 = off); got {value!r}"
@@ -108,8 +108,8 @@ class Remedies:
             raise ValueError(
                 f"wrong_pairs must be one of {losses.WRONG_PAIRS}; got {self.wrong_pairs!r}"
             )
-        _check_weight("r1_gamma", self.r1_gamma, "the R1 penalty's γ")
-        _check_weight("ma_gp", self.ma_gp, "the MA-GP penalty's weight k")
+        check_weight("r1_gamma", self.r1_gamma, "the R1 penalty's γ")
+        check_weight("ma_gp", self.ma_gp, "the MA-GP penalty's weight k")
         _check_rate("g_learning_rate", self.g_learning_rate)
         _check_rate("d_learning_rate", self.d_learning_rate)
         if isinstance(self.d_steps, bool) or not isinstance(self.d_steps, numbers.Integral):

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_zoo import cli
+from gan_zoo import DCGANCLS, cli
 
 pytestmark = pytest.mark.xdist_group("cli")  # module fixtures: one worker runs the file
 
@@ -553,11 +553,15 @@ def test_a_gan_reads_captions_with_a_damsms_frozen_text_encoder(damsm_dir, tmp_p
     import keras
 
     out = tmp_path / model
-    options = [*TINY, "--epochs", "1"] if model == "dcgan-cls" else STACKGAN_TINY  # Stage-I
+    # DCGAN-cls with the DAMSM's loss in G's too
+    dcgan = [*TINY, "--epochs", "1", "--set", "damsm_weight=1"]
+    options = dcgan if model == "dcgan-cls" else STACKGAN_TINY  # Stage-I
     assert cli.main(["train", *options, "--damsm", str(damsm_dir), "--out", str(out)]) == 0
     damsm = keras.saving.load_model(damsm_dir / "model.keras")
     model = keras.saving.load_model(out / "model.keras")
     assert not model.text_encoder.trainable and model.max_length == damsm.max_length
+    if isinstance(model, DCGANCLS):
+        assert model.damsm_weight == 1 and "w_loss" in json.loads((out / "losses.json").read_text())
     for ours, theirs in zip(model.text_encoder.weights, damsm.text_encoder.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))  # frozen: unchanged
     # what the DAMSM fixes cannot be set beside it

@@ -6,8 +6,8 @@ import pytest
 from conftest import tiny_dcgan, trainable_count
 from model_harness import assert_reload_gives_the_same
 
-from gan_zoo import DCGANCLS, TextEncoder, Vocabulary, callbacks
-from gan_zoo.data import make_dataset
+from gan_zoo import DAMSM, DCGANCLS, TextEncoder, Vocabulary, callbacks
+from gan_zoo.data import make_dataset, shapes
 
 pytestmark = pytest.mark.xdist_group("dcgan_cls")  # module fixtures: one worker runs the file
 
@@ -401,3 +401,45 @@ class _ListDataset(keras.utils.PyDataset):
 
     def __getitem__(self, i):
         return self.batches[i]
+
+
+def test_the_damsm_loss_adds_lambda_times_its_word_and_sentence_terms_to_gs(shapes32, tmp_path):
+    """Over a DAMSM, `damsm_weight` λ adds λ·(w_loss + s_loss) of the images of the batch's
+    captions to G's loss (the same noise: the batch's latent rows); the DAMSM stays frozen while
+    the model trains, and comes back from a saved file with its weight."""
+    images, captions, attributes, vocab = shapes32
+    damsm = DAMSM(vocab, image_encoder="small", image_size=32, seed=0)
+    paper, guided = (tiny_dcgan(None, damsm=damsm, damsm_weight=w) for w in (0.0, 2.0))
+    guided.set_weights(paper.get_weights())
+    batch = {
+        "images": images[:8].astype("float32") / 127.5 - 1.0,
+        "tokens": vocab.encode([c[0] for c in captions[:8]], paper.max_length),
+        "latent": np.random.default_rng(0).standard_normal((8, paper.latent_dim)),
+        "labels": shapes.class_labels(attributes)[:8],
+    }
+    without, parts = paper.generator_loss(batch)
+    with_it, guided_parts = guided.generator_loss(batch)
+    assert "w_loss" not in parts
+    damsm_term = float(guided_parts["w_loss"] + guided_parts["s_loss"])
+    assert damsm_term > 0
+    np.testing.assert_allclose(float(with_it) - float(without), 2.0 * damsm_term, rtol=1e-5)
+    frozen = [keras.ops.convert_to_numpy(v) for v in damsm.weights]
+    guided.compile()
+    history = guided.fit(make_dataset(images[:16], captions[:16], vocab, batch_size=8), verbose=0)
+    assert {"w_loss", "s_loss"} <= set(history.history)
+    for before, variable in zip(frozen, damsm.weights, strict=True):
+        np.testing.assert_array_equal(before, keras.ops.convert_to_numpy(variable))
+    again = assert_reload_gives_the_same(
+        guided, tmp_path / "guided.keras", lambda m: m.generate(["a red circle"], seed=0)
+    )
+    assert again.damsm_weight == 2.0 and isinstance(again.damsm, DAMSM)
+
+
+@pytest.mark.once
+def test_the_damsm_loss_needs_a_damsm_and_a_weight_of_at_least_zero(shapes32):
+    vocab = shapes32[3]
+    with pytest.raises(ValueError, match="damsm_weight=1.0 needs damsm="):
+        tiny_dcgan(vocab, damsm_weight=1.0)
+    damsm = DAMSM(vocab, image_encoder="small", image_size=32, seed=0)
+    with pytest.raises(ValueError, match="damsm_weight .* ≥ 0"):
+        tiny_dcgan(None, damsm=damsm, damsm_weight=-1.0)

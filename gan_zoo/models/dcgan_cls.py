@@ -22,6 +22,8 @@ from gan_zoo.layers import (
     tile_spatially,
 )
 from gan_zoo.models.base import TextToImageGAN
+from gan_zoo.models.damsm import frozen_text_arguments
+from gan_zoo.models.presets import deserialize_entry
 
 # Widths and schedules (see `gan_zoo.models.presets`): GAN-INT-CLS halving every 100 epochs
 # (train_cub.sh, train_flowers.sh; "birds", the defaults), GAN-CLS halving every 40 on COCO
@@ -185,6 +187,13 @@ class DCGANCLS(TextToImageGAN):
         lr_decay_every: halve both learning rates every that many epochs (COCO: 40).
         d_layout: the residual D of main_cls_int.lua ("cls_int") or of main_cls.lua ("cls",
             the authors' COCO run): see `build_discriminator`.
+        damsm: a pretrained `DAMSM` (or the path of its `.keras` file) whose text encoder
+            reads the captions, frozen, as the paper reads fixed char-CNN-RNN embeddings.
+            Its vocabulary and caption length become the model's.
+        damsm_weight: λ of AttnGAN's DAMSM loss (word and sentence matching of G's images
+            of the batch's captions, by the DAMSM's image encoder) added to G's loss. 0, the
+            paper's, leaves it out; above 0 it needs `damsm`. Not in Reed et al.: a remedy
+            that gives G a direct gradient towards each caption word.
         **kwargs: `TextToImageGAN` arguments (image_size, noise_dim, seed, ...).
     """
 
@@ -206,13 +215,26 @@ class DCGANCLS(TextToImageGAN):
         text_batch_norm=None,
         lr_decay_every=100,
         d_layout="cls_int",
+        damsm=None,
+        damsm_weight=0.0,
         **kwargs,
     ):
+        remedies.check_weight("damsm_weight", damsm_weight, "the weight of G's DAMSM loss")
+        if damsm_weight and damsm is None:
+            raise ValueError(
+                f"damsm_weight={damsm_weight} needs damsm=, the pretrained DAMSM whose image "
+                "encoder scores G's images (train one with: gan-zoo train --model damsm)."
+            )
+        if damsm is not None:
+            damsm, kwargs = frozen_text_arguments(damsm, vocabulary, kwargs, "DCGAN-cls")
+            vocabulary = kwargs.pop("vocabulary")
+            damsm.trainable = False
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose from {VARIANTS}")
         if d_layout not in D_LAYOUTS:
             raise ValueError(f"Unknown d_layout {d_layout!r}; choose from {D_LAYOUTS}")
         super().__init__(vocabulary=vocabulary, lr_decay_every=lr_decay_every, **kwargs)
+        self.damsm, self.damsm_weight = damsm, damsm_weight
         self.variant = variant
         self.ngf, self.ndf, self.text_dim = ngf, ndf, text_dim
         self.wrong_weight, self.interp_weight = wrong_weight, interp_weight
@@ -240,6 +262,11 @@ class DCGANCLS(TextToImageGAN):
             self.remedies.projection,
         )
         self.built = True
+
+    @property
+    def logged_names(self):
+        damsm = ("w_loss", "s_loss") if self.damsm_weight else ()
+        return super().logged_names + damsm
 
     def run_generator(self, latent, condition, training=False):
         return {"images": {self.image_size: self.generator([latent, condition], training=training)}}
@@ -271,7 +298,8 @@ class DCGANCLS(TextToImageGAN):
         return remedies.with_penalties(*loss, penalties)
 
     def generator_loss(self, batch):
-        """Fooling D on right pairs, plus GAN-INT: B/2 halfway conditions (t_a + t_b) / 2.
+        """Fooling D on right pairs, plus GAN-INT: B/2 halfway conditions (t_a + t_b) / 2,
+        plus λ · DAMSM(the images of the batch's captions) with `damsm_weight`.
 
         As in the authors' code, one batch of 1.5·B conditions is generated and the per-image
         losses are averaged over all of them, the halfway ones weighted by interp_weight.
@@ -297,7 +325,16 @@ class DCGANCLS(TextToImageGAN):
             if self.interp_weight
             else ops.zeros(()),
         }
-        return losses.generator_loss(logits, weights, loss), parts
+        total = losses.generator_loss(logits, weights, loss)
+        if self.damsm_weight:
+            words, sentences, mask = self.text_encoder(batch["tokens"], training=False)
+            regions, codes = self.damsm.encode_images(fake[:batch_size], training=False)
+            _, damsm_parts = losses.damsm_loss(
+                regions, codes, words, sentences, mask, batch.get("labels"), *self.damsm.gammas
+            )
+            parts.update(damsm_parts)
+            total += self.damsm_weight * (parts["w_loss"] + parts["s_loss"])
+        return total, parts
 
     def get_config(self):
         config = super().get_config()
@@ -310,5 +347,20 @@ class DCGANCLS(TextToImageGAN):
             interp_weight=self.interp_weight,
             text_batch_norm=self.text_batch_norm,
             d_layout=self.d_layout,
+            damsm_weight=self.damsm_weight,
         )
+        if self.damsm is not None:  # the text encoder, vocabulary and length are the DAMSM's
+            for key in (
+                "vocabulary",
+                "embedding_dim",
+                "max_length",
+                "train_text_encoder",
+                "text_encoder",
+            ):
+                config.pop(key)
+            config["damsm"] = keras.saving.serialize_keras_object(self.damsm)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_entry(config, "damsm"))
