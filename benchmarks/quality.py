@@ -297,21 +297,34 @@ def machine():
 
 
 def plot(curves, path):
+    """Alignment per epoch, one line per seed: the recipes in one panel and, when there are
+    any, the one-seed ablations in a second, beside their paper recipe's first seed (black)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ablations = {name: runs for name, runs in curves.items() if name.endswith("(1 seed)")}
+    recipes = {name: runs for name, runs in curves.items() if name not in ablations}
+    panels = [(recipes, "Captioned shapes: one line per seed")]
+    if ablations:
+        panels.append((ablations, "Each remedy alone over the paper recipe (1 seed)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 3.6), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for colour, (name, runs) in zip(colours * 3, curves.items()):
-        for i, curve in enumerate(runs):
-            epochs = np.arange(1, len(curve) + 1)
-            ax.plot(epochs, curve, color=colour, alpha=0.8, label=name if i == 0 else None)
-    ax.axhline(TARGET, color="grey", linestyle="--", linewidth=0.8, label=f"target {TARGET}")
-    ax.set(xlabel="epoch", ylabel="held-out alignment (100 captions)", ylim=(0, 1))
-    ax.set_title("Captioned shapes: one line per seed")
-    ax.legend(fontsize=8)
+    for ax, (rows, title) in zip(axes[0], panels):
+        if rows is ablations:
+            for name, runs in recipes.items():
+                if name.endswith(" paper"):
+                    epochs = np.arange(1, len(runs[0]) + 1)
+                    ax.plot(epochs, runs[0], "k", lw=2, label=f"{name}, first seed")
+        for colour, (name, runs) in zip(colours * 3, rows.items()):
+            for i, curve in enumerate(runs):
+                epochs = np.arange(1, len(curve) + 1)
+                ax.plot(epochs, curve, color=colour, alpha=0.8, label=name if i == 0 else None)
+        ax.axhline(TARGET, color="grey", linestyle="--", linewidth=0.8, label=f"target {TARGET}")
+        ax.set(xlabel="epoch", ylabel="held-out alignment (100 captions)", ylim=(0, 1))
+        ax.set_title(title)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
