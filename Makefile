@@ -13,6 +13,9 @@ export KERAS_BACKEND ?= tensorflow
 # JAX compiles every test's step with XLA: its short tests compile with LLVM's optimisations off
 # (a quarter less time), its slow learning tests with them on (they run long enough to gain).
 BACKENDS ?= tensorflow jax torch
+# The `once` tests that are not slow (outcome the same on every backend) run in one pass: the
+# PyTorch one, whose eager steps make a test of a few steps cheapest, else the first backend's.
+export GAN_ZOO_ONCE_BACKEND ?= $(if $(filter torch,$(BACKENDS)),torch,$(firstword $(BACKENDS)))
 WORKERS ?= 2
 PYTEST = $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup --no-loadscope-reorder
 QUICK_XLA = --xla_backend_optimization_level=0

@@ -125,27 +125,38 @@ def fabricate_state_dict(shapes, seed=0, gain=1.0, prefix=""):
     return state
 
 
+# The pass that runs the `once` tests which are not slow: the Makefile names PyTorch, whose
+# eager steps make a test of a few steps cheapest (no tracing or compilation); a plain `pytest`
+# runs them on the backend it runs, TensorFlow by default.
+ONCE_BACKEND = os.environ.get("GAN_ZOO_ONCE_BACKEND", "tensorflow")
+
+
 def pytest_collection_modifyitems(config, items):
     """Slow tests first: `make test` hands each test (or each file marked `xdist_group`) to
     whichever worker is free in this order, so that no long test starts last (the tutorials, a
     file of their own, no longer run one after another on one worker).
 
-    The JAX and PyTorch passes run the tests whose outcome depends on the backend. Tests that
-    start every backend in subprocesses (`cross_backend`) or whose outcome is the same on every
-    backend (`once`: loaders, vocabulary, file handling, parameter counts) run once, in the
-    TensorFlow pass."""
+    Every pass runs the tests whose outcome depends on the backend. Tests that start every
+    backend in subprocesses (`cross_backend`) run in the TensorFlow pass. Tests whose outcome
+    is the same on every backend (`once`: loaders, vocabulary, file handling, the command line,
+    parameter counts) run in one pass: the slow ones (the notebooks, TensorFlow kernels) in the
+    TensorFlow pass, the others in `GAN_ZOO_ONCE_BACKEND`'s."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-    if keras.backend.backend() == "tensorflow":
-        return
-    reasons = {
-        "cross_backend": "starts every backend itself: runs in the TensorFlow pass",
-        "once": "does not depend on the backend: runs in the TensorFlow pass",
-    }
+    backend = keras.backend.backend()
     for item in items:
-        for marker, reason in reasons.items():
-            if marker in item.keywords:
-                item.add_marker(pytest.mark.skip(reason=reason))
-                break
+        if "cross_backend" in item.keywords:
+            home = "tensorflow"
+        elif "once" in item.keywords:
+            home = "tensorflow" if "slow" in item.keywords else ONCE_BACKEND
+        else:
+            continue
+        if backend != home:
+            reason = (
+                "does not depend on the backend"
+                if "once" in item.keywords
+                else ("starts every backend itself")
+            )
+            item.add_marker(pytest.mark.skip(reason=f"{reason}: runs in the {home} pass"))
 
 
 if keras.backend.backend() == "tensorflow":

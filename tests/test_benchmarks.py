@@ -115,7 +115,10 @@ def test_fused_steps_and_a_profile_of_the_slowest_operations(tmp_path):
             ["--backend", "torch", "--steps-per-execution", "2", "--steps", "4", "--warmup", "2"],
             "PyTorch eagerly",
         ),
-        (["--steps", "5", "--steps-per-execution", "2"], "multiples of --steps-per-execution"),
+        (
+            ["--backend", "jax", "--steps", "5", "--steps-per-execution", "2"],
+            "multiples of --steps-per-execution",
+        ),
         (["--backends", "tensorflow,theano"], "unknown backend 'theano'"),
         (["--backends", "jax,jax"], "two or more different backends"),
         (["--backends", "tensorflow,jax", "--repeats", "0"], "--repeats must be at least 1"),
