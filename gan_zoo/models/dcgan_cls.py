@@ -304,7 +304,11 @@ class DCGANCLS(TextToImageGAN):
         As in the authors' code, one batch of 1.5·B conditions is generated and the per-image
         losses are averaged over all of them, the halfway ones weighted by interp_weight.
         """
-        condition = ops.stop_gradient(self.sentence_condition(batch, training=True))
+        if self.damsm_weight:  # the DAMSM's frozen encoder: its words serve the DAMSM loss
+            words, sentences, mask = self.text_encoder(batch["tokens"], training=False)
+            condition = ops.stop_gradient(sentences)
+        else:
+            condition = ops.stop_gradient(self.sentence_condition(batch, training=True))
         batch_size = ops.shape(condition)[0]
         half = batch_size // 2 if self.interp_weight else 0
         halfway = 0.5 * (condition[:half] + condition[half : 2 * half])
@@ -327,7 +331,6 @@ class DCGANCLS(TextToImageGAN):
         }
         total = losses.generator_loss(logits, weights, loss)
         if self.damsm_weight:
-            words, sentences, mask = self.text_encoder(batch["tokens"], training=False)
             regions, codes = self.damsm.encode_images(fake[:batch_size], training=False)
             _, damsm_parts = losses.damsm_loss(
                 regions, codes, words, sentences, mask, batch.get("labels"), *self.damsm.gammas
