@@ -336,9 +336,8 @@ class AttnGAN(TextToImageGAN):
             view = self.discriminator_view(fake)
             for name, value in d.generator_losses(view, sentence, loss).items():
                 parts[name] += value
-        regions, code = self.damsm.encode_images(fakes[-1], training=False)
-        _, damsm_parts = losses.damsm_loss(
-            regions, code, words, sentence, mask, batch.get("labels"), *self.damsm.gammas
+        _, damsm_parts = self.damsm.image_text_loss(
+            fakes[-1], (words, sentence, mask), batch.get("labels")
         )
         parts.update(damsm_parts, kl=losses.kl_divergence(mu, logvar))
         total = (

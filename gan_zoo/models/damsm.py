@@ -130,11 +130,14 @@ class DAMSM(CaptionedImageModel):
 
     def matching_loss(self, batch, training=False):
         """The DAMSM loss of a batch and its parts {"w_loss", "s_loss"}."""
-        words, sentence, mask = self.encode_text(batch["tokens"], training=training)
-        regions, code = self.encode_images(batch["images"], training=training)
-        return losses.damsm_loss(
-            regions, code, words, sentence, mask, batch.get("labels"), *self.gammas
-        )
+        text = self.encode_text(batch["tokens"], training=training)
+        return self.image_text_loss(batch["images"], text, batch.get("labels"), training)
+
+    def image_text_loss(self, images, text, labels=None, training=False):
+        """The DAMSM loss of images against encoded captions (words, sentence, mask), and its
+        parts {"w_loss", "s_loss"}: the loss a GAN's G takes from a frozen DAMSM."""
+        regions, code = self.encode_images(images, training=training)
+        return losses.damsm_loss(regions, code, *text, labels, *self.gammas)
 
     # ----------------------------------------------------------------- training
     @property

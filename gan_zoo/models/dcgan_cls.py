@@ -331,9 +331,8 @@ class DCGANCLS(TextToImageGAN):
         }
         total = losses.generator_loss(logits, weights, loss)
         if self.damsm_weight:
-            regions, codes = self.damsm.encode_images(fake[:batch_size], training=False)
-            _, damsm_parts = losses.damsm_loss(
-                regions, codes, words, sentences, mask, batch.get("labels"), *self.damsm.gammas
+            _, damsm_parts = self.damsm.image_text_loss(
+                fake[:batch_size], (words, sentences, mask), batch.get("labels")
             )
             parts.update(damsm_parts)
             total += self.damsm_weight * (parts["w_loss"] + parts["s_loss"])
